@@ -1,0 +1,126 @@
+package dev.fedprune.aggregation.format;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * Streams tensors into a safetensors file one at a time, so that writing a model never needs all of
+ * it in memory. The tensors are declared up front (the header comes first in the format) and must be
+ * written in that order. The file appears at its path only when every tensor was written and the
+ * writer is closed; until then it lives in a temporary sibling, so a failure leaves nothing half-written.
+ */
+public final class SafetensorsWriter implements AutoCloseable {
+    private static final ObjectMapper JSON = JsonMapper.builder().build();
+
+    /** A tensor to declare: name, dtype, shape. */
+    public record Entry(String name, DType dtype, long[] shape) {
+        public long byteSize() {
+            long n = 1;
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return Math.multiplyExact(n, dtype.bytes());
+        }
+    }
+
+    private final Path target;
+    private final Path temporary;
+    private final FileChannel channel;
+    private final List<Entry> entries;
+    private int next;
+    private boolean failed;
+
+    private SafetensorsWriter(Path target, Path temporary, FileChannel channel, List<Entry> entries) {
+        this.target = target;
+        this.temporary = temporary;
+        this.channel = channel;
+        this.entries = entries;
+    }
+
+    public static SafetensorsWriter create(Path target, List<Entry> entries, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode meta = header.putObject("__metadata__");
+            new LinkedHashMap<>(metadata).forEach(meta::put);
+        }
+        long offset = 0;
+        for (Entry e : entries) {
+            ObjectNode t = header.putObject(e.name());
+            t.put("dtype", e.dtype().name());
+            var shape = t.putArray("shape");
+            Arrays.stream(e.shape()).forEach(shape::add);
+            var offsets = t.putArray("data_offsets");
+            offsets.add(offset);
+            offset += e.byteSize();
+            offsets.add(offset);
+        }
+        byte[] json = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8; // the format recommends 8-byte alignment of the data section
+        byte[] headerBytes = Arrays.copyOf(json, padded);
+        Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
+
+        Path parent = target.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path temporary = Files.createTempFile(parent, target.getFileName().toString(), ".partial");
+        FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).flip();
+        writeFully(channel, prefix);
+        writeFully(channel, ByteBuffer.wrap(headerBytes));
+        return new SafetensorsWriter(target, temporary, channel, List.copyOf(entries));
+    }
+
+    /** Writes the next declared tensor's raw little-endian bytes. */
+    public void write(String name, ByteBuffer data) throws IOException {
+        if (next >= entries.size()) {
+            failed = true;
+            throw new IllegalStateException("tensor '" + name + "' was not declared; all " + entries.size() + " are written");
+        }
+        Entry expected = entries.get(next);
+        if (!expected.name().equals(name) || data.remaining() != expected.byteSize()) {
+            failed = true;
+            throw new IllegalArgumentException("expected tensor '" + expected.name() + "' of " + expected.byteSize()
+                    + " bytes next, got '" + name + "' of " + data.remaining() + " bytes");
+        }
+        writeFully(channel, data.duplicate());
+        next++;
+    }
+
+    public void write(String name, float[] values) throws IOException {
+        Entry expected = next < entries.size() ? entries.get(next) : null;
+        DType dtype = expected != null && expected.name().equals(name) ? expected.dtype() : DType.F32;
+        write(name, ByteBuffer.wrap(Tensors.fromFloats(values, dtype)));
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer data) throws IOException {
+        while (data.hasRemaining()) {
+            channel.write(data);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+        if (failed || next != entries.size()) {
+            Files.deleteIfExists(temporary);
+            if (!failed) {
+                throw new IllegalStateException("safetensors " + target + " closed after " + next + " of " + entries.size() + " tensors; nothing written");
+            }
+            return;
+        }
+        Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}
