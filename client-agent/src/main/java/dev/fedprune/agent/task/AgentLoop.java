@@ -1,0 +1,223 @@
+package dev.fedprune.agent.task;
+
+import com.google.protobuf.ByteString;
+import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.model.ModelCache;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.proto.v1.AgentState;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.MaskEncoding;
+import dev.fedprune.proto.v1.MaskSet;
+import dev.fedprune.proto.v1.PruneTaskSpec;
+import dev.fedprune.proto.v1.PullTaskResponse;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TaskKind;
+import dev.fedprune.proto.v1.TensorMask;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What an enrolled agent does: heartbeat in the background, pull a task, compute the contribution on
+ * local data, upload it, report metrics, and ask again. Only masks (or sparse updates) leave the node.
+ */
+public final class AgentLoop {
+    private static final Logger log = LoggerFactory.getLogger(AgentLoop.class);
+
+    /**
+     * @param exitWhenIdle stop once the coordinator reports no unfinished job (after having seen one, or after
+     *                     {@code idleGraceMillis} without any)
+     */
+    public record Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
+    }
+
+    private final CoordinatorClient client;
+    private final ModelCache models;
+    private final Map<LocalPruneMethod, MaskEngine> engines;
+    private final Options options;
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    private final AtomicReference<String> currentTask = new AtomicReference<>();
+    private int tasksDone;
+
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
+        this.client = client;
+        this.models = models;
+        this.engines = Map.copyOf(engines);
+        this.options = options;
+    }
+
+    public void stop() {
+        stopped.set(true);
+    }
+
+    public int tasksDone() {
+        return tasksDone;
+    }
+
+    /** Runs until stopped, or until idle when asked to exit then. */
+    public void run() {
+        ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "heartbeat-" + options.name());
+            t.setDaemon(true);
+            return t;
+        });
+        heartbeats.scheduleWithFixedDelay(this::heartbeat, options.heartbeatSeconds(), options.heartbeatSeconds(), TimeUnit.SECONDS);
+        long idleSince = System.currentTimeMillis();
+        boolean sawJob = false;
+        try {
+            while (!stopped.get()) {
+                PullTaskResponse response = client.pullTask();
+                if (response.hasTask()) {
+                    sawJob = true;
+                    runTask(response.getTask());
+                    idleSince = System.currentTimeMillis();
+                    continue;
+                }
+                if (response.getActiveJobs() > 0) {
+                    sawJob = true;
+                    idleSince = System.currentTimeMillis();
+                } else if (options.exitWhenIdle()
+                        && (sawJob || System.currentTimeMillis() - idleSince > options.idleGraceMillis())) {
+                    log.info("{}: no unfinished jobs on the coordinator; exiting after {} task(s)", options.name(), tasksDone);
+                    return;
+                }
+                sleep(response.getRetryAfterMillis());
+            }
+        } finally {
+            heartbeats.shutdownNow();
+        }
+    }
+
+    private void heartbeat() {
+        try {
+            String task = currentTask.get();
+            client.heartbeat(task == null ? AgentState.AGENT_STATE_IDLE : AgentState.AGENT_STATE_BUSY, task);
+        } catch (RuntimeException e) {
+            log.warn("{}: heartbeat failed: {}", options.name(), e.getMessage());
+        }
+    }
+
+    private void runTask(Task task) {
+        currentTask.set(task.getTaskId());
+        try {
+            if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
+                log.error("{}: task {} of kind {} is not supported by this agent version", options.name(), task.getTaskId(), task.getKind());
+                return;
+            }
+            long started = System.nanoTime();
+            Path modelDir = models.ensure(task.getModel());
+            long modelReady = System.nanoTime();
+            PruneTaskSpec spec = task.getPrune();
+            LocalPruneMethod method = switch (spec.getMethod()) {
+                case PRUNE_METHOD_MAGNITUDE -> LocalPruneMethod.MAGNITUDE;
+                case PRUNE_METHOD_WANDA -> LocalPruneMethod.WANDA;
+                case PRUNE_METHOD_SPARSEGPT -> LocalPruneMethod.SPARSEGPT;
+                default -> throw new IllegalArgumentException("task " + task.getTaskId() + ": unknown prune method " + spec.getMethod());
+            };
+            MaskEngine engine = engines.get(method);
+            if (engine == null) {
+                throw new IllegalArgumentException("task " + task.getTaskId() + ": this agent has no " + method + " pruner");
+            }
+            Map<String, BitMask> prior = new LinkedHashMap<>();
+            for (String artifactId : spec.getPriorMaskArtifactIdsList()) {
+                prior.putAll(downloadMask(artifactId, task));
+            }
+            boolean iterative = task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE;
+            MaskRequest request = new MaskRequest(modelDir, options.dataFile(), method, spec.getSparsityRatio(),
+                    spec.getLocalComparisonGroup() != dev.fedprune.proto.v1.ComparisonGroup.COMPARISON_GROUP_LAYER,
+                    spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
+                    spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
+            log.info("{}: task {} round {}: {} masks for {} tensors", options.name(), task.getTaskId(), task.getRoundIndex() + 1,
+                    method.name().toLowerCase(), spec.getTensorNamesCount());
+            Map<String, BitMask> masks = engine.computeMasks(request, ProgressListener.NONE);
+            long computed = System.nanoTime();
+            Contribution contribution = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
+                    .setMasks(encode(masks)).build();
+            byte[] payload = contribution.toByteArray();
+            String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
+            client.upload(task, uploadId, payload);
+            long uploaded = System.nanoTime();
+            tasksDone++;
+            log.info("{}: task {} folded ({} bytes up, {} ms compute)", options.name(), task.getTaskId(), payload.length, (computed - modelReady) / 1_000_000);
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            metrics.put("model_seconds", (modelReady - started) / 1e9);
+            metrics.put("compute_seconds", (computed - modelReady) / 1e9);
+            metrics.put("upload_seconds", (uploaded - computed) / 1e9);
+            metrics.put("bytes_up", (double) payload.length);
+            metrics.put("model_bytes_down", (double) models.bytesDownloaded());
+            client.reportMetrics(task, metrics);
+        } catch (StatusRuntimeException e) {
+            log.error("{}: task {} refused by the coordinator: {} {}", options.name(), task.getTaskId(), e.getStatus().getCode(), e.getStatus().getDescription());
+        } catch (IOException e) {
+            log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
+        } catch (RuntimeException e) {
+            log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
+        } finally {
+            currentTask.set(null);
+        }
+    }
+
+    private Map<String, BitMask> downloadMask(String artifactId, Task task) throws IOException {
+        Path file = Files.createTempFile("fedprune-mask", ".bin");
+        try {
+            Files.delete(file);
+            client.download(artifactId, artifactId.substring(artifactId.indexOf(':') + 1), file);
+            MaskSet set = MaskSet.parseFrom(Files.readAllBytes(file));
+            Map<String, BitMask> masks = new LinkedHashMap<>();
+            for (TensorMask m : set.getMasksList()) {
+                if (m.getEncoding() != MaskEncoding.MASK_ENCODING_BITPACKED) {
+                    throw new IOException("global mask " + artifactId + " uses unsupported encoding " + m.getEncoding());
+                }
+                masks.put(m.getTensorName(), BitMask.fromBytes(m.getNumWeights(), m.getData().toByteArray()));
+            }
+            return masks;
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    static MaskSet encode(Map<String, BitMask> masks) {
+        MaskSet.Builder set = MaskSet.newBuilder();
+        masks.forEach((name, mask) -> set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
+                .setEncoding(MaskEncoding.MASK_ENCODING_BITPACKED).setData(ByteString.copyFrom(mask.toBytes()))));
+        return set.build();
+    }
+
+    private long sampleCount() {
+        try (var lines = Files.lines(options.dataFile())) {
+            return lines.filter(l -> !l.isBlank()).count();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + options.dataFile(), e);
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(Math.max(50, millis));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The pruners this agent offers, by method. */
+    public static Map<LocalPruneMethod, MaskEngine> defaultEngines() {
+        return Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine());
+    }
+
+    static List<String> names(Map<String, BitMask> masks) {
+        return List.copyOf(masks.keySet());
+    }
+}

@@ -1,0 +1,102 @@
+package dev.fedprune.coordinator.artifact;
+
+import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.coordinator.error.NotFoundException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Files the coordinator serves or keeps, addressed by content: id {@code sha256:<hex>}. Stored blobs
+ * (contributions, round masks) live under {@code root/sha256/}; large existing files (the job's
+ * model) are registered in place instead of copied.
+ */
+public final class ArtifactStore {
+    /** A stored or registered file. */
+    public record Artifact(String id, Path path, long sizeBytes, String sha256) {
+    }
+
+    private final Path blobs;
+    private final Path staging;
+    private final Map<String, Artifact> registered = new ConcurrentHashMap<>();
+
+    public ArtifactStore(Path root) {
+        this.blobs = root.resolve("sha256");
+        this.staging = root.resolve("staging");
+        try {
+            Files.createDirectories(blobs);
+            Files.createDirectories(staging);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create artifact store under " + root, e);
+        }
+    }
+
+    public static String idOf(String sha256) {
+        return "sha256:" + sha256;
+    }
+
+    /** Serves an existing file under its digest without copying it. */
+    public Artifact register(Path file, String sha256) throws IOException {
+        Artifact a = new Artifact(idOf(sha256), file.toAbsolutePath(), Files.size(file), sha256);
+        registered.put(a.id(), a);
+        return a;
+    }
+
+    public Artifact put(byte[] data) throws IOException {
+        String sha = Digests.sha256Hex(data);
+        Path target = blobs.resolve(sha);
+        if (!Files.exists(target)) {
+            Path tmp = Files.createTempFile(staging, sha, ".tmp");
+            Files.write(tmp, data);
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        return new Artifact(idOf(sha), target, data.length, sha);
+    }
+
+    /** Moves a finished file whose digest is known into the store. */
+    public Artifact adopt(Path file, String sha256) throws IOException {
+        Path target = blobs.resolve(sha256);
+        if (Files.exists(target)) {
+            Files.deleteIfExists(file);
+        } else {
+            Files.move(file, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        return new Artifact(idOf(sha256), target, Files.size(target), sha256);
+    }
+
+    public Optional<Artifact> find(String id) {
+        Artifact a = registered.get(id);
+        if (a != null) {
+            return Optional.of(a);
+        }
+        if (id.startsWith("sha256:") && id.length() == 7 + 64 && id.substring(7).chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+            Path p = blobs.resolve(id.substring(7));
+            if (Files.isRegularFile(p)) {
+                try {
+                    return Optional.of(new Artifact(id, p, Files.size(p), id.substring(7)));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    public Artifact get(String id) {
+        return find(id).orElseThrow(() -> new NotFoundException("artifact", id));
+    }
+
+    public byte[] read(String id) throws IOException {
+        return Files.readAllBytes(get(id).path());
+    }
+
+    /** Where partial uploads are written until they are complete. */
+    public Path stagingDir() {
+        return staging;
+    }
+}

@@ -1,0 +1,301 @@
+package dev.fedprune.coordinator.fedprllm;
+
+import dev.fedprune.aggregation.InvalidContributionException;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.ModelManifest;
+import dev.fedprune.aggregation.format.SafetensorsFile;
+import dev.fedprune.aggregation.format.SafetensorsWriter;
+import dev.fedprune.aggregation.format.TensorInfo;
+import dev.fedprune.aggregation.format.Tensors;
+import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.aggregation.vote.SelectionSpec;
+import dev.fedprune.aggregation.vote.VoteAccumulator;
+import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.job.JobSpec;
+import dev.fedprune.coordinator.round.JobMethod;
+import dev.fedprune.proto.v1.ComparisonGroup;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.MaskSet;
+import dev.fedprune.proto.v1.PruneMethod;
+import dev.fedprune.proto.v1.PruneTaskSpec;
+import dev.fedprune.proto.v1.SparsityPattern;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TaskKind;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * FedPrLLM on the coordinator (algorithms.md section 1): agents vote with prune masks, the votes of a
+ * round are counted per weight, and the most-voted weights of each comparison group are pruned.
+ * One-shot jobs vote on every prunable tensor in one round; iterative jobs vote on one decoder layer
+ * per round, and agents apply the earlier rounds' global masks before computing the next layer.
+ *
+ * <p>Each closed round writes its pruned (optionally scaled) tensors to {@code rounds/N/pruned.safetensors}
+ * and its global mask to the artifact store, so memory holds one round's votes, never a whole model.
+ */
+public final class FedPrLlmMethod implements JobMethod {
+    private final JobSpec spec;
+    private final ModelManifest manifest;
+    private final Path weightsFile;
+    private final Path modelDir;
+    private final Path jobDir;
+    private final ArtifactStore artifacts;
+    private final List<List<String>> roundTensors;
+    private final Map<String, long[]> shapes = new LinkedHashMap<>();
+    private final List<String> roundMaskArtifacts = new ArrayList<>();
+    private VoteAccumulator votes;
+
+    public FedPrLlmMethod(JobSpec spec, ModelManifest manifest, Path modelDir, Path jobDir, ArtifactStore artifacts) {
+        this.spec = spec;
+        this.manifest = manifest;
+        this.modelDir = modelDir;
+        this.weightsFile = modelDir.resolve("model.safetensors");
+        this.jobDir = jobDir;
+        this.artifacts = artifacts;
+        TreeMap<Integer, List<String>> byLayer = new TreeMap<>();
+        for (ModelManifest.TensorEntry t : manifest.prunableTensors()) {
+            if (t.shape().length != 2) {
+                throw new IllegalArgumentException("prunable tensor " + t.name() + " is not 2-D");
+            }
+            shapes.put(t.name(), t.shape());
+            byLayer.computeIfAbsent(PrunableTensors.layerIndex(t.name()).orElseThrow(), k -> new ArrayList<>()).add(t.name());
+        }
+        if (shapes.isEmpty()) {
+            throw new IllegalArgumentException("model has no prunable tensors (model.layers.N.{self_attn,mlp}.*_proj.weight)");
+        }
+        if (spec.nmM() > 0) {
+            shapes.forEach((name, shape) -> {
+                if (shape[1] % spec.nmM() != 0) {
+                    throw new IllegalArgumentException("pattern " + spec.patternLabel() + " needs the input dimension of " + name + " (" + shape[1] + ") to be a multiple of " + spec.nmM());
+                }
+            });
+        }
+        this.roundTensors = spec.strategy() == JobSpec.Strategy.ONE_SHOT
+                ? List.of(List.copyOf(shapes.keySet()))
+                : List.copyOf(byLayer.values());
+    }
+
+    @Override
+    public int totalRounds() {
+        return roundTensors.size();
+    }
+
+    public List<String> tensorsOfRound(int roundIndex) {
+        return roundTensors.get(roundIndex);
+    }
+
+    @Override
+    public Task.Builder taskTemplate(int roundIndex) {
+        PruneTaskSpec.Builder prune = PruneTaskSpec.newBuilder()
+                .setMethod(switch (spec.localPruner()) {
+                    case MAGNITUDE -> PruneMethod.PRUNE_METHOD_MAGNITUDE;
+                    case WANDA -> PruneMethod.PRUNE_METHOD_WANDA;
+                    case SPARSEGPT -> PruneMethod.PRUNE_METHOD_SPARSEGPT;
+                })
+                .setSparsityRatio(spec.sparsityRatio())
+                .setPattern(SparsityPattern.newBuilder().setN(spec.nmN()).setM(spec.nmM()))
+                .setLocalComparisonGroup(spec.localPerRow() ? ComparisonGroup.COMPARISON_GROUP_ROW : ComparisonGroup.COMPARISON_GROUP_LAYER)
+                .setCalibrationSamples(spec.calibrationSamples())
+                .setSequenceLength(spec.sequenceLength())
+                .setSeed(spec.seed())
+                .addAllTensorNames(tensorsOfRound(roundIndex));
+        TaskKind kind = TaskKind.TASK_KIND_MASK_VOTE;
+        if (spec.strategy() == JobSpec.Strategy.ITERATIVE) {
+            kind = TaskKind.TASK_KIND_LAYER_MASK_VOTE;
+            prune.setLayerIndex(PrunableTensors.layerIndex(tensorsOfRound(roundIndex).get(0)).orElseThrow())
+                    .addAllPriorMaskArtifactIds(roundMaskArtifacts.subList(0, roundIndex));
+        }
+        return Task.newBuilder().setKind(kind).setPrune(prune);
+    }
+
+    @Override
+    public void openRound(int roundIndex) {
+        Map<String, long[]> roundShapes = new LinkedHashMap<>();
+        for (String name : tensorsOfRound(roundIndex)) {
+            roundShapes.put(name, shapes.get(name));
+        }
+        votes = new VoteAccumulator(roundShapes);
+    }
+
+    @Override
+    public void fold(int roundIndex, String agentId, Contribution contribution) {
+        if (!contribution.hasMasks()) {
+            throw new InvalidContributionException("payload", "a mask-vote task needs a MaskSet payload, got " + contribution.getPayloadCase());
+        }
+        Map<String, Long> expected = new LinkedHashMap<>();
+        for (String name : tensorsOfRound(roundIndex)) {
+            long[] s = shapes.get(name);
+            expected.put(name, s[0] * s[1]);
+        }
+        votes.fold(agentId, MaskSets.decode(contribution.getMasks(), expected));
+    }
+
+    @Override
+    public Map<String, Object> closeRound(int roundIndex) throws IOException {
+        if (votes == null || votes.agentCount() == 0) {
+            throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
+        }
+        SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
+                spec.tieBreak(), spec.seed());
+        int agents = votes.agentCount();
+        Map<String, BitMask> masks = new LinkedHashMap<>();
+        Map<String, Object> sparsity = new LinkedHashMap<>();
+        Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
+        Files.createDirectories(roundDir);
+        try (SafetensorsFile original = SafetensorsFile.open(weightsFile)) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            for (String name : tensorsOfRound(roundIndex)) {
+                TensorInfo info = original.info(name);
+                entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
+            }
+            try (SafetensorsWriter writer = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries, Map.of())) {
+                for (String name : tensorsOfRound(roundIndex)) {
+                    BitMask mask = votes.select(name, selection);
+                    masks.put(name, mask);
+                    sparsity.put(name, (double) mask.cardinality() / mask.length());
+                    float[] weights = original.floats(name);
+                    int[] counts = spec.weightScaling() ? votes.votes(name) : null;
+                    for (int i = 0; i < weights.length; i++) {
+                        if (mask.get(i)) {
+                            weights[i] = 0f;
+                        } else if (counts != null) {
+                            weights[i] *= (float) (agents - counts[i]) / agents;
+                        }
+                    }
+                    DType dtype = original.info(name).dtype();
+                    writer.write(name, ByteBuffer.wrap(Tensors.fromFloats(weights, dtype)));
+                }
+            }
+        }
+        ArtifactStore.Artifact maskArtifact = artifacts.put(MaskSets.encode(masks).toByteArray());
+        Files.writeString(roundDir.resolve("mask.artifact"), maskArtifact.id());
+        if (roundMaskArtifacts.size() == roundIndex) {
+            roundMaskArtifacts.add(maskArtifact.id());
+        } else {
+            roundMaskArtifacts.set(roundIndex, maskArtifact.id());
+        }
+        votes = null;
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("agents", agents);
+        summary.put("maskArtifact", maskArtifact.id());
+        summary.put("sparsity", sparsity);
+        return summary;
+    }
+
+    /** The global mask decided in a closed round. */
+    public Map<String, BitMask> roundMask(int roundIndex) throws IOException {
+        MaskSet set = MaskSet.parseFrom(artifacts.read(roundMaskArtifacts.get(roundIndex)));
+        Map<String, Long> expected = new LinkedHashMap<>();
+        for (String name : tensorsOfRound(roundIndex)) {
+            long[] s = shapes.get(name);
+            expected.put(name, s[0] * s[1]);
+        }
+        return MaskSets.decode(set, expected);
+    }
+
+    @Override
+    public void restoreClosedRounds(int closedRounds) throws IOException {
+        roundMaskArtifacts.clear();
+        for (int r = 0; r < closedRounds; r++) {
+            roundMaskArtifacts.add(Files.readString(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("mask.artifact")).trim());
+        }
+    }
+
+    @Override
+    public Map<String, Object> finish(Path resultDir) throws IOException {
+        Path modelOut = resultDir.resolve("model");
+        Files.createDirectories(modelOut);
+        try (var files = Files.list(modelDir)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                if (Files.isRegularFile(f) && !n.endsWith(".safetensors") && !n.equals("model.safetensors.index.json")) {
+                    Files.copy(f, modelOut.resolve(n), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        Map<String, SafetensorsFile> roundFiles = new LinkedHashMap<>();
+        Map<String, Object> perLayer = new TreeMap<>();
+        long pruned = 0;
+        long total = 0;
+        try (SafetensorsFile original = SafetensorsFile.open(weightsFile)) {
+            for (int r = 0; r < totalRounds(); r++) {
+                SafetensorsFile f = SafetensorsFile.open(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("pruned.safetensors"));
+                for (String name : f.tensors().keySet()) {
+                    roundFiles.put(name, f);
+                }
+            }
+            try {
+                List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+                for (TensorInfo info : original.tensors().values()) {
+                    entries.add(new SafetensorsWriter.Entry(info.name(), info.dtype(), info.shape()));
+                }
+                try (SafetensorsWriter writer = SafetensorsWriter.create(modelOut.resolve("model.safetensors"), entries, original.metadata())) {
+                    for (TensorInfo info : original.tensors().values()) {
+                        SafetensorsFile source = roundFiles.getOrDefault(info.name(), original);
+                        writer.write(info.name(), source.bytes(info.name()));
+                    }
+                }
+                Map<String, BitMask> all = new LinkedHashMap<>();
+                for (int r = 0; r < totalRounds(); r++) {
+                    all.putAll(roundMask(r));
+                }
+                writeMaskFile(resultDir.resolve("global-mask.safetensors"), all);
+                for (Map.Entry<String, BitMask> e : all.entrySet()) {
+                    int layer = PrunableTensors.layerIndex(e.getKey()).orElseThrow();
+                    long[] acc = (long[]) perLayer.computeIfAbsent("layer " + layer, k -> new long[2]);
+                    acc[0] += e.getValue().cardinality();
+                    acc[1] += e.getValue().length();
+                    pruned += e.getValue().cardinality();
+                    total += e.getValue().length();
+                }
+            } finally {
+                for (SafetensorsFile f : new java.util.HashSet<>(roundFiles.values())) {
+                    f.close();
+                }
+            }
+        }
+        Map<String, Object> report = new LinkedHashMap<>();
+        Map<String, Double> layerSparsity = new LinkedHashMap<>();
+        perLayer.entrySet().stream()
+                .sorted(java.util.Comparator.comparingInt(e -> Integer.parseInt(e.getKey().substring(6))))
+                .forEach(e -> {
+                    long[] acc = (long[]) e.getValue();
+                    layerSparsity.put(e.getKey(), (double) acc[0] / acc[1]);
+                });
+        report.put("overallSparsity", total == 0 ? 0.0 : (double) pruned / total);
+        report.put("layerSparsity", layerSparsity);
+        report.put("prunedWeights", pruned);
+        report.put("prunableWeights", total);
+        return report;
+    }
+
+    /**
+     * Writes masks as a safetensors file of U8 tensors, one per pruned tensor, holding the bit-packed
+     * prune mask (bit i of the row-major index is bit i%8 of byte i/8; 1 = pruned). The metadata
+     * records each tensor's shape and the bit order.
+     */
+    static void writeMaskFile(Path file, Map<String, BitMask> masks) throws IOException {
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("format", "fedprune-prune-mask");
+        metadata.put("bit_order", "bit i of the row-major weight index is bit (i % 8) of byte (i / 8); 1 = pruned");
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, BitMask> e : masks.entrySet()) {
+            entries.add(new SafetensorsWriter.Entry(e.getKey(), DType.U8, new long[] {(e.getValue().length() + 7) / 8}));
+            metadata.put("weights." + e.getKey(), Long.toString(e.getValue().length()));
+        }
+        try (SafetensorsWriter writer = SafetensorsWriter.create(file, entries, metadata)) {
+            for (Map.Entry<String, BitMask> e : masks.entrySet()) {
+                writer.write(e.getKey(), ByteBuffer.wrap(e.getValue().toBytes()));
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+package dev.fedprune.coordinator.grpc;
+
+import com.google.protobuf.ByteString;
+import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.coordinator.agent.AgentRegistry;
+import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.error.InvalidUploadException;
+import dev.fedprune.coordinator.error.NotFoundException;
+import dev.fedprune.coordinator.error.PermissionDeniedException;
+import dev.fedprune.coordinator.round.RoundEngine;
+import dev.fedprune.coordinator.store.CoordinatorStore;
+import dev.fedprune.coordinator.store.Records.AgentRecord;
+import dev.fedprune.coordinator.store.Records.UploadRecord;
+import dev.fedprune.proto.v1.AgentCredentials;
+import dev.fedprune.proto.v1.AgentServiceGrpc;
+import dev.fedprune.proto.v1.ArtifactChunk;
+import dev.fedprune.proto.v1.ContributionChunk;
+import dev.fedprune.proto.v1.DeviceResources;
+import dev.fedprune.proto.v1.DownloadArtifactRequest;
+import dev.fedprune.proto.v1.EnrollRequest;
+import dev.fedprune.proto.v1.EnrollResponse;
+import dev.fedprune.proto.v1.HeartbeatRequest;
+import dev.fedprune.proto.v1.HeartbeatResponse;
+import dev.fedprune.proto.v1.MetricsAck;
+import dev.fedprune.proto.v1.MetricsReport;
+import dev.fedprune.proto.v1.PullTaskRequest;
+import dev.fedprune.proto.v1.PullTaskResponse;
+import dev.fedprune.proto.v1.UploadReceipt;
+import dev.fedprune.proto.v1.UploadStatus;
+import dev.fedprune.proto.v1.UploadStatusRequest;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.Callable;
+import java.util.function.LongSupplier;
+
+/**
+ * The coordinator's side of {@code fedprune.v1.AgentService}: authenticates each call, streams
+ * artifacts with flow control, and assembles chunked uploads on disk (resumable) before handing the
+ * complete, digest-checked payload to the round engine.
+ */
+public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBase {
+    static final int CHUNK_BYTES = 1 << 20;
+    private static final long MAX_UPLOAD_BYTES = Integer.MAX_VALUE - 64;
+
+    private final AgentRegistry agents;
+    private final RoundEngine engine;
+    private final ArtifactStore artifacts;
+    private final CoordinatorStore store;
+    private final LongSupplier clock;
+    private final int heartbeatIntervalSeconds;
+
+    public AgentServiceImpl(AgentRegistry agents, RoundEngine engine, ArtifactStore artifacts, CoordinatorStore store,
+                            LongSupplier clock, int heartbeatIntervalSeconds) {
+        this.agents = agents;
+        this.engine = engine;
+        this.artifacts = artifacts;
+        this.store = store;
+        this.clock = clock;
+        this.heartbeatIntervalSeconds = heartbeatIntervalSeconds;
+    }
+
+    private static <T> void unary(String call, StreamObserver<T> observer, Callable<T> body) {
+        T response;
+        try {
+            response = body.call();
+        } catch (Exception e) {
+            observer.onError(GrpcErrors.toStatus(call, e));
+            return;
+        }
+        observer.onNext(response);
+        observer.onCompleted();
+    }
+
+    private AgentRecord authenticate(AgentCredentials c) {
+        return agents.authenticate(c.getAgentId(), c.getSecret());
+    }
+
+    private static String resources(DeviceResources r) {
+        return "{\"cpuCores\":" + r.getCpuCores() + ",\"memoryBytes\":" + r.getMemoryBytes() + ",\"accelerator\":\""
+                + r.getAccelerator().replace("\"", "") + "\",\"deviceClass\":\"" + r.getDeviceClass().replace("\"", "") + "\"}";
+    }
+
+    @Override
+    public void enroll(EnrollRequest request, StreamObserver<EnrollResponse> observer) {
+        unary("Enroll", observer, () -> {
+            AgentRegistry.Enrollment e = agents.enroll(request.getName(), request.getSite(), resources(request.getResources()));
+            return EnrollResponse.newBuilder()
+                    .setCredentials(AgentCredentials.newBuilder().setAgentId(e.agentId()).setSecret(e.secret()))
+                    .setHeartbeatIntervalSeconds(heartbeatIntervalSeconds).build();
+        });
+    }
+
+    @Override
+    public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
+        unary("Heartbeat", observer, () -> {
+            AgentRecord agent = authenticate(request.getCredentials());
+            agents.heartbeat(agent.id(), request.getState().name().replace("AGENT_STATE_", ""),
+                    request.getCurrentTaskId().isEmpty() ? null : request.getCurrentTaskId(),
+                    request.hasResources() ? resources(request.getResources()) : null);
+            return HeartbeatResponse.newBuilder().setServerTimeMillis(clock.getAsLong()).build();
+        });
+    }
+
+    @Override
+    public void pullTask(PullTaskRequest request, StreamObserver<PullTaskResponse> observer) {
+        unary("PullTask", observer, () -> engine.pullTask(authenticate(request.getCredentials())));
+    }
+
+    @Override
+    public void reportMetrics(MetricsReport request, StreamObserver<MetricsAck> observer) {
+        unary("ReportMetrics", observer, () -> {
+            engine.recordMetrics(authenticate(request.getCredentials()), request.getTaskId(), request.getValuesMap());
+            return MetricsAck.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void getUploadStatus(UploadStatusRequest request, StreamObserver<UploadStatus> observer) {
+        unary("GetUploadStatus", observer, () -> {
+            AgentRecord agent = authenticate(request.getCredentials());
+            UploadRecord u = store.upload(request.getUploadId()).orElse(null);
+            if (u == null) {
+                return UploadStatus.newBuilder().setUploadId(request.getUploadId()).setCommittedBytes(0).build();
+            }
+            if (!u.agentId().equals(agent.id())) {
+                throw new PermissionDeniedException("upload_id: upload " + u.id() + " belongs to another agent");
+            }
+            return UploadStatus.newBuilder().setUploadId(u.id()).setCommittedBytes(u.committedBytes())
+                    .setComplete(u.state().equals("COMPLETE")).build();
+        });
+    }
+
+    // ------------------------------------------------------------------ download
+
+    @Override
+    public void downloadArtifact(DownloadArtifactRequest request, StreamObserver<ArtifactChunk> observer) {
+        ServerCallStreamObserver<ArtifactChunk> call = (ServerCallStreamObserver<ArtifactChunk>) observer;
+        ArtifactStore.Artifact artifact;
+        FileChannel channel;
+        try {
+            authenticate(request.getCredentials());
+            artifact = artifacts.get(request.getArtifactId());
+            if (request.getOffset() < 0 || request.getOffset() > artifact.sizeBytes()) {
+                throw new IllegalArgumentException("offset: " + request.getOffset() + " outside the artifact's " + artifact.sizeBytes() + " bytes");
+            }
+            channel = FileChannel.open(artifact.path(), StandardOpenOption.READ);
+        } catch (Exception e) {
+            observer.onError(GrpcErrors.toStatus("DownloadArtifact", e));
+            return;
+        }
+        long[] position = {request.getOffset()};
+        boolean[] done = {false};
+        Runnable pump = () -> {
+            try {
+                while (!done[0] && call.isReady()) {
+                    int n = (int) Math.min(CHUNK_BYTES, artifact.sizeBytes() - position[0]);
+                    ByteBuffer buf = ByteBuffer.allocate(n);
+                    while (buf.hasRemaining()) {
+                        if (channel.read(buf, position[0] + buf.position()) < 0) {
+                            throw new IOException("artifact " + artifact.id() + " shrank while being served");
+                        }
+                    }
+                    byte[] data = buf.array();
+                    boolean last = position[0] + n >= artifact.sizeBytes();
+                    ArtifactChunk.Builder chunk = ArtifactChunk.newBuilder().setOffset(position[0]).setData(ByteString.copyFrom(data))
+                            .setChunkSha256(Digests.sha256Hex(data)).setTotalSizeBytes(artifact.sizeBytes()).setLast(last);
+                    if (last) {
+                        chunk.setTotalSha256(artifact.sha256());
+                    }
+                    observer.onNext(chunk.build());
+                    position[0] += n;
+                    if (last) {
+                        done[0] = true;
+                        channel.close();
+                        observer.onCompleted();
+                    }
+                }
+            } catch (IOException e) {
+                done[0] = true;
+                closeQuietly(channel);
+                observer.onError(GrpcErrors.toStatus("DownloadArtifact", e));
+            }
+        };
+        call.setOnCancelHandler(() -> {
+            done[0] = true;
+            closeQuietly(channel);
+        });
+        call.setOnReadyHandler(pump);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing a read-only channel after the call ended; nothing to recover
+        }
+    }
+
+    // ------------------------------------------------------------------ upload
+
+    @Override
+    public StreamObserver<ContributionChunk> uploadContribution(StreamObserver<UploadReceipt> receipt) {
+        return new UploadSession(receipt);
+    }
+
+    /** One client stream of chunks; assembles the payload in a staging file that survives disconnects. */
+    private final class UploadSession implements StreamObserver<ContributionChunk> {
+        private final StreamObserver<UploadReceipt> receipt;
+        private AgentRecord agent;
+        private UploadRecord upload;
+        private OutputStream out;
+        private boolean failed;
+
+        UploadSession(StreamObserver<UploadReceipt> receipt) {
+            this.receipt = receipt;
+        }
+
+        @Override
+        public void onNext(ContributionChunk chunk) {
+            if (failed) {
+                return;
+            }
+            try {
+                if (upload == null) {
+                    begin(chunk);
+                }
+                append(chunk);
+                if (chunk.getLast()) {
+                    complete(chunk);
+                }
+            } catch (Exception e) {
+                fail(e);
+            }
+        }
+
+        private void begin(ContributionChunk chunk) throws IOException {
+            if (!chunk.hasHeader()) {
+                throw new InvalidUploadException("header", "the first chunk of an upload must carry the header (credentials and task)");
+            }
+            if (chunk.getUploadId().isBlank() || chunk.getUploadId().length() > 128) {
+                throw new InvalidUploadException("upload_id", "required, at most 128 characters");
+            }
+            var header = chunk.getHeader();
+            agent = authenticate(header.getCredentials());
+            engine.checkAccepting(agent, header.getTaskId());
+            if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > MAX_UPLOAD_BYTES) {
+                throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + MAX_UPLOAD_BYTES + "], got " + header.getTotalSizeBytes());
+            }
+            UploadRecord existing = store.upload(chunk.getUploadId()).orElse(null);
+            Path staging = stagingFile(chunk.getUploadId());
+            if (existing == null) {
+                upload = new UploadRecord(chunk.getUploadId(), header.getTaskId(), agent.id(), 0, header.getTotalSizeBytes(), "RECEIVING");
+                Files.deleteIfExists(staging);
+                store.saveUpload(upload, clock.getAsLong());
+            } else {
+                if (!existing.agentId().equals(agent.id()) || !existing.taskId().equals(header.getTaskId())) {
+                    throw new PermissionDeniedException("upload_id: upload " + existing.id() + " belongs to another agent or task");
+                }
+                if (existing.state().equals("COMPLETE")) {
+                    throw new InvalidUploadException("upload_id", "upload " + existing.id() + " is already complete");
+                }
+                if (existing.totalBytes() != header.getTotalSizeBytes()) {
+                    throw new InvalidUploadException("header.total_size_bytes", "resumed upload declared " + existing.totalBytes() + " bytes before, now " + header.getTotalSizeBytes());
+                }
+                upload = existing;
+                // Keep exactly the committed prefix: bytes past it were never acknowledged.
+                try (FileChannel ch = FileChannel.open(staging, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                    if (ch.size() < existing.committedBytes()) {
+                        throw new IOException("staging file of upload " + existing.id() + " is shorter than its committed " + existing.committedBytes() + " bytes");
+                    }
+                    ch.truncate(existing.committedBytes());
+                }
+            }
+            out = Files.newOutputStream(staging, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+
+        private void append(ContributionChunk chunk) throws IOException {
+            if (!chunk.getUploadId().equals(upload.id())) {
+                throw new InvalidUploadException("upload_id", "chunk for upload '" + chunk.getUploadId() + "' in the stream of '" + upload.id() + "'");
+            }
+            if (chunk.getOffset() != upload.committedBytes()) {
+                throw new InvalidUploadException("offset", "chunk out of order: offset " + chunk.getOffset() + ", expected " + upload.committedBytes());
+            }
+            byte[] data = chunk.getData().toByteArray();
+            String sha = Digests.sha256Hex(data);
+            if (!sha.equals(chunk.getChunkSha256())) {
+                throw new InvalidUploadException("chunk_sha256", "chunk at offset " + chunk.getOffset() + " has SHA-256 " + sha + ", the chunk says " + chunk.getChunkSha256());
+            }
+            long committed = upload.committedBytes() + data.length;
+            if (committed > upload.totalBytes()) {
+                throw new InvalidUploadException("data", "upload grows past its declared " + upload.totalBytes() + " bytes");
+            }
+            out.write(data);
+            out.flush();
+            upload = new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), committed, upload.totalBytes(), "RECEIVING");
+            store.saveUpload(upload, clock.getAsLong());
+        }
+
+        private void complete(ContributionChunk chunk) throws IOException {
+            out.close();
+            out = null;
+            if (upload.committedBytes() != upload.totalBytes()) {
+                throw new InvalidUploadException("last", "last chunk at " + upload.committedBytes() + " bytes of a declared " + upload.totalBytes());
+            }
+            Path staging = stagingFile(upload.id());
+            byte[] payload = Files.readAllBytes(staging);
+            String sha = Digests.sha256Hex(payload);
+            if (!sha.equals(chunk.getTotalSha256())) {
+                // The bytes on disk are not what the agent meant to send: drop them so a retry starts clean.
+                Files.deleteIfExists(staging);
+                store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), 0, upload.totalBytes(), "RECEIVING"), clock.getAsLong());
+                throw new InvalidUploadException("total_sha256", "payload has SHA-256 " + sha + ", the last chunk says " + chunk.getTotalSha256());
+            }
+            engine.acceptContribution(agent, upload.taskId(), payload, sha);
+            store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), upload.committedBytes(), upload.totalBytes(), "COMPLETE"), clock.getAsLong());
+            Files.deleteIfExists(staging);
+            receipt.onNext(UploadReceipt.newBuilder().setUploadId(upload.id()).setCommittedBytes(upload.committedBytes())
+                    .setPayloadSha256(sha).setFolded(true).build());
+            receipt.onCompleted();
+            upload = null;
+            failed = true; // nothing more is accepted on this stream
+        }
+
+        private void fail(Exception e) {
+            failed = true;
+            closeOut();
+            receipt.onError(GrpcErrors.toStatus("UploadContribution", e));
+        }
+
+        private void closeOut() {
+            if (out != null) {
+                try {
+                    out.close();
+                } catch (IOException ignored) {
+                    // the staging file keeps its committed prefix; the upload record says how long it is
+                }
+                out = null;
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            // The agent went away; the committed prefix stays for a resume.
+            closeOut();
+        }
+
+        @Override
+        public void onCompleted() {
+            closeOut();
+            if (!failed) {
+                failed = true;
+                receipt.onError(GrpcErrors.toStatus("UploadContribution", upload == null
+                        ? new InvalidUploadException("chunks", "stream ended without any chunk")
+                        : new InvalidUploadException("last", "stream ended at " + upload.committedBytes() + " bytes without a last chunk; resume from there")));
+            }
+        }
+    }
+
+    private Path stagingFile(String uploadId) {
+        String safe = uploadId.replaceAll("[^A-Za-z0-9._-]", "_");
+        return artifacts.stagingDir().resolve(safe + ".part");
+    }
+
+    static NotFoundException notFound(String what, String id) {
+        return new NotFoundException(what, id);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.fedprune.coordinator.job;
+
+import dev.fedprune.aggregation.vote.ComparisonGroup;
+import dev.fedprune.aggregation.vote.TieBreak;
+
+/**
+ * A FedPrLLM pruning job as an operator submits it (YAML or JSON), after validation.
+ *
+ * @param modelPath           Hugging Face model directory on the coordinator
+ * @param strategy            one-shot (one round) or iterative (one decoder layer per round)
+ * @param localPruner         what agents run locally
+ * @param localPerRow         agents compare within rows (Wanda's group) rather than the whole matrix
+ * @param nmN                 N of an N:M pattern, 0 for unstructured
+ * @param agentsPerRound      agents selected per round
+ * @param quorum              contributions needed to aggregate once the deadline has passed
+ * @param waitForAgentsSeconds how long to wait for enough online agents before failing (0 = forever)
+ */
+public record JobSpec(String name, String modelPath, Strategy strategy, LocalPruner localPruner, boolean localPerRow,
+                      double sparsityRatio, int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling,
+                      TieBreak tieBreak, int agentsPerRound, int quorum, int deadlineSeconds, int waitForAgentsSeconds,
+                      int calibrationSamples, int sequenceLength, long seed) {
+
+    public enum Strategy { ONE_SHOT, ITERATIVE }
+
+    public enum LocalPruner { MAGNITUDE, WANDA, SPARSEGPT }
+
+    public String patternLabel() {
+        return nmM == 0 ? "unstructured" : nmN + ":" + nmM;
+    }
+}

@@ -1,0 +1,39 @@
+package dev.fedprune.coordinator.round;
+
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.Task;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The coordinator-side half of a federated method (the agent-side half computes contributions): what
+ * each round asks of agents, how a contribution is folded, and what a closed round produces. The
+ * round engine owns scheduling, persistence and transport; a method owns only the mathematics.
+ */
+public interface JobMethod {
+
+    int totalRounds();
+
+    /** The method-specific part of a round's tasks (kind and spec); the engine adds ids and deadline. */
+    Task.Builder taskTemplate(int roundIndex);
+
+    /** Starts a fresh accumulator for the round. */
+    void openRound(int roundIndex);
+
+    /**
+     * Validates and folds one agent's contribution, completely or not at all.
+     *
+     * @throws dev.fedprune.aggregation.InvalidContributionException naming the field at fault
+     */
+    void fold(int roundIndex, String agentId, Contribution contribution);
+
+    /** Aggregates the round and writes its artifacts; returns a summary for the round record. */
+    Map<String, Object> closeRound(int roundIndex) throws IOException;
+
+    /** Reloads what earlier, closed rounds produced, after a coordinator restart. */
+    void restoreClosedRounds(int closedRounds) throws IOException;
+
+    /** Writes the final artifacts into {@code resultDir}; returns the method's part of the job report. */
+    Map<String, Object> finish(Path resultDir) throws IOException;
+}

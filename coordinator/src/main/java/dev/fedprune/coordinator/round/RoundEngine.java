@@ -1,0 +1,539 @@
+package dev.fedprune.coordinator.round;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.fedprune.aggregation.InvalidContributionException;
+import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.aggregation.format.FormatException;
+import dev.fedprune.aggregation.format.ModelManifest;
+import dev.fedprune.aggregation.format.ModelManifests;
+import dev.fedprune.aggregation.format.SafetensorsFile;
+import dev.fedprune.coordinator.agent.AgentRegistry;
+import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.error.NotFoundException;
+import dev.fedprune.coordinator.error.PermissionDeniedException;
+import dev.fedprune.coordinator.error.RoundClosedException;
+import dev.fedprune.coordinator.fedprllm.FedPrLlmMethod;
+import dev.fedprune.coordinator.job.InvalidJobSpecException;
+import dev.fedprune.coordinator.job.JobSpec;
+import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.coordinator.job.JobState;
+import dev.fedprune.coordinator.store.CoordinatorStore;
+import dev.fedprune.coordinator.store.Records.AgentRecord;
+import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.Records.RoundRecord;
+import dev.fedprune.coordinator.store.Records.TaskRecord;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.ModelFile;
+import dev.fedprune.proto.v1.PullTaskResponse;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TensorEntry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Runs every job as a persisted state machine: created, waiting for agents, round open, aggregating,
+ * completed or failed. Rounds select agents with the job's seed, fold each contribution as it arrives,
+ * and close when every selected agent has answered, or at the deadline when the quorum is met.
+ * Plain Java: Spring wires it in the coordinator application, simulations drive it directly.
+ *
+ * <p>Every accepted contribution is kept in the artifact store, so that a restarted coordinator
+ * re-folds the open round and carries on where it stopped.
+ */
+public final class RoundEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RoundEngine.class);
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final long RETRY_AFTER_MILLIS = 500;
+
+    private final CoordinatorStore store;
+    private final AgentRegistry agents;
+    private final ArtifactStore artifacts;
+    private final Path jobsDir;
+    private final LongSupplier clock;
+    private final EngineListener listener;
+    private final Map<String, ActiveJob> active = new ConcurrentHashMap<>();
+    private ScheduledExecutorService ticker;
+
+    /** In-memory side of a job that is not finished; guarded by its own monitor. */
+    private static final class ActiveJob {
+        final String id;
+        final JobSpec spec;
+        JobState state;
+        int round;
+        long waitingSince;
+        ModelManifest manifest;
+        dev.fedprune.proto.v1.ModelManifest wireManifest;
+        JobMethod method;
+        long startedAt;
+
+        ActiveJob(String id, JobSpec spec, JobState state, int round, long now) {
+            this.id = id;
+            this.spec = spec;
+            this.state = state;
+            this.round = round;
+            this.waitingSince = now;
+            this.startedAt = now;
+        }
+    }
+
+    public RoundEngine(CoordinatorStore store, AgentRegistry agents, ArtifactStore artifacts, Path dataDir, LongSupplier clock,
+                       EngineListener listener) {
+        this.store = store;
+        this.agents = agents;
+        this.artifacts = artifacts;
+        this.jobsDir = dataDir.resolve("jobs");
+        this.clock = clock;
+        this.listener = listener;
+        recover();
+    }
+
+    // ------------------------------------------------------------------ operator side
+
+    /** Validates and creates a job; the model is read and hashed on the engine's own thread. */
+    public String submit(JobSpec spec) {
+        Path model = Path.of(spec.modelPath());
+        if (!Files.isDirectory(model)) {
+            throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' is not a directory on the coordinator");
+        }
+        for (String f : List.of(ModelManifests.CONFIG, ModelManifests.WEIGHTS)) {
+            if (!Files.isRegularFile(model.resolve(f))) {
+                throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' has no " + f);
+            }
+        }
+        try (SafetensorsFile weights = SafetensorsFile.open(model.resolve(ModelManifests.WEIGHTS))) {
+            if (weights.tensors().keySet().stream().noneMatch(dev.fedprune.aggregation.model.PrunableTensors::isPrunable)) {
+                throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' has no prunable tensors (model.layers.N.{self_attn,mlp}.*_proj.weight)");
+            }
+        } catch (FormatException e) {
+            throw new InvalidJobSpecException("model", e.getMessage());
+        } catch (IOException e) {
+            throw new InvalidJobSpecException("model", "cannot read " + model.resolve(ModelManifests.WEIGHTS) + ": " + e.getMessage());
+        }
+        String id = "job-" + UUID.randomUUID().toString().substring(0, 8);
+        long now = clock.getAsLong();
+        store.insertJob(new JobRecord(id, spec.name(), JobSpecParser.toJson(spec), JobState.CREATED.name(), 0, 0, null, null, now, now));
+        active.put(id, new ActiveJob(id, spec, JobState.CREATED, 0, now));
+        event(id, "created " + spec.name() + ": FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", "
+                + spec.localPruner().name().toLowerCase() + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel()
+                + ", " + spec.comparisonGroup().name().toLowerCase() + " comparison, " + spec.agentsPerRound() + " agents per round");
+        return id;
+    }
+
+    public void cancel(String jobId) {
+        ActiveJob job = active.get(jobId);
+        if (job == null) {
+            JobRecord record = store.job(jobId).orElseThrow(() -> new NotFoundException("job", jobId));
+            throw new RoundClosedException("job " + jobId + " is already " + record.state());
+        }
+        synchronized (job) {
+            store.expireOpenTasks(jobId, job.round, clock.getAsLong(), "job cancelled");
+            finishJob(job, JobState.CANCELLED, "cancelled by operator");
+        }
+    }
+
+    public int activeJobCount() {
+        return active.size();
+    }
+
+    /** Ticks every job on a background thread. */
+    public synchronized void start(long tickMillis) {
+        if (ticker == null) {
+            ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "fedprune-round-engine");
+                t.setDaemon(true);
+                return t;
+            });
+            ticker.scheduleWithFixedDelay(this::tickSafely, 0, tickMillis, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void tickSafely() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            log.error("round engine tick failed", e);
+        }
+    }
+
+    /** Advances every active job by at most one state. */
+    public void tick() {
+        for (ActiveJob job : List.copyOf(active.values())) {
+            synchronized (job) {
+                try {
+                    advance(job);
+                } catch (IOException | RuntimeException e) {
+                    log.error("job {} failed", job.id, e);
+                    finishJob(job, JobState.FAILED, "internal error: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void advance(ActiveJob job) throws IOException {
+        long now = clock.getAsLong();
+        switch (job.state) {
+            case CREATED -> {
+                load(job);
+                job.state = JobState.WAITING_FOR_AGENTS;
+                job.waitingSince = now;
+                saveJob(job, null, null);
+                long prunable = job.manifest.prunableTensors().stream().mapToLong(ModelManifest.TensorEntry::elementCount).sum();
+                event(job.id, "model " + job.manifest.architecture() + " " + job.manifest.modelId().substring(0, 12) + ": "
+                        + job.manifest.tensors().size() + " tensors, " + prunable + " prunable weights, " + job.method.totalRounds()
+                        + " round(s); waiting for " + job.spec.agentsPerRound() + " agents");
+            }
+            case WAITING_FOR_AGENTS -> {
+                List<AgentRecord> online = agents.onlineAgents();
+                if (online.size() >= job.spec.agentsPerRound()) {
+                    openRound(job, online);
+                } else if (job.spec.waitForAgentsSeconds() > 0 && now - job.waitingSince > job.spec.waitForAgentsSeconds() * 1000L) {
+                    finishJob(job, JobState.FAILED, "only " + online.size() + " of " + job.spec.agentsPerRound()
+                            + " agents online after " + job.spec.waitForAgentsSeconds() + " s");
+                }
+            }
+            case ROUND_OPEN -> {
+                RoundRecord round = store.round(job.id, job.round).orElseThrow();
+                List<TaskRecord> tasks = store.tasks(job.id, job.round);
+                long folded = tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
+                boolean allAnswered = tasks.stream().noneMatch(t -> t.state().equals("ASSIGNED") || t.state().equals("PULLED"));
+                boolean pastDeadline = now >= round.deadlineAt();
+                if (allAnswered || pastDeadline) {
+                    if (folded >= job.spec.quorum()) {
+                        if (!allAnswered) {
+                            store.expireOpenTasks(job.id, job.round, now, "deadline passed");
+                        }
+                        closeRound(job, tasks);
+                    } else {
+                        store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
+                        store.updateRound(job.id, job.round, "FAILED", now, (int) folded, refusedCount(job), null);
+                        finishJob(job, JobState.FAILED, "round " + job.round + ": quorum not met, " + folded + " of "
+                                + job.spec.quorum() + " contributions " + (pastDeadline ? "by the deadline" : "accepted"));
+                    }
+                }
+            }
+            default -> {
+                // AGGREGATING is entered and left inside closeRound; final states are removed from active.
+            }
+        }
+    }
+
+    private void load(ActiveJob job) throws IOException {
+        Path modelDir = Path.of(job.spec.modelPath());
+        job.manifest = ModelManifests.describe(modelDir);
+        dev.fedprune.proto.v1.ModelManifest.Builder wire = dev.fedprune.proto.v1.ModelManifest.newBuilder()
+                .setModelId(job.manifest.modelId()).setArchitecture(job.manifest.architecture());
+        for (ModelManifest.TensorEntry t : job.manifest.tensors()) {
+            TensorEntry.Builder e = TensorEntry.newBuilder().setName(t.name()).setDtype(wireDType(t.dtype()))
+                    .setSha256(t.sha256()).setPrunable(t.prunable());
+            for (long d : t.shape()) {
+                e.addShape(d);
+            }
+            wire.addTensors(e);
+        }
+        try (var files = Files.list(modelDir)) {
+            for (Path f : files.sorted().toList()) {
+                if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
+                    String sha = Digests.sha256Hex(f);
+                    ArtifactStore.Artifact a = artifacts.register(f, sha);
+                    wire.addFiles(ModelFile.newBuilder().setPath(f.getFileName().toString()).setSizeBytes(a.sizeBytes())
+                            .setSha256(sha).setArtifactId(a.id()));
+                }
+            }
+        }
+        job.wireManifest = wire.build();
+        job.method = new FedPrLlmMethod(job.spec, job.manifest, modelDir, jobDir(job.id), artifacts);
+        Files.createDirectories(jobDir(job.id));
+    }
+
+    private static dev.fedprune.proto.v1.DType wireDType(DType d) {
+        return switch (d) {
+            case F32 -> dev.fedprune.proto.v1.DType.DTYPE_F32;
+            case F16 -> dev.fedprune.proto.v1.DType.DTYPE_F16;
+            case BF16 -> dev.fedprune.proto.v1.DType.DTYPE_BF16;
+            case F64 -> dev.fedprune.proto.v1.DType.DTYPE_F64;
+            case I64 -> dev.fedprune.proto.v1.DType.DTYPE_I64;
+            case I32 -> dev.fedprune.proto.v1.DType.DTYPE_I32;
+            case U8 -> dev.fedprune.proto.v1.DType.DTYPE_U8;
+            case BOOL -> dev.fedprune.proto.v1.DType.DTYPE_BOOL;
+            default -> dev.fedprune.proto.v1.DType.DTYPE_UNSPECIFIED;
+        };
+    }
+
+    private void openRound(ActiveJob job, List<AgentRecord> online) {
+        List<AgentRecord> candidates = new ArrayList<>(online);
+        candidates.sort(Comparator.comparing(AgentRecord::name).thenComparing(AgentRecord::id));
+        java.util.Collections.shuffle(candidates, new Random(job.spec.seed() * 1_000_003L + job.round));
+        List<AgentRecord> selected = candidates.subList(0, job.spec.agentsPerRound());
+        long now = clock.getAsLong();
+        long deadline = now + job.spec.deadlineSeconds() * 1000L;
+        store.insertRound(new RoundRecord(job.id, job.round, "OPEN", now, deadline, null, selected.size(), job.spec.quorum(), 0, 0, null));
+        for (AgentRecord a : selected) {
+            store.insertTask(new TaskRecord("task-" + UUID.randomUUID(), job.id, job.round, a.id(),
+                    job.method.taskTemplate(job.round).getKind().name(), "ASSIGNED", now, null, null, 0, null, null, null));
+        }
+        job.method.openRound(job.round);
+        job.state = JobState.ROUND_OPEN;
+        saveJob(job, null, null);
+        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " open: "
+                + selected.stream().map(AgentRecord::name).toList() + ", quorum " + job.spec.quorum() + ", deadline " + job.spec.deadlineSeconds() + " s");
+    }
+
+    private void closeRound(ActiveJob job, List<TaskRecord> tasks) throws IOException {
+        job.state = JobState.AGGREGATING;
+        saveJob(job, null, null);
+        long started = clock.getAsLong();
+        Map<String, Object> summary = job.method.closeRound(job.round);
+        long now = clock.getAsLong();
+        summary.put("aggregationMillis", now - started);
+        int folded = (int) tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
+        store.updateRound(job.id, job.round, "CLOSED", now, folded, refusedCount(job), JSON.writeValueAsString(summary));
+        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " aggregated from " + folded + " agents in " + (now - started) + " ms");
+        if (job.round + 1 < job.method.totalRounds()) {
+            job.round++;
+            job.state = JobState.WAITING_FOR_AGENTS;
+            job.waitingSince = now;
+            saveJob(job, null, null);
+            return;
+        }
+        Path resultDir = jobDir(job.id).resolve("result");
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("jobId", job.id);
+        report.put("name", job.spec.name());
+        report.put("spec", JSON.readTree(JobSpecParser.toJson(job.spec)));
+        report.put("modelId", job.manifest.modelId());
+        report.putAll(job.method.finish(resultDir));
+        report.put("rounds", roundReport(job));
+        report.put("wallMillis", clock.getAsLong() - job.startedAt);
+        Files.writeString(resultDir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        job.state = JobState.COMPLETED;
+        saveJob(job, null, resultDir.toAbsolutePath().toString());
+        active.remove(job.id);
+        event(job.id, "completed: overall sparsity " + report.get("overallSparsity") + "; pruned model, global mask and report in " + resultDir.toAbsolutePath());
+    }
+
+    private List<Map<String, Object>> roundReport(ActiveJob job) {
+        List<Map<String, Object>> rounds = new ArrayList<>();
+        for (RoundRecord r : store.rounds(job.id)) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("round", r.roundIndex());
+            m.put("state", r.state());
+            m.put("folded", r.folded());
+            m.put("refused", r.refused());
+            List<Map<String, Object>> tasks = new ArrayList<>();
+            for (TaskRecord t : store.tasks(job.id, r.roundIndex())) {
+                Map<String, Object> tm = new LinkedHashMap<>();
+                tm.put("agent", store.agent(t.agentId()).map(AgentRecord::name).orElse(t.agentId()));
+                tm.put("state", t.state());
+                tm.put("bytesUp", t.bytesUp());
+                tm.put("sampleCount", t.sampleCount());
+                if (t.pulledAt() != null && t.finishedAt() != null) {
+                    tm.put("contributeMillis", t.finishedAt() - t.pulledAt());
+                }
+                if (t.error() != null) {
+                    tm.put("error", t.error());
+                }
+                tm.put("metrics", store.metrics(t.id()));
+                tasks.add(tm);
+            }
+            m.put("tasks", tasks);
+            rounds.add(m);
+        }
+        return rounds;
+    }
+
+    private int refusedCount(ActiveJob job) {
+        return (int) store.tasks(job.id, job.round).stream().filter(t -> t.state().equals("REFUSED")).count();
+    }
+
+    private void finishJob(ActiveJob job, JobState state, String reason) {
+        job.state = state;
+        saveJob(job, reason, null);
+        active.remove(job.id);
+        event(job.id, state.name().toLowerCase() + ": " + reason);
+    }
+
+    private void saveJob(ActiveJob job, String failureReason, String resultDir) {
+        store.updateJob(job.id, job.state.name(), job.round, failureReason, resultDir, clock.getAsLong());
+    }
+
+    private void event(String jobId, String message) {
+        store.addEvent(jobId, clock.getAsLong(), message);
+        log.info("{}: {}", jobId, message);
+        listener.onEvent(jobId, message);
+    }
+
+    private Path jobDir(String jobId) {
+        return jobsDir.resolve(jobId);
+    }
+
+    // ------------------------------------------------------------------ agent side
+
+    /** The agent's next task, or when to ask again. */
+    public PullTaskResponse pullTask(AgentRecord agent) {
+        agents.heartbeat(agent.id(), "IDLE", null, null);
+        PullTaskResponse.Builder response = PullTaskResponse.newBuilder().setActiveJobs(active.size());
+        var open = store.openTaskOf(agent.id());
+        if (open.isPresent()) {
+            TaskRecord task = open.get();
+            ActiveJob job = active.get(task.jobId());
+            if (job != null) {
+                synchronized (job) {
+                    if (job.state == JobState.ROUND_OPEN && job.round == task.roundIndex()) {
+                        RoundRecord round = store.round(job.id, job.round).orElseThrow();
+                        store.markTaskPulled(task.id(), clock.getAsLong());
+                        Task wire = job.method.taskTemplate(job.round).setTaskId(task.id()).setJobId(job.id)
+                                .setRoundIndex(job.round).setDeadlineUnixMillis(round.deadlineAt()).setModel(job.wireManifest).build();
+                        return response.setTask(wire).build();
+                    }
+                }
+            }
+        }
+        return response.setRetryAfterMillis(RETRY_AFTER_MILLIS).build();
+    }
+
+    /** The task, checked to belong to this agent. */
+    public TaskRecord taskOf(AgentRecord agent, String taskId) {
+        TaskRecord task = store.task(taskId).orElseThrow(() -> new NotFoundException("task", taskId));
+        if (!task.agentId().equals(agent.id())) {
+            throw new PermissionDeniedException("task_id: task " + taskId + " is assigned to another agent");
+        }
+        return task;
+    }
+
+    /** Checks that a task still accepts a contribution, before its upload is spent. */
+    public void checkAccepting(AgentRecord agent, String taskId) {
+        TaskRecord task = taskOf(agent, taskId);
+        ActiveJob job = active.get(task.jobId());
+        if (job == null) {
+            throw new RoundClosedException("job " + task.jobId() + " is " + store.job(task.jobId()).map(JobRecord::state).orElse("gone") + "; no more contributions");
+        }
+        synchronized (job) {
+            checkOpen(job, task);
+        }
+    }
+
+    private void checkOpen(ActiveJob job, TaskRecord task) {
+        if (job.state != JobState.ROUND_OPEN || job.round != task.roundIndex()) {
+            throw new RoundClosedException("round " + task.roundIndex() + " of job " + job.id + " is closed (job is " + job.state + ", round " + job.round + ")");
+        }
+        if (!task.state().equals("ASSIGNED") && !task.state().equals("PULLED")) {
+            throw new RoundClosedException("task " + task.id() + " is already " + task.state());
+        }
+        RoundRecord round = store.round(job.id, job.round).orElseThrow();
+        if (clock.getAsLong() > round.deadlineAt()) {
+            throw new RoundClosedException("round " + task.roundIndex() + " of job " + job.id + ": deadline passed");
+        }
+    }
+
+    /**
+     * Verifies and folds a complete, digest-checked upload. Nothing is changed by a contribution
+     * that is refused, other than the task being marked refused with the reason.
+     */
+    public void acceptContribution(AgentRecord agent, String taskId, byte[] payload, String payloadSha256) throws IOException {
+        TaskRecord task = taskOf(agent, taskId);
+        ActiveJob job = active.get(task.jobId());
+        if (job == null) {
+            throw new RoundClosedException("job " + task.jobId() + " is " + store.job(task.jobId()).map(JobRecord::state).orElse("gone") + "; no more contributions");
+        }
+        synchronized (job) {
+            checkOpen(job, task);
+            long now = clock.getAsLong();
+            Contribution contribution;
+            try {
+                contribution = Contribution.parseFrom(payload);
+                if (!contribution.getTaskId().equals(taskId)) {
+                    throw new InvalidContributionException("task_id", "payload is for task '" + contribution.getTaskId() + "', uploaded for '" + taskId + "'");
+                }
+                job.method.fold(task.roundIndex(), agent.id(), contribution);
+            } catch (InvalidProtocolBufferException e) {
+                store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, "payload: not a Contribution message: " + e.getMessage());
+                event(job.id, "refused contribution of " + agent.name() + ": payload is not a Contribution message");
+                throw new InvalidContributionException("payload", "not a Contribution message: " + e.getMessage());
+            } catch (InvalidContributionException e) {
+                store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, e.getMessage());
+                event(job.id, "refused contribution of " + agent.name() + ": " + e.getMessage());
+                throw e;
+            }
+            artifacts.put(payload);
+            store.finishTask(taskId, "FOLDED", now, payload.length, payloadSha256, contribution.getSampleCount(), null);
+            event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + payload.length + " bytes, "
+                    + contribution.getSampleCount() + " samples)");
+        }
+    }
+
+    public void recordMetrics(AgentRecord agent, String taskId, Map<String, Double> values) {
+        taskOf(agent, taskId);
+        store.saveMetrics(taskId, values, clock.getAsLong());
+    }
+
+    // ------------------------------------------------------------------ restart
+
+    private void recover() {
+        for (JobRecord record : store.jobs()) {
+            JobState state = JobState.valueOf(record.state());
+            if (state.isFinal()) {
+                continue;
+            }
+            JobSpec spec = JobSpecParser.parse(record.specJson());
+            ActiveJob job = new ActiveJob(record.id(), spec, state, record.currentRound(), clock.getAsLong());
+            try {
+                if (state != JobState.CREATED) {
+                    load(job);
+                    job.method.restoreClosedRounds(job.round);
+                }
+                if (state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) {
+                    job.method.openRound(job.round);
+                    int refolded = 0;
+                    for (TaskRecord t : store.tasks(job.id, job.round)) {
+                        if (t.state().equals("FOLDED")) {
+                            Contribution c = Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(t.payloadSha256())));
+                            job.method.fold(job.round, t.agentId(), c);
+                            refolded++;
+                        }
+                    }
+                    job.state = JobState.ROUND_OPEN;
+                    event(job.id, "resumed after restart: round " + (job.round + 1) + " re-folded " + refolded + " stored contributions");
+                }
+                active.put(job.id, job);
+            } catch (IOException | RuntimeException e) {
+                log.error("cannot resume job {}", record.id(), e);
+                store.updateJob(record.id(), JobState.FAILED.name(), record.currentRound(), "cannot resume after restart: " + e.getMessage(), null, clock.getAsLong());
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (ticker != null) {
+            ticker.shutdownNow();
+            try {
+                ticker.awaitTermination(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ticker = null;
+        }
+    }
+
+    /** For callers that need to wait on IO in a lambda. */
+    static UncheckedIOException unchecked(IOException e) {
+        return new UncheckedIOException(e);
+    }
+}

@@ -1,0 +1,76 @@
+package dev.fedprune.coordinator;
+
+import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.model.ModelCache;
+import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.coordinator.job.JobState;
+import dev.fedprune.coordinator.node.CoordinatorNode;
+import dev.fedprune.coordinator.round.EngineListener;
+import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.proto.v1.DeviceResources;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** A coordinator and agents in this JVM, talking real gRPC over loopback; for integration tests. */
+final class Federation implements AutoCloseable {
+    final CoordinatorNode node;
+    private final List<Thread> threads = new ArrayList<>();
+    private final List<AgentLoop> loops = new ArrayList<>();
+    private final List<CoordinatorClient> clients = new ArrayList<>();
+
+    Federation(Path dataDir) throws IOException {
+        CoordinatorNode.Config config = CoordinatorNode.Config.defaults(dataDir).withGrpcPort(0).withBindAddress("127.0.0.1");
+        this.node = CoordinatorNode.start(new CoordinatorNode.Config(config.dataDir(), config.bindAddress(), 0, null, "sa", "",
+                30, 1, 50), EngineListener.NONE);
+    }
+
+    String target() {
+        return "127.0.0.1:" + node.grpcPort();
+    }
+
+    CoordinatorClient enrolledClient(String name) {
+        CoordinatorClient client = new CoordinatorClient(target(), CoordinatorClient.defaultRetry());
+        client.enroll(name, "test-site", DeviceResources.newBuilder().setCpuCores(1).build());
+        clients.add(client);
+        return client;
+    }
+
+    void startAgent(String name, Path data, Path workDir, Map<LocalPruneMethod, MaskEngine> engines) {
+        CoordinatorClient client = enrolledClient(name);
+        AgentLoop loop = new AgentLoop(client, new ModelCache(client, workDir, null), engines,
+                new AgentLoop.Options(name, data, true, 60_000, 1));
+        Thread t = new Thread(loop::run, "agent-" + name);
+        t.setDaemon(true);
+        t.start();
+        threads.add(t);
+        loops.add(loop);
+    }
+
+    JobRecord awaitFinal(String jobId, long timeoutMillis) throws InterruptedException {
+        long end = System.currentTimeMillis() + timeoutMillis;
+        while (System.currentTimeMillis() < end) {
+            JobRecord job = node.store().job(jobId).orElseThrow();
+            if (JobState.valueOf(job.state()).isFinal()) {
+                return job;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("job " + jobId + " not finished after " + timeoutMillis + " ms: " + node.store().job(jobId).orElseThrow()
+                + "\n" + node.store().events(jobId));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        loops.forEach(AgentLoop::stop);
+        for (Thread t : threads) {
+            t.join(10_000);
+        }
+        clients.forEach(CoordinatorClient::close);
+        node.close();
+    }
+}
