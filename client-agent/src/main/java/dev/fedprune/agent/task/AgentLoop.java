@@ -20,7 +20,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -215,9 +214,5 @@ public final class AgentLoop {
     /** The pruners this agent offers, by method. */
     public static Map<LocalPruneMethod, MaskEngine> defaultEngines() {
         return Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine());
-    }
-
-    static List<String> names(Map<String, BitMask> masks) {
-        return List.copyOf(masks.keySet());
     }
 }

@@ -5,7 +5,6 @@ import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.error.InvalidUploadException;
-import dev.fedprune.coordinator.error.NotFoundException;
 import dev.fedprune.coordinator.error.PermissionDeniedException;
 import dev.fedprune.coordinator.round.RoundEngine;
 import dev.fedprune.coordinator.store.CoordinatorStore;
@@ -366,9 +365,5 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
     private Path stagingFile(String uploadId) {
         String safe = uploadId.replaceAll("[^A-Za-z0-9._-]", "_");
         return artifacts.stagingDir().resolve(safe + ".part");
-    }
-
-    static NotFoundException notFound(String what, String id) {
-        return new NotFoundException(what, id);
     }
 }

@@ -29,7 +29,6 @@ import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TensorEntry;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -260,6 +259,7 @@ public final class RoundEngine implements AutoCloseable {
         job.wireManifest = wire.build();
         job.method = new FedPrLlmMethod(job.spec, job.manifest, modelDir, jobDir(job.id), artifacts);
         Files.createDirectories(jobDir(job.id));
+        store.setTotalRounds(job.id, job.method.totalRounds());
     }
 
     private static dev.fedprune.proto.v1.DType wireDType(DType d) {
@@ -530,10 +530,5 @@ public final class RoundEngine implements AutoCloseable {
             }
             ticker = null;
         }
-    }
-
-    /** For callers that need to wait on IO in a lambda. */
-    static UncheckedIOException unchecked(IOException e) {
-        return new UncheckedIOException(e);
     }
 }

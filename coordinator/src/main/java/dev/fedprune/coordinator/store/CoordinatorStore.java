@@ -71,6 +71,10 @@ public final class CoordinatorStore {
                 state, currentRound, failureReason, resultDir, at, id);
     }
 
+    public void setTotalRounds(String id, int totalRounds) {
+        jdbc.update("update jobs set total_rounds = ? where id = ?", totalRounds, id);
+    }
+
     private static JobRecord jobRow(ResultSet rs) throws SQLException {
         return new JobRecord(rs.getString("id"), rs.getString("name"), rs.getString("spec"), rs.getString("state"),
                 rs.getInt("current_round"), rs.getInt("total_rounds"), rs.getString("failure_reason"), rs.getString("result_dir"),

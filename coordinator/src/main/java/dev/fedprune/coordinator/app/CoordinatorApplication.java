@@ -1,0 +1,50 @@
+package dev.fedprune.coordinator.app;
+
+import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.coordinator.node.CoordinatorNode;
+import dev.fedprune.coordinator.round.EngineListener;
+import java.io.IOException;
+import java.nio.file.Files;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.annotation.Bean;
+
+/** The coordinator service: the Spring shell (REST, actuator) around a {@link CoordinatorNode}. */
+@SpringBootApplication(scanBasePackages = "dev.fedprune.coordinator")
+@EnableConfigurationProperties(CoordinatorProperties.class)
+public class CoordinatorApplication {
+    private static final Logger log = LoggerFactory.getLogger(CoordinatorApplication.class);
+
+    public static void main(String[] args) {
+        SpringApplication.run(CoordinatorApplication.class, args);
+    }
+
+    @Bean(destroyMethod = "close")
+    CoordinatorNode coordinatorNode(CoordinatorProperties p) throws IOException {
+        CoordinatorNode.Config config = new CoordinatorNode.Config(p.dataDir(), p.grpc().bindAddress(), p.grpc().port(),
+                p.database().url(), p.database().user(), p.database().password(), p.agentTimeoutSeconds(),
+                p.heartbeatIntervalSeconds(), p.tickMillis());
+        return CoordinatorNode.start(config, EngineListener.NONE);
+    }
+
+    /** Submits the job file given at start-up, once the service is ready. */
+    @Bean
+    ApplicationListener<ApplicationReadyEvent> submitJobFile(CoordinatorProperties p, CoordinatorNode node) {
+        return event -> {
+            if (p.jobFile() == null) {
+                return;
+            }
+            try {
+                String id = node.engine().submit(JobSpecParser.parse(Files.readString(p.jobFile())));
+                log.info("submitted job {} from {}", id, p.jobFile());
+            } catch (IOException | RuntimeException e) {
+                log.error("job file {} was not submitted: {}", p.jobFile(), e.getMessage());
+            }
+        };
+    }
+}

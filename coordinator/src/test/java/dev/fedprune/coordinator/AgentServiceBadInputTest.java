@@ -1,0 +1,250 @@
+package dev.fedprune.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.aggregation.model.SyntheticLlama;
+import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.proto.v1.AgentCredentials;
+import dev.fedprune.proto.v1.AgentServiceGrpc;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.ContributionChunk;
+import dev.fedprune.proto.v1.ContributionHeader;
+import dev.fedprune.proto.v1.MaskEncoding;
+import dev.fedprune.proto.v1.MaskSet;
+import dev.fedprune.proto.v1.PullTaskRequest;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TensorMask;
+import dev.fedprune.proto.v1.UploadReceipt;
+import dev.fedprune.proto.v1.UploadStatusRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every kind of bad input on the agent service gets a precise status and changes nothing accepted. */
+class AgentServiceBadInputTest {
+    @TempDir
+    Path dir;
+    Federation fed;
+    ManagedChannel channel;
+    AgentServiceGrpc.AgentServiceStub async;
+    CoordinatorClient alice;
+    CoordinatorClient bob;
+    String jobId;
+
+    @BeforeEach
+    void start() throws Exception {
+        Path model = dir.resolve("model");
+        SyntheticLlama.write(model, new SyntheticLlama.Shape(1, 16, 32, 2, 1, 20, 16, true, DType.F32), 3);
+        fed = new Federation(dir.resolve("coord"));
+        alice = fed.enrolledClient("alice");
+        bob = fed.enrolledClient("bob");
+        jobId = fed.node.engine().submit(JobSpecParser.parse("""
+            model: %s
+            localPruner: magnitude
+            sparsity: 0.5
+            agentsPerRound: 2
+            deadlineSeconds: 300
+            """.formatted(model)));
+        channel = NettyChannelBuilder.forTarget(fed.target()).usePlaintext().build();
+        async = AgentServiceGrpc.newStub(channel);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        channel.shutdownNow();
+        alice.close();
+        bob.close();
+        fed.close();
+    }
+
+    Task awaitTask(CoordinatorClient client) throws InterruptedException {
+        for (int i = 0; i < 200; i++) {
+            var r = client.pullTask();
+            if (r.hasTask()) {
+                return r.getTask();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no task");
+    }
+
+    static byte[] payload(Task task, long lengthDelta, String tensorOverride) {
+        MaskSet.Builder set = MaskSet.newBuilder();
+        for (String name : task.getPrune().getTensorNamesList()) {
+            long n = task.getModel().getTensorsList().stream().filter(t -> t.getName().equals(name)).findFirst().orElseThrow()
+                    .getShapeList().stream().reduce(1L, (a, b) -> a * b);
+            BitMask mask = new BitMask(n + lengthDelta);
+            for (long i = 0; i < mask.length() / 2; i++) {
+                mask.set(i);
+            }
+            set.addMasks(TensorMask.newBuilder().setTensorName(tensorOverride != null && set.getMasksCount() == 0 ? tensorOverride : name)
+                    .setNumWeights(mask.length()).setEncoding(MaskEncoding.MASK_ENCODING_BITPACKED).setData(ByteString.copyFrom(mask.toBytes())));
+        }
+        return Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(1).setMasks(set).build().toByteArray();
+    }
+
+    /** Sends the chunks and returns the receipt or the status the coordinator answered with. */
+    UploadReceipt send(List<ContributionChunk> chunks) throws Exception {
+        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
+        StreamObserver<ContributionChunk> stream = async.uploadContribution(new StreamObserver<>() {
+            public void onNext(UploadReceipt v) {
+                result.complete(v);
+            }
+
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            public void onCompleted() {
+            }
+        });
+        chunks.forEach(stream::onNext);
+        stream.onCompleted();
+        try {
+            return result.get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw (Exception) e.getCause();
+        }
+    }
+
+    static List<ContributionChunk> chunks(AgentCredentials who, Task task, String uploadId, byte[] payload, int chunkSize) {
+        List<ContributionChunk> out = new ArrayList<>();
+        for (int off = 0; off < payload.length; off += chunkSize) {
+            int n = Math.min(chunkSize, payload.length - off);
+            ContributionChunk.Builder c = ContributionChunk.newBuilder().setUploadId(uploadId).setOffset(off)
+                    .setData(ByteString.copyFrom(payload, off, n)).setChunkSha256(Digests.sha256Hex(payload, off, n));
+            if (off == 0) {
+                c.setHeader(ContributionHeader.newBuilder().setCredentials(who).setTaskId(task.getTaskId()).setJobId(task.getJobId())
+                        .setTotalSizeBytes(payload.length));
+            }
+            if (off + n == payload.length) {
+                c.setLast(true).setTotalSha256(Digests.sha256Hex(payload));
+            }
+            out.add(c.build());
+        }
+        return out;
+    }
+
+    static StatusRuntimeException status(Exception e) {
+        assertTrue(e instanceof StatusRuntimeException, () -> "expected a gRPC status, got " + e);
+        return (StatusRuntimeException) e;
+    }
+
+    void assertRefused(Status.Code code, String fragment, List<ContributionChunk> chunks) {
+        StatusRuntimeException e = status(assertThrows(Exception.class, () -> send(chunks)));
+        assertEquals(code, e.getStatus().getCode(), e.getStatus().getDescription());
+        assertTrue(e.getStatus().getDescription().contains(fragment), () -> e.getStatus().getDescription() + " should mention " + fragment);
+    }
+
+    long foldedTasks() {
+        return fed.node.store().tasksOfJob(jobId).stream().filter(t -> t.state().equals("FOLDED")).count();
+    }
+
+    @Test
+    void rejectsUnknownTask() throws Exception {
+        Task task = awaitTask(alice);
+        Task ghost = task.toBuilder().setTaskId("task-does-not-exist").build();
+        assertRefused(Status.Code.NOT_FOUND, "task-does-not-exist", chunks(alice.credentials(), ghost, "u1", payload(task, 0, null), 64));
+    }
+
+    @Test
+    void rejectsWrongCredentials() throws Exception {
+        Task task = awaitTask(alice);
+        AgentCredentials forged = alice.credentials().toBuilder().setSecret("00").build();
+        assertRefused(Status.Code.UNAUTHENTICATED, "wrong secret", chunks(forged, task, "u1", payload(task, 0, null), 64));
+    }
+
+    @Test
+    void rejectsTaskOfAnotherAgent() throws Exception {
+        Task task = awaitTask(alice);
+        assertRefused(Status.Code.PERMISSION_DENIED, "another agent", chunks(bob.credentials(), task, "u1", payload(task, 0, null), 64));
+    }
+
+    @Test
+    void rejectsChunkOutOfOrderAndKeepsCommittedPrefix() throws Exception {
+        Task task = awaitTask(alice);
+        List<ContributionChunk> c = chunks(alice.credentials(), task, "u-order", payload(task, 0, null), 32);
+        List<ContributionChunk> swapped = new ArrayList<>(List.of(c.get(0), c.get(2), c.get(1)));
+        assertRefused(Status.Code.INVALID_ARGUMENT, "offset", swapped);
+        var upload = AgentServiceGrpc.newBlockingStub(channel).getUploadStatus(UploadStatusRequest.newBuilder()
+                .setCredentials(alice.credentials()).setUploadId("u-order").build());
+        assertEquals(32, upload.getCommittedBytes());
+        assertEquals(0, foldedTasks());
+    }
+
+    @Test
+    void rejectsChunkWithWrongHash() throws Exception {
+        Task task = awaitTask(alice);
+        List<ContributionChunk> c = new ArrayList<>(chunks(alice.credentials(), task, "u-hash", payload(task, 0, null), 32));
+        c.set(1, c.get(1).toBuilder().setChunkSha256(Digests.sha256Hex(new byte[] {1})).build());
+        assertRefused(Status.Code.INVALID_ARGUMENT, "chunk_sha256", c);
+        assertEquals(0, foldedTasks());
+    }
+
+    @Test
+    void rejectsMaskOfWrongLengthAndFoldsNothing() throws Exception {
+        Task task = awaitTask(alice);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "num_weights", chunks(alice.credentials(), task, "u-len", payload(task, 8, null), 1 << 20));
+        assertEquals(0, foldedTasks());
+        assertEquals("REFUSED", fed.node.store().task(task.getTaskId()).orElseThrow().state());
+    }
+
+    @Test
+    void rejectsUnknownTensorName() throws Exception {
+        Task task = awaitTask(alice);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "model.layers.9.mlp.up_proj.weight",
+                chunks(alice.credentials(), task, "u-name", payload(task, 0, "model.layers.9.mlp.up_proj.weight"), 1 << 20));
+        assertEquals(0, foldedTasks());
+    }
+
+    @Test
+    void rejectsContributionForClosedRoundAndResumesInterruptedUpload() throws Exception {
+        Task aliceTask = awaitTask(alice);
+        Task bobTask = awaitTask(bob);
+        // Alice's upload breaks after one chunk; she asks where to resume and finishes it.
+        byte[] alicePayload = payload(aliceTask, 0, null);
+        List<ContributionChunk> c = chunks(alice.credentials(), aliceTask, "u-resume", alicePayload, 32);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "without a last chunk", c.subList(0, 1));
+        long committed = AgentServiceGrpc.newBlockingStub(channel).getUploadStatus(UploadStatusRequest.newBuilder()
+                .setCredentials(alice.credentials()).setUploadId("u-resume").build()).getCommittedBytes();
+        assertEquals(32, committed);
+        List<ContributionChunk> rest = new ArrayList<>(c.subList(1, c.size()));
+        rest.set(0, rest.get(0).toBuilder().setHeader(c.get(0).getHeader()).build());
+        assertTrue(send(rest).getFolded());
+
+        assertTrue(send(chunks(bob.credentials(), bobTask, "u-bob", payload(bobTask, 0, null), 1 << 20)).getFolded());
+        fed.awaitFinal(jobId, 30_000);
+        assertEquals(2, foldedTasks());
+        // The round is closed now: a second upload for the same task is refused and changes nothing.
+        assertRefused(Status.Code.FAILED_PRECONDITION, "job " + jobId,
+                chunks(bob.credentials(), bobTask, "u-late", payload(bobTask, 0, null), 1 << 20));
+        assertEquals(2, foldedTasks());
+        assertEquals("COMPLETED", fed.node.store().job(jobId).orElseThrow().state());
+    }
+
+    @Test
+    void pullTaskWithoutCredentialsIsUnauthenticated() {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> AgentServiceGrpc.newBlockingStub(channel).pullTask(PullTaskRequest.getDefaultInstance()));
+        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+    }
+}
