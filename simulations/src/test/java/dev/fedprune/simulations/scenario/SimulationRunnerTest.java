@@ -1,0 +1,80 @@
+package dev.fedprune.simulations.scenario;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fedprune.agent.task.AgentLoop;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SimulationRunnerTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void runsScenarioWithVirtualAgentsToCompletion() throws Exception {
+        Files.writeString(dir.resolve("scenario.yaml"), """
+            name: tiny
+            model: synthetic
+            agents: 3
+            seed: 5
+            job: {localPruner: magnitude, sparsity: 0.7, comparisonGroup: row}
+            """);
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        SimulationRunner.Result result = SimulationRunner.run(Scenario.load(dir.resolve("scenario.yaml")), dir.resolve("out"),
+                AgentLoop.defaultEngines(), new PrintStream(console, true));
+        assertEquals("COMPLETED", result.state(), result.failureReason());
+        // Row groups prune (int) (0.7 * row width) each: 44 of 64 in the 536 rows of width 64, 120 of 172 in the 64 down_proj rows.
+        long pruned = 2 * (44L * 536 + 120L * 64);
+        long total = 2 * (64L * 536 + 172L * 64);
+        assertEquals(pruned, result.report().get("prunedWeights").asLong());
+        assertEquals(total, result.report().get("prunableWeights").asLong());
+        assertTrue(console.toString().contains("round 1/1 aggregated from 3 agents"), console.toString());
+        assertTrue(Files.isRegularFile(result.resultDir().resolve("model/model.safetensors")));
+    }
+
+    @Test
+    void partitionsAreDisjointCompleteAndSeeded() throws Exception {
+        Path data = SimulationRunner.syntheticData(dir.resolve("d.jsonl"), 40, 1);
+        for (Scenario.Partition p : Scenario.Partition.values()) {
+            List<Path> a = Partitioner.split(data, 4, p, 7, dir.resolve("a-" + p));
+            List<Path> b = Partitioner.split(data, 4, p, 7, dir.resolve("b-" + p));
+            Set<String> seen = new HashSet<>();
+            int total = 0;
+            for (int i = 0; i < 4; i++) {
+                List<String> lines = Files.readAllLines(a.get(i));
+                assertEquals(lines, Files.readAllLines(b.get(i)), "same seed, same split");
+                assertTrue(!lines.isEmpty());
+                seen.addAll(lines);
+                total += lines.size();
+            }
+            assertEquals(40, total);
+            assertEquals(40, seen.size());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Partitioner.split(data, 9, Scenario.Partition.CATEGORY, 0, dir.resolve("c")));
+    }
+
+    @Test
+    void scenarioErrorsNameTheField() throws Exception {
+        Files.writeString(dir.resolve("bad.yaml"), "agents: 2\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Scenario.load(dir.resolve("bad.yaml")));
+        assertTrue(e.getMessage().contains("'model'"), e.getMessage());
+        Files.writeString(dir.resolve("bad2.yaml"), "model: synthetic\njob: {model: x}\n");
+        e = assertThrows(IllegalArgumentException.class, () -> Scenario.load(dir.resolve("bad2.yaml")));
+        assertTrue(e.getMessage().contains("job.model"), e.getMessage());
+        assertEquals(Map.of(), Scenario.load(writeMinimal()).job());
+    }
+
+    private Path writeMinimal() throws Exception {
+        return Files.writeString(dir.resolve("min.yaml"), "model: synthetic\n");
+    }
+}
