@@ -25,27 +25,35 @@ public final class Partitioner {
      * natural non-IID split.
      */
     public static List<Path> split(Path data, int agents, Scenario.Partition partition, long seed, Path outDir) throws IOException {
+        return split(data, agents, partition, 0, 1, seed, outDir);
+    }
+
+    /**
+     * @param alpha      concentration of the DIRICHLET split (smaller = more skewed)
+     * @param minSamples every agent gets at least this many samples (DIRICHLET redraws until it holds)
+     */
+    public static List<Path> split(Path data, int agents, Scenario.Partition partition, double alpha, int minSamples, long seed,
+                                   Path outDir) throws IOException {
         List<String> lines = Files.readAllLines(data).stream().filter(l -> !l.isBlank()).toList();
-        if (lines.size() < agents) {
-            throw new IllegalArgumentException(data + ": " + lines.size() + " samples cannot be split between " + agents + " agents");
+        if (lines.size() < (long) agents * Math.max(1, minSamples)) {
+            throw new IllegalArgumentException(data + ": " + lines.size() + " samples cannot be split between " + agents
+                    + " agents with at least " + Math.max(1, minSamples) + " each");
         }
         List<List<String>> parts = new ArrayList<>();
         for (int i = 0; i < agents; i++) {
             parts.add(new ArrayList<>());
         }
         Random random = new Random(seed);
-        if (partition == Scenario.Partition.IID) {
+        if (partition == Scenario.Partition.DIRICHLET) {
+            dirichlet(byCategory(lines), agents, alpha, Math.max(1, minSamples), random, parts);
+        } else if (partition == Scenario.Partition.IID) {
             List<String> shuffled = new ArrayList<>(lines);
             Collections.shuffle(shuffled, random);
             for (int i = 0; i < shuffled.size(); i++) {
                 parts.get(i % agents).add(shuffled.get(i));
             }
         } else {
-            Map<String, List<String>> byCategory = new TreeMap<>();
-            for (String line : lines) {
-                Matcher m = CATEGORY.matcher(line);
-                byCategory.computeIfAbsent(m.find() ? m.group(1) : "", k -> new ArrayList<>()).add(line);
-            }
+            Map<String, List<String>> byCategory = byCategory(lines);
             if (byCategory.size() < agents) {
                 throw new IllegalArgumentException(data + ": " + byCategory.size() + " categories cannot be split between " + agents + " agents");
             }
@@ -53,6 +61,12 @@ public final class Partitioner {
             Collections.shuffle(categories, random);
             for (int i = 0; i < categories.size(); i++) {
                 parts.get(i % agents).addAll(byCategory.get(categories.get(i)));
+            }
+        }
+        for (int i = 0; i < agents; i++) {
+            if (parts.get(i).size() < Math.max(1, minSamples)) {
+                throw new IllegalArgumentException(data + ": the " + partition.name().toLowerCase() + " split leaves agent " + i
+                        + " with " + parts.get(i).size() + " samples, fewer than " + Math.max(1, minSamples));
             }
         }
         Files.createDirectories(outDir);
@@ -63,5 +77,73 @@ public final class Partitioner {
             files.add(f);
         }
         return files;
+    }
+
+    private static Map<String, List<String>> byCategory(List<String> lines) {
+        Map<String, List<String>> byCategory = new TreeMap<>();
+        for (String line : lines) {
+            Matcher m = CATEGORY.matcher(line);
+            byCategory.computeIfAbsent(m.find() ? m.group(1) : "", k -> new ArrayList<>()).add(line);
+        }
+        return byCategory;
+    }
+
+    /**
+     * The usual non-IID split of federated learning papers: for every category, agent shares are drawn
+     * from Dirichlet(alpha) and the category's samples are dealt in those proportions. Redrawn (up to
+     * 1000 times) until every agent holds at least {@code minSamples}.
+     */
+    private static void dirichlet(Map<String, List<String>> byCategory, int agents, double alpha, int minSamples, Random random,
+                                  List<List<String>> parts) {
+        if (!(alpha > 0)) {
+            throw new IllegalArgumentException("partition alpha must be > 0, got " + alpha);
+        }
+        for (int attempt = 0; attempt < 1000; attempt++) {
+            parts.forEach(List::clear);
+            for (List<String> samples : byCategory.values()) {
+                List<String> shuffled = new ArrayList<>(samples);
+                Collections.shuffle(shuffled, random);
+                double[] share = new double[agents];
+                double sum = 0;
+                for (int a = 0; a < agents; a++) {
+                    share[a] = gamma(alpha, random);
+                    sum += share[a];
+                }
+                int start = 0;
+                double cumulative = 0;
+                for (int a = 0; a < agents; a++) {
+                    cumulative += share[a] / sum;
+                    int end = a == agents - 1 ? shuffled.size() : (int) Math.round(cumulative * shuffled.size());
+                    parts.get(a).addAll(shuffled.subList(start, Math.max(start, end)));
+                    start = Math.max(start, end);
+                }
+            }
+            if (parts.stream().allMatch(p -> p.size() >= minSamples)) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException("no Dirichlet(" + alpha + ") split gives each of " + agents + " agents at least "
+                + minSamples + " samples after 1000 draws; raise alpha or lower the agent count");
+    }
+
+    /** Gamma(shape, 1) by Marsaglia and Tsang, boosted for shape below 1. */
+    static double gamma(double shape, Random random) {
+        if (shape < 1) {
+            return gamma(shape + 1, random) * Math.pow(random.nextDouble(), 1 / shape);
+        }
+        double d = shape - 1.0 / 3;
+        double c = 1 / Math.sqrt(9 * d);
+        while (true) {
+            double x = random.nextGaussian();
+            double v = 1 + c * x;
+            if (v <= 0) {
+                continue;
+            }
+            v = v * v * v;
+            double u = random.nextDouble();
+            if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) {
+                return d * v;
+            }
+        }
     }
 }

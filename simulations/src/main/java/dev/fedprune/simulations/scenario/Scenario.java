@@ -25,7 +25,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  */
 public record Scenario(String name, String model, Path data, int agents, Partition partition, long seed, Map<String, Object> job) {
 
-    public enum Partition { IID, CATEGORY }
+    public enum Partition { IID, CATEGORY, DIRICHLET }
 
     public static Scenario load(Path file) throws java.io.IOException {
         Object root;

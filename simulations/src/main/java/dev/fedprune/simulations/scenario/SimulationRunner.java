@@ -58,49 +58,9 @@ public final class SimulationRunner {
         spec.put("model", model.toAbsolutePath().toString());
         spec.putIfAbsent("agentsPerRound", scenario.agents());
         spec.putIfAbsent("seed", scenario.seed());
-        String specJson = JSON.writeValueAsString(spec);
-
-        CoordinatorNode.Config defaults = CoordinatorNode.Config.defaults(out.resolve("coordinator"));
-        CoordinatorNode.Config config = new CoordinatorNode.Config(defaults.dataDir(), "127.0.0.1", 0, null, "sa", "",
-                defaults.agentTimeoutSeconds(), 1, 50);
-        List<Thread> threads = new ArrayList<>();
-        List<AgentLoop> loops = new ArrayList<>();
-        List<CoordinatorClient> clients = new ArrayList<>();
-        try (CoordinatorNode node = CoordinatorNode.start(config, (jobId, message) -> console.println("[" + jobId + "] " + message))) {
-            String target = "127.0.0.1:" + node.grpcPort();
-            console.println("coordinator listening on " + target);
-            for (int i = 0; i < scenario.agents(); i++) {
-                String name = String.format("agent-%02d", i);
-                CoordinatorClient client = new CoordinatorClient(target, CoordinatorClient.defaultRetry());
-                clients.add(client);
-                client.enroll(name, "simulated-site-" + i, DeviceResources.newBuilder().setCpuCores(1).setDeviceClass("virtual").build());
-                AgentLoop loop = new AgentLoop(client, new ModelCache(client, out.resolve("agents").resolve(name), model), engines,
-                        new AgentLoop.Options(name, slices.get(i), true, 60_000, 1));
-                Thread t = new Thread(loop::run, name);
-                t.setDaemon(true);
-                t.start();
-                loops.add(loop);
-                threads.add(t);
-            }
-            String jobId = node.engine().submit(JobSpecParser.parse(specJson));
-            JobRecord job;
-            while (true) {
-                job = node.store().job(jobId).orElseThrow();
-                if (JobState.valueOf(job.state()).isFinal()) {
-                    break;
-                }
-                Thread.sleep(100);
-            }
-            loops.forEach(AgentLoop::stop);
-            for (Thread t : threads) {
-                t.join(10_000);
-            }
-            JsonNode report = job.resultDir() == null ? null : JSON.readTree(Files.readString(Path.of(job.resultDir()).resolve("report.json")));
-            return new Result(jobId, job.state(), job.failureReason(), job.resultDir() == null ? null : Path.of(job.resultDir()), report);
-        } finally {
-            loops.forEach(AgentLoop::stop);
-            clients.forEach(CoordinatorClient::close);
-        }
+        VirtualFederation.Result r = VirtualFederation.run(out, slices, spec, i -> engines, i -> VirtualFederation.Failure.NONE, 0,
+                model, console);
+        return new Result(r.jobId(), r.state(), r.failureReason(), r.resultDir(), r.report());
     }
 
     /** Random byte-level "documents" in the fixture's token-id format, spread over a few categories. */

@@ -46,8 +46,8 @@ class SimulationRunnerTest {
     void partitionsAreDisjointCompleteAndSeeded() throws Exception {
         Path data = SimulationRunner.syntheticData(dir.resolve("d.jsonl"), 40, 1);
         for (Scenario.Partition p : Scenario.Partition.values()) {
-            List<Path> a = Partitioner.split(data, 4, p, 7, dir.resolve("a-" + p));
-            List<Path> b = Partitioner.split(data, 4, p, 7, dir.resolve("b-" + p));
+            List<Path> a = Partitioner.split(data, 4, p, 0.5, 1, 7, dir.resolve("a-" + p));
+            List<Path> b = Partitioner.split(data, 4, p, 0.5, 1, 7, dir.resolve("b-" + p));
             Set<String> seen = new HashSet<>();
             int total = 0;
             for (int i = 0; i < 4; i++) {
