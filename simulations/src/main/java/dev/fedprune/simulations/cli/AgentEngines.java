@@ -3,6 +3,7 @@ package dev.fedprune.simulations.cli;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.simulations.study.ModelEvaluator;
 import java.util.Map;
 
 /** The local pruners virtual agents run: the same ones a real agent offers. */
@@ -12,5 +13,10 @@ final class AgentEngines {
 
     static Map<LocalPruneMethod, MaskEngine> all() {
         return AgentLoop.defaultEngines();
+    }
+
+    /** Perplexity on the agent's model runtime. */
+    static ModelEvaluator evaluator() {
+        throw new UnsupportedOperationException("perplexity evaluation needs the LLM runtime, which this build does not have yet");
     }
 }

@@ -1,0 +1,273 @@
+package dev.fedprune.simulations.study;
+
+import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.agent.task.MaskRequest;
+import dev.fedprune.agent.task.ProgressListener;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.simulations.scenario.Partitioner;
+import dev.fedprune.simulations.scenario.VirtualFederation;
+import dev.fedprune.simulations.study.StudyScenario.Method;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * Runs every setting of a study scenario and measures it: the centralized and local-only baselines
+ * directly with the agents' own pruner, and the federated methods through a real coordinator engine
+ * and virtual agents over gRPC. Local masks are cached across runs that differ only on the server.
+ */
+public final class StudyRunner {
+    private final StudyScenario scenario;
+    private final Path out;
+    private final ModelEvaluator evaluator;
+    private final MaskEngine engine;
+    private final LocalPruneMethod method;
+    private final PrintStream console;
+
+    public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<LocalPruneMethod, MaskEngine> engines,
+                       PrintStream console) {
+        this.scenario = scenario;
+        this.out = out;
+        this.evaluator = evaluator;
+        this.method = LocalPruneMethod.valueOf(scenario.localPruner().toUpperCase(Locale.ROOT));
+        MaskEngine base = engines.get(method);
+        if (base == null) {
+            throw new IllegalArgumentException("localPruner: this build has no " + scenario.localPruner() + " pruner; available: " + engines.keySet());
+        }
+        this.engine = new CachingMaskEngine(base);
+        this.console = console;
+    }
+
+    public List<StudyRow> run() throws IOException, InterruptedException {
+        List<StudyRow> rows = new ArrayList<>();
+        int total = plannedRuns();
+        int done = 0;
+        long started = System.currentTimeMillis();
+        int[] nm = pattern();
+        for (long seed : scenario.seeds()) {
+            for (double sparsity : scenario.sparsities()) {
+                if (scenario.methods().contains(Method.CENTRALIZED)) {
+                    rows.add(report(++done, total, started, centralized(sparsity, seed, nm)));
+                }
+                for (int agents : scenario.agents()) {
+                    List<Path> slices = Partitioner.split(scenario.calibration(), agents, scenario.partition(), scenario.alpha(),
+                            scenario.minSamples(), seed, out.resolve("partitions").resolve(agents + "-agents-seed-" + seed));
+                    if (scenario.methods().contains(Method.LOCAL_ONLY)) {
+                        rows.add(report(++done, total, started, localOnly(slices, sparsity, seed, nm)));
+                    }
+                    for (Method m : List.of(Method.FEDPRLLM_ONESHOT, Method.FEDPRLLM_ITERATIVE)) {
+                        if (!scenario.methods().contains(m)) {
+                            continue;
+                        }
+                        for (String group : scenario.comparisonGroups()) {
+                            for (boolean scaling : scenario.weightScaling()) {
+                                rows.add(report(++done, total, started, federated(m, group, scaling, slices, sparsity, seed, nm)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return rows;
+    }
+
+    private int plannedRuns() {
+        int perSparsity = (scenario.methods().contains(Method.CENTRALIZED) ? 1 : 0);
+        int perAgents = (scenario.methods().contains(Method.LOCAL_ONLY) ? 1 : 0);
+        for (Method m : List.of(Method.FEDPRLLM_ONESHOT, Method.FEDPRLLM_ITERATIVE)) {
+            if (scenario.methods().contains(m)) {
+                perAgents += scenario.comparisonGroups().size() * scenario.weightScaling().size();
+            }
+        }
+        return scenario.seeds().size() * scenario.sparsities().size() * (perSparsity + scenario.agents().size() * perAgents);
+    }
+
+    private StudyRow report(int done, int total, long started, StudyRow row) {
+        console.printf("[%d/%d, %.0f s] %-18s %-6s scaling=%-5s agents=%-3d sparsity=%.2f seed=%d -> %s ppl %.4f, sparsity %.4f%n",
+                done, total, (System.currentTimeMillis() - started) / 1000.0, row.method(), row.comparisonGroup(), row.weightScaling(),
+                row.agents(), row.sparsity(), row.seed(), row.state(), row.ppl(), row.actualSparsity());
+        return row;
+    }
+
+    private int[] pattern() {
+        if (scenario.pattern().equalsIgnoreCase("unstructured")) {
+            return new int[] {0, 0};
+        }
+        String[] p = scenario.pattern().split(":");
+        return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim())};
+    }
+
+    private MaskRequest request(Path data, double sparsity, long seed, int[] nm) {
+        return new MaskRequest(scenario.model(), data, method, sparsity, scenario.localComparisonGroup().equals("row"), nm[0], nm[1],
+                scenario.calibrationSamples(), scenario.sequenceLength(), seed, List.of(), -1, Map.of());
+    }
+
+    private StudyRow centralized(double sparsity, long seed, int[] nm) throws IOException {
+        long t0 = System.nanoTime();
+        Map<String, BitMask> masks = engine.computeMasks(request(scenario.calibration(), sparsity, seed, nm), ProgressListener.NONE);
+        long t1 = System.nanoTime();
+        Path model = MaskedModel.write(scenario.model(), masks, out.resolve("models").resolve(String.format("centralized-s%.2f-seed%d", sparsity, seed)));
+        ModelEvaluator.Evaluation e = evaluate(model);
+        long t2 = System.nanoTime();
+        return new StudyRow(Method.CENTRALIZED.label(), scenario.localComparisonGroup(), false, 1, sparsity, scenario.pattern(), seed,
+                "COMPLETED", e.perplexity(), e.perCategory(), sparsityOf(masks), layerSparsity(masks), 0,
+                Map.of("local_prune", (t1 - t0) / 1e9, "evaluate", (t2 - t1) / 1e9), 0, Map.of());
+    }
+
+    private StudyRow localOnly(List<Path> slices, double sparsity, long seed, int[] nm) throws IOException {
+        long t0 = System.nanoTime();
+        double pplSum = 0;
+        Map<String, Double> categorySum = new TreeMap<>();
+        double sparsitySum = 0;
+        Map<String, Double> layers = new TreeMap<>();
+        double pruneSeconds = 0;
+        for (int i = 0; i < slices.size(); i++) {
+            long p0 = System.nanoTime();
+            Map<String, BitMask> masks = engine.computeMasks(request(slices.get(i), sparsity, seed, nm), ProgressListener.NONE);
+            pruneSeconds += (System.nanoTime() - p0) / 1e9;
+            Path model = MaskedModel.write(scenario.model(), masks, out.resolve("models").resolve("local-only-agent"));
+            ModelEvaluator.Evaluation e = evaluator.evaluate(model, scenario.evaluation());
+            pplSum += e.perplexity();
+            e.perCategory().forEach((c, v) -> categorySum.merge(c, v, Double::sum));
+            sparsitySum += sparsityOf(masks);
+            layerSparsity(masks).forEach((l, v) -> layers.merge(l, v / slices.size(), Double::sum));
+        }
+        int n = slices.size();
+        Map<String, Double> categories = new TreeMap<>();
+        categorySum.forEach((c, v) -> categories.put(c, v / n));
+        double total = (System.nanoTime() - t0) / 1e9;
+        return new StudyRow(Method.LOCAL_ONLY.label(), scenario.localComparisonGroup(), false, n, sparsity, scenario.pattern(), seed,
+                "COMPLETED", pplSum / n, categories, sparsitySum / n, layers, 0,
+                Map.of("local_prune", pruneSeconds, "evaluate", total - pruneSeconds), 0, Map.of());
+    }
+
+    private StudyRow federated(Method m, String group, boolean scaling, List<Path> slices, double sparsity, long seed, int[] nm)
+            throws IOException, InterruptedException {
+        int agents = slices.size();
+        StudyScenario.Failures f = scenario.failures();
+        VirtualFederation.Failure[] failures = assignFailures(agents, f, seed);
+        int dropouts = (int) java.util.Arrays.stream(failures).filter(x -> x == VirtualFederation.Failure.DROPOUT).count();
+        Map<String, Object> spec = new LinkedHashMap<>();
+        spec.put("name", String.format("%s-%s-%s-%d-s%.2f", m.label(), group, scaling ? "scaled" : "plain", agents, sparsity));
+        spec.put("model", scenario.model().toString());
+        spec.put("strategy", m == Method.FEDPRLLM_ONESHOT ? "one-shot" : "iterative");
+        spec.put("localPruner", scenario.localPruner());
+        spec.put("localComparisonGroup", scenario.localComparisonGroup());
+        spec.put("sparsity", sparsity);
+        spec.put("pattern", scenario.pattern());
+        spec.put("comparisonGroup", group);
+        spec.put("weightScaling", scaling);
+        spec.put("agentsPerRound", agents);
+        spec.put("quorum", agents - dropouts);
+        spec.put("deadlineSeconds", dropouts > 0 ? Math.max(5, (int) Math.ceil(f.stragglerDelaySeconds()) + 5) : scenario.deadlineSeconds());
+        spec.put("calibrationSamples", scenario.calibrationSamples());
+        spec.put("sequenceLength", scenario.sequenceLength());
+        spec.put("seed", seed);
+        Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
+        deleteRecursively(runDir);
+        Map<LocalPruneMethod, MaskEngine> engines = Map.of(method, engine);
+        PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+        VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> engines, i -> failures[i],
+                f.stragglerDelaySeconds(), scenario.model(), quiet);
+        long e0 = System.nanoTime();
+        ModelEvaluator.Evaluation e = r.resultDir() == null ? null : evaluate(r.resultDir().resolve("model"));
+        double evaluateSeconds = (System.nanoTime() - e0) / 1e9;
+        JsonNode report = r.report();
+        Map<String, Double> layers = new TreeMap<>();
+        double bytesPerAgent = 0;
+        int rounds = 0;
+        if (report != null) {
+            report.get("layerSparsity").properties().forEach(x -> layers.put(x.getKey(), x.getValue().asDouble()));
+            long bytes = 0;
+            for (JsonNode round : report.get("rounds")) {
+                rounds++;
+                for (JsonNode t : round.get("tasks")) {
+                    bytes += t.get("bytesUp").asLong();
+                }
+            }
+            bytesPerAgent = (double) bytes / agents;
+        }
+        Map<String, Long> failuresSeen = new LinkedHashMap<>(VirtualFederation.failuresSeen(r));
+        failuresSeen.put("dropouts_injected", (long) dropouts);
+        failuresSeen.put("stragglers_injected", java.util.Arrays.stream(failures).filter(x -> x == VirtualFederation.Failure.STRAGGLER).count());
+        failuresSeen.put("crashes_injected", java.util.Arrays.stream(failures).filter(x -> x == VirtualFederation.Failure.CRASH_REJOIN).count());
+        Map<String, Double> phases = new LinkedHashMap<>();
+        phases.put("federated_job", r.wallMillis() / 1000.0);
+        phases.put("evaluate", evaluateSeconds);
+        return new StudyRow(m.label(), group, scaling, agents, sparsity, scenario.pattern(), seed, r.state(),
+                e == null ? Double.NaN : e.perplexity(), e == null ? Map.of() : e.perCategory(),
+                report == null ? Double.NaN : report.get("overallSparsity").asDouble(), layers, bytesPerAgent, phases, rounds, failuresSeen);
+    }
+
+    /** Which agents fail how, drawn from the seed; the first agents are never all failing. */
+    static VirtualFederation.Failure[] assignFailures(int agents, StudyScenario.Failures f, long seed) {
+        VirtualFederation.Failure[] out = new VirtualFederation.Failure[agents];
+        java.util.Arrays.fill(out, VirtualFederation.Failure.NONE);
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < agents; i++) {
+            order.add(i);
+        }
+        java.util.Collections.shuffle(order, new Random(seed ^ 0x5EEDL));
+        int next = 0;
+        int dropouts = (int) Math.floor(agents * f.dropoutFraction());
+        int stragglers = (int) Math.floor(agents * f.stragglerFraction());
+        for (int i = 0; i < dropouts && next < agents - 1; i++) {
+            out[order.get(next++)] = VirtualFederation.Failure.DROPOUT;
+        }
+        for (int i = 0; i < stragglers && next < agents; i++) {
+            out[order.get(next++)] = VirtualFederation.Failure.STRAGGLER;
+        }
+        for (int i = 0; i < f.crashRejoinAgents() && next < agents; i++) {
+            out[order.get(next++)] = VirtualFederation.Failure.CRASH_REJOIN;
+        }
+        return out;
+    }
+
+    private ModelEvaluator.Evaluation evaluate(Path model) throws IOException {
+        return evaluator.evaluate(model, scenario.evaluation());
+    }
+
+    static double sparsityOf(Map<String, BitMask> masks) {
+        long pruned = 0;
+        long total = 0;
+        for (BitMask m : masks.values()) {
+            pruned += m.cardinality();
+            total += m.length();
+        }
+        return total == 0 ? 0 : (double) pruned / total;
+    }
+
+    static Map<String, Double> layerSparsity(Map<String, BitMask> masks) {
+        Map<Integer, long[]> acc = new TreeMap<>();
+        masks.forEach((name, m) -> {
+            long[] a = acc.computeIfAbsent(PrunableTensors.layerIndex(name).orElse(-1), k -> new long[2]);
+            a[0] += m.cardinality();
+            a[1] += m.length();
+        });
+        Map<String, Double> out = new LinkedHashMap<>();
+        acc.forEach((layer, a) -> out.put("layer " + layer, (double) a[0] / a[1]));
+        return out;
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
