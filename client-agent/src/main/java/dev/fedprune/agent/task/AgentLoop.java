@@ -117,6 +117,7 @@ public final class AgentLoop {
                 return;
             }
             long started = System.nanoTime();
+            long bytesDownBefore = models.bytesDownloaded();
             Path modelDir = models.ensure(task.getModel());
             long modelReady = System.nanoTime();
             PruneTaskSpec spec = task.getPrune();
@@ -156,7 +157,7 @@ public final class AgentLoop {
             metrics.put("compute_seconds", (computed - modelReady) / 1e9);
             metrics.put("upload_seconds", (uploaded - computed) / 1e9);
             metrics.put("bytes_up", (double) payload.length);
-            metrics.put("model_bytes_down", (double) models.bytesDownloaded());
+            metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
             client.reportMetrics(task, metrics);
         } catch (StatusRuntimeException e) {
             log.error("{}: task {} refused by the coordinator: {} {}", options.name(), task.getTaskId(), e.getStatus().getCode(), e.getStatus().getDescription());

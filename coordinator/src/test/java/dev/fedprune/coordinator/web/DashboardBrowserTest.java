@@ -1,0 +1,195 @@
+package dev.fedprune.coordinator.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.model.ModelCache;
+import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.task.MagnitudeMaskEngine;
+import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.model.SyntheticLlama;
+import dev.fedprune.coordinator.app.CoordinatorApplication;
+import dev.fedprune.coordinator.node.CoordinatorNode;
+import dev.fedprune.proto.v1.DeviceResources;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.core.env.Environment;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * The dashboard in a real headless Chromium against a real coordinator with real agents: a job runs
+ * and the page follows it live (no reload), and an invalid spec shows its field-level error.
+ */
+@SpringBootTest(classes = CoordinatorApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+class DashboardBrowserTest {
+    static final Path DATA;
+    static final Path SCREENSHOTS = Path.of("target", "screenshots");
+    static final File CHROMIUM = new File("/usr/bin/chromium");
+    static final File CHROMEDRIVER = new File("/usr/bin/chromedriver");
+
+    static {
+        try {
+            DATA = Files.createTempDirectory("fedprune-dashboard");
+            SyntheticLlama.write(DATA.resolve("model"), new SyntheticLlama.Shape(3, 32, 64, 4, 2, 40, 32, true, DType.F32), 11);
+            Files.writeString(DATA.resolve("data.jsonl"), "{\"ids\":[1,5,6,7]}\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        registry.add("fedprune.data-dir", () -> DATA.resolve("coordinator").toString());
+        registry.add("fedprune.grpc.port", () -> 0);
+        registry.add("fedprune.grpc.bind-address", () -> "127.0.0.1");
+    }
+
+    static WebDriver browser;
+
+    @BeforeAll
+    static void browser() {
+        Assumptions.assumeTrue(CHROMIUM.canExecute() && CHROMEDRIVER.canExecute(),
+                "SKIPPED: browser tests need Debian's chromium and chromium-driver (.ci/run installs them)");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,1400", "--user-data-dir=" + DATA.resolve("chromium-profile"));
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER).usingAnyFreePort().build();
+        browser = new ChromeDriver(service, options);
+    }
+
+    @AfterAll
+    static void closeBrowser() {
+        if (browser != null) {
+            browser.quit();
+        }
+    }
+
+    @Autowired
+    Environment env;
+
+    @Autowired
+    CoordinatorNode node;
+
+    String url(String path) {
+        return "http://127.0.0.1:" + env.getProperty("local.server.port") + path;
+    }
+
+    WebDriverWait waitUpTo(int seconds) {
+        return new WebDriverWait(browser, Duration.ofSeconds(seconds));
+    }
+
+    static void screenshot(String name) throws Exception {
+        Files.createDirectories(SCREENSHOTS);
+        Files.write(SCREENSHOTS.resolve(name + ".png"), ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
+    }
+
+    /** Agents that take a moment per task, so that the page has progress to show. */
+    List<AgentLoop> startAgents(int count, long delayMillis) {
+        MaskEngine slow = (request, progress) -> {
+            try {
+                Thread.sleep(delayMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return new MagnitudeMaskEngine().computeMasks(request, progress);
+        };
+        List<AgentLoop> loops = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            CoordinatorClient client = new CoordinatorClient("127.0.0.1:" + node.grpcPort(), CoordinatorClient.defaultRetry());
+            client.enroll("hospital-" + i, "site-" + i, DeviceResources.newBuilder().setCpuCores(2).setDeviceClass("hospital-server").build());
+            AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("agent-" + i), null),
+                    Map.of(LocalPruneMethod.MAGNITUDE, slow), new AgentLoop.Options("hospital-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
+            Thread t = new Thread(loop::run, "agent-" + i);
+            t.setDaemon(true);
+            t.start();
+            loops.add(loop);
+        }
+        return loops;
+    }
+
+    @Test
+    void invalidSpecShowsTheFieldError() throws Exception {
+        browser.get(url("/"));
+        WebElement spec = browser.findElement(By.id("spec"));
+        spec.clear();
+        spec.sendKeys("model: " + DATA.resolve("model") + "\nsparsity: 1.5\n");
+        browser.findElement(By.id("submit")).click();
+        WebElement error = waitUpTo(10).until(d -> d.findElement(By.id("spec-error")));
+        assertTrue(error.getText().startsWith("sparsity"), error.getText());
+        assertTrue(error.getText().contains("[0, 1)"), error.getText());
+    }
+
+    @Test
+    void submittedJobRunsLiveOnTheJobPage() throws Exception {
+        List<AgentLoop> agents = startAgents(3, 1500);
+        try {
+            browser.get(url("/"));
+            waitUpTo(15).until(d -> d.findElements(By.cssSelector("#agents tbody tr")).size() >= 3);
+            WebElement spec = browser.findElement(By.id("spec"));
+            spec.clear();
+            spec.sendKeys("name: live\nmodel: " + DATA.resolve("model") + "\nlocalPruner: magnitude\nsparsity: 0.5\nstrategy: iterative\n"
+                    + "agentsPerRound: 3\ndeadlineSeconds: 120\n");
+            browser.findElement(By.id("submit")).click();
+            waitUpTo(10).until(d -> d.findElement(By.id("created-link"))).click();
+
+            // Watch the page without reloading it: every distinct text of the round timeline is recorded.
+            Set<String> seen = new HashSet<>();
+            boolean overviewShot = false;
+            long end = System.currentTimeMillis() + 90_000;
+            while (System.currentTimeMillis() < end) {
+                String timeline = browser.findElement(By.id("timeline")).getText();
+                seen.add(timeline);
+                if (!overviewShot && timeline.contains("round 2")) {
+                    screenshot("job-running");
+                    overviewShot = true;
+                }
+                if (browser.findElement(By.id("title")).getText().contains("COMPLETED")) {
+                    break;
+                }
+                Thread.sleep(200);
+            }
+            assertTrue(browser.findElement(By.id("title")).getText().contains("COMPLETED"), browser.findElement(By.id("title")).getText());
+            assertTrue(seen.stream().anyMatch(t -> t.contains("round 1") && !t.contains("round 2")), "saw round 1 alone: " + seen);
+            assertTrue(seen.stream().anyMatch(t -> t.contains("round 3")), "saw round 3: " + seen);
+            assertTrue(seen.stream().anyMatch(t -> t.contains("0 / 3 contributions") || t.contains("1 / 3 contributions")),
+                    "saw contributions being counted: " + seen);
+            assertEquals(3, browser.findElements(By.cssSelector("#round-agents tbody tr")).size());
+            assertTrue(browser.findElement(By.id("layers")).getText().contains("layer 2"));
+            assertTrue(browser.findElement(By.id("artifacts")).getText().contains("global-mask.safetensors"));
+            screenshot("job-completed");
+            browser.get(url("/"));
+            waitUpTo(10).until(d -> d.findElement(By.cssSelector("#jobs tbody")).getText().contains("COMPLETED"));
+            screenshot("federation-overview");
+        } finally {
+            agents.forEach(AgentLoop::stop);
+        }
+    }
+}
