@@ -1,8 +1,10 @@
 package dev.fedprune.coordinator.app;
 
+import dev.fedprune.coordinator.cli.OperatorCli;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.node.CoordinatorNode;
-import dev.fedprune.coordinator.round.EngineListener;
+import dev.fedprune.coordinator.metrics.CoordinatorMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import org.slf4j.Logger;
@@ -20,16 +22,27 @@ import org.springframework.context.annotation.Bean;
 public class CoordinatorApplication {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorApplication.class);
 
+    /** Starts the coordinator, or runs the operator CLI when the first argument is one of its commands. */
     public static void main(String[] args) {
+        if (OperatorCli.handles(args)) {
+            System.exit(OperatorCli.run(System.out, System.err, args));
+        }
         SpringApplication.run(CoordinatorApplication.class, args);
     }
 
+    @Bean
+    CoordinatorMetrics coordinatorMetrics(MeterRegistry registry) {
+        return new CoordinatorMetrics(registry);
+    }
+
     @Bean(destroyMethod = "close")
-    CoordinatorNode coordinatorNode(CoordinatorProperties p) throws IOException {
+    CoordinatorNode coordinatorNode(CoordinatorProperties p, CoordinatorMetrics metrics) throws IOException {
         CoordinatorNode.Config config = new CoordinatorNode.Config(p.dataDir(), p.grpc().bindAddress(), p.grpc().port(),
                 p.database().url(), p.database().user(), p.database().password(), p.agentTimeoutSeconds(),
                 p.heartbeatIntervalSeconds(), p.tickMillis());
-        return CoordinatorNode.start(config, EngineListener.NONE);
+        CoordinatorNode node = CoordinatorNode.start(config, metrics);
+        metrics.bind(node);
+        return node;
     }
 
     /** Submits the job file given at start-up, once the service is ready. */

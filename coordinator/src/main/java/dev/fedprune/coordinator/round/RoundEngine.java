@@ -461,14 +461,18 @@ public final class RoundEngine implements AutoCloseable {
                 if (!contribution.getTaskId().equals(taskId)) {
                     throw new InvalidContributionException("task_id", "payload is for task '" + contribution.getTaskId() + "', uploaded for '" + taskId + "'");
                 }
+                long foldStarted = System.nanoTime();
                 job.method.fold(task.roundIndex(), agent.id(), contribution);
+                listener.contributionFolded(job.id, payload.length, System.nanoTime() - foldStarted);
             } catch (InvalidProtocolBufferException e) {
                 store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, "payload: not a Contribution message: " + e.getMessage());
                 event(job.id, "refused contribution of " + agent.name() + ": payload is not a Contribution message");
+                listener.contributionRefused(job.id, "payload");
                 throw new InvalidContributionException("payload", "not a Contribution message: " + e.getMessage());
             } catch (InvalidContributionException e) {
                 store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, e.getMessage());
                 event(job.id, "refused contribution of " + agent.name() + ": " + e.getMessage());
+                listener.contributionRefused(job.id, e.field().replaceAll("\\[.*", ""));
                 throw e;
             }
             artifacts.put(payload);

@@ -196,4 +196,39 @@ public final class CoordinatorStore {
         jdbc.query("select name, metric from task_metrics where task_id = ?", rs -> out.put(rs.getString(1), rs.getDouble(2)), taskId);
         return out;
     }
+
+    // ------------------------------------------------------------------ totals for metrics
+
+    /** Number of tasks per state, over all jobs (FOLDED, REFUSED, EXPIRED only ever grow). */
+    public Map<String, Long> taskCountsByState() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        jdbc.query("select state, count(*) from tasks group by state", rs -> out.put(rs.getString(1), rs.getLong(2)));
+        return out;
+    }
+
+    /** Refused tasks per reason: the refusal message up to its first colon (the field at fault). */
+    public Map<String, Long> refusalsByReason() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        jdbc.query("select error from tasks where state = 'REFUSED'", rs -> {
+            String e = rs.getString(1) == null ? "unknown" : rs.getString(1);
+            int colon = e.indexOf(':');
+            out.merge(colon > 0 ? e.substring(0, colon) : e, 1L, Long::sum);
+            return null;
+        });
+        return out;
+    }
+
+    public long roundCount(String state) {
+        return jdbc.queryOne(state == null ? "select count(*) from rounds" : "select count(*) from rounds where state = ?",
+                rs -> rs.getLong(1), state == null ? new Object[0] : new Object[] {state}).orElse(0L);
+    }
+
+    public long totalBytesUp() {
+        return jdbc.queryOne("select coalesce(sum(bytes_up), 0) from tasks where state = 'FOLDED'", rs -> rs.getLong(1)).orElse(0L);
+    }
+
+    /** Sum of one agent-reported metric over all tasks. */
+    public double metricTotal(String name) {
+        return jdbc.queryOne("select coalesce(sum(metric), 0) from task_metrics where name = ?", rs -> rs.getDouble(1), name).orElse(0.0);
+    }
 }

@@ -57,6 +57,8 @@ public class JobStreamController {
         AtomicReference<ScheduledFuture<?>> task = new AtomicReference<>();
         Runnable push = () -> {
             try {
+                // Read the state first: if it is final, the snapshot built after it shows the final state too.
+                boolean finished = JobState.valueOf(node.store().job(id).orElseThrow().state()).isFinal();
                 Map<String, Object> snapshot = new LinkedHashMap<>();
                 snapshot.put("job", jobs.job(id));
                 snapshot.put("rounds", jobs.rounds(id));
@@ -67,8 +69,7 @@ public class JobStreamController {
                 if (!withoutClock.equals(last.getAndSet(withoutClock))) {
                     emitter.send(SseEmitter.event().name("snapshot").data(json, MediaType.APPLICATION_JSON));
                 }
-                JobRecord job = node.store().job(id).orElseThrow();
-                if (JobState.valueOf(job.state()).isFinal()) {
+                if (finished) {
                     emitter.complete();
                     cancel(task);
                 }
@@ -88,6 +89,28 @@ public class JobStreamController {
         ScheduledFuture<?> f = task.get();
         if (f != null) {
             f.cancel(false);
+        }
+    }
+
+    /** The files of a completed job's result, by path relative to the result directory. */
+    @GetMapping("/{id}/artifacts")
+    public java.util.List<Map<String, Object>> artifacts(@PathVariable String id) throws IOException {
+        JobRecord job = node.store().job(id).orElseThrow(() -> new NotFoundException("job", id));
+        if (job.resultDir() == null) {
+            throw new NotFoundException("result of job " + id + " (state " + job.state() + ")", id);
+        }
+        Path root = Path.of(job.resultDir());
+        try (var walk = Files.walk(root)) {
+            return walk.filter(Files::isRegularFile).sorted().map(p -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("path", root.relativize(p).toString().replace('\\', '/'));
+                try {
+                    m.put("sizeBytes", Files.size(p));
+                } catch (IOException e) {
+                    m.put("sizeBytes", -1);
+                }
+                return m;
+            }).toList();
         }
     }
 
