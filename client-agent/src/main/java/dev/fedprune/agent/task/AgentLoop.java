@@ -78,7 +78,18 @@ public final class AgentLoop {
         boolean sawJob = false;
         try {
             while (!stopped.get()) {
-                PullTaskResponse response = client.pullTask();
+                PullTaskResponse response;
+                try {
+                    response = client.pullTask();
+                } catch (StatusRuntimeException e) {
+                    if (stopped.get() || Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                    // The retries are spent (coordinator down for a while): keep the agent alive and ask again later.
+                    log.error("{}: cannot reach the coordinator: {}; trying again in 30 s", options.name(), e.getStatus());
+                    sleep(30_000);
+                    continue;
+                }
                 if (response.hasTask()) {
                     sawJob = true;
                     runTask(response.getTask());

@@ -70,6 +70,19 @@ public final class AgentRegistry {
         return store.agents().stream().filter(this::isOnline).toList();
     }
 
+    private volatile long onlineCountedAt = Long.MIN_VALUE;
+    private volatile int onlineCount;
+
+    /** Number of online agents, recounted at most once a second (it is asked on every idle poll). */
+    public int onlineCount() {
+        long now = clock.getAsLong();
+        if (now - onlineCountedAt > 1000) {
+            onlineCount = onlineAgents().size();
+            onlineCountedAt = now;
+        }
+        return onlineCount;
+    }
+
     public List<AgentRecord> all() {
         return store.agents();
     }

@@ -405,7 +405,15 @@ public final class RoundEngine implements AutoCloseable {
                 }
             }
         }
-        return response.setRetryAfterMillis(RETRY_AFTER_MILLIS).build();
+        return response.setRetryAfterMillis(retryAfterMillis()).build();
+    }
+
+    /**
+     * How long an idle agent waits before asking again: half a second for a small federation, longer
+     * as it grows, so that a thousand idle agents cost the coordinator about 200 polls a second.
+     */
+    private long retryAfterMillis() {
+        return Math.max(RETRY_AFTER_MILLIS, Math.min(10_000, agents.onlineCount() * 5L));
     }
 
     /** The task, checked to belong to this agent. */

@@ -30,14 +30,18 @@ public final class Partitioner {
 
     /**
      * @param alpha      concentration of the DIRICHLET split (smaller = more skewed)
-     * @param minSamples every agent gets at least this many samples (DIRICHLET redraws until it holds)
+     * @param minSamples every agent gets at least this many samples (DIRICHLET redraws until it holds); 0 allows
+     *                   agents without data, which only a data-free pruner (magnitude) can serve
      */
     public static List<Path> split(Path data, int agents, Scenario.Partition partition, double alpha, int minSamples, long seed,
                                    Path outDir) throws IOException {
         List<String> lines = Files.readAllLines(data).stream().filter(l -> !l.isBlank()).toList();
-        if (lines.size() < (long) agents * Math.max(1, minSamples)) {
+        if (minSamples < 0) {
+            throw new IllegalArgumentException("minSamples must be >= 0, got " + minSamples);
+        }
+        if (lines.size() < (long) agents * minSamples) {
             throw new IllegalArgumentException(data + ": " + lines.size() + " samples cannot be split between " + agents
-                    + " agents with at least " + Math.max(1, minSamples) + " each");
+                    + " agents with at least " + minSamples + " each");
         }
         List<List<String>> parts = new ArrayList<>();
         for (int i = 0; i < agents; i++) {
@@ -45,7 +49,7 @@ public final class Partitioner {
         }
         Random random = new Random(seed);
         if (partition == Scenario.Partition.DIRICHLET) {
-            dirichlet(byCategory(lines), agents, alpha, Math.max(1, minSamples), random, parts);
+            dirichlet(byCategory(lines), agents, alpha, minSamples, random, parts);
         } else if (partition == Scenario.Partition.IID) {
             List<String> shuffled = new ArrayList<>(lines);
             Collections.shuffle(shuffled, random);
@@ -64,9 +68,9 @@ public final class Partitioner {
             }
         }
         for (int i = 0; i < agents; i++) {
-            if (parts.get(i).size() < Math.max(1, minSamples)) {
+            if (parts.get(i).size() < minSamples) {
                 throw new IllegalArgumentException(data + ": the " + partition.name().toLowerCase() + " split leaves agent " + i
-                        + " with " + parts.get(i).size() + " samples, fewer than " + Math.max(1, minSamples));
+                        + " with " + parts.get(i).size() + " samples, fewer than " + minSamples);
             }
         }
         Files.createDirectories(outDir);

@@ -58,7 +58,8 @@ public final class SimulationRunner {
         spec.put("model", model.toAbsolutePath().toString());
         spec.putIfAbsent("agentsPerRound", scenario.agents());
         spec.putIfAbsent("seed", scenario.seed());
-        VirtualFederation.Result r = VirtualFederation.run(out, slices, spec, i -> engines, i -> VirtualFederation.Failure.NONE, 0,
+        Map<LocalPruneMethod, MaskEngine> limited = HostCpuLimit.wrap(engines, HostCpuLimit.forThisHost());
+        VirtualFederation.Result r = VirtualFederation.run(out, slices, spec, i -> limited, i -> VirtualFederation.Failure.NONE, 0,
                 model, console);
         return new Result(r.jobId(), r.state(), r.failureReason(), r.resultDir(), r.report());
     }

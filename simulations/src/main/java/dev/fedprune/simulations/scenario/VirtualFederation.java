@@ -109,7 +109,7 @@ public final class VirtualFederation {
         Map<LocalPruneMethod, MaskEngine> effective = failure == Failure.NONE ? engines
                 : FailureInjection.wrap(engines, failure, stragglerDelaySeconds, onCrash);
         AgentLoop loop = new AgentLoop(client, new ModelCache(client, out.resolve("agents").resolve(name), localModel), effective,
-                new AgentLoop.Options(name, data, true, 60_000, 1));
+                new AgentLoop.Options(name, data, false, 0, 1));
         self[0] = loop;
         Thread t = new Thread(loop::run, name);
         t.setDaemon(true);

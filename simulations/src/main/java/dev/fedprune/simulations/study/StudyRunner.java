@@ -6,6 +6,7 @@ import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.simulations.scenario.HostCpuLimit;
 import dev.fedprune.simulations.scenario.Partitioner;
 import dev.fedprune.simulations.scenario.VirtualFederation;
 import dev.fedprune.simulations.study.StudyScenario.Method;
@@ -34,6 +35,7 @@ public final class StudyRunner {
     private final MaskEngine engine;
     private final LocalPruneMethod method;
     private final PrintStream console;
+    private final java.util.concurrent.Semaphore cpus = HostCpuLimit.forThisHost();
 
     public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<LocalPruneMethod, MaskEngine> engines,
                        PrintStream console) {
@@ -176,7 +178,7 @@ public final class StudyRunner {
         spec.put("seed", seed);
         Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
         deleteRecursively(runDir);
-        Map<LocalPruneMethod, MaskEngine> engines = Map.of(method, engine);
+        Map<LocalPruneMethod, MaskEngine> engines = HostCpuLimit.wrap(Map.of(method, engine), cpus);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
         VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> engines, i -> failures[i],
                 f.stragglerDelaySeconds(), scenario.model(), quiet);
