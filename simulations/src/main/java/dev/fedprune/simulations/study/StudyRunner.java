@@ -57,14 +57,21 @@ public final class StudyRunner {
         int done = 0;
         long started = System.currentTimeMillis();
         int[] nm = pattern();
+        // Every partition first, so that an impossible one is refused before anything runs.
+        Map<String, List<Path>> partitions = new LinkedHashMap<>();
+        for (long seed : scenario.seeds()) {
+            for (int agents : scenario.agents()) {
+                partitions.put(agents + "/" + seed, Partitioner.split(scenario.calibration(), agents, scenario.partition(), scenario.alpha(),
+                        scenario.minSamples(), seed, out.resolve("partitions").resolve(agents + "-agents-seed-" + seed)));
+            }
+        }
         for (long seed : scenario.seeds()) {
             for (double sparsity : scenario.sparsities()) {
                 if (scenario.methods().contains(Method.CENTRALIZED)) {
                     rows.add(report(++done, total, started, centralized(sparsity, seed, nm)));
                 }
                 for (int agents : scenario.agents()) {
-                    List<Path> slices = Partitioner.split(scenario.calibration(), agents, scenario.partition(), scenario.alpha(),
-                            scenario.minSamples(), seed, out.resolve("partitions").resolve(agents + "-agents-seed-" + seed));
+                    List<Path> slices = partitions.get(agents + "/" + seed);
                     if (scenario.methods().contains(Method.LOCAL_ONLY)) {
                         rows.add(report(++done, total, started, localOnly(slices, sparsity, seed, nm)));
                     }
