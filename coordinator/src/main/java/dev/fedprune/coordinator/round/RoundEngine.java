@@ -427,14 +427,18 @@ public final class RoundEngine implements AutoCloseable {
 
     /** Checks that a task still accepts a contribution, before its upload is spent. */
     public void checkAccepting(AgentRecord agent, String taskId) {
-        TaskRecord task = taskOf(agent, taskId);
+        ActiveJob job = activeJobOf(taskOf(agent, taskId));
+        synchronized (job) {
+            checkOpen(job, taskOf(agent, taskId));
+        }
+    }
+
+    private ActiveJob activeJobOf(TaskRecord task) {
         ActiveJob job = active.get(task.jobId());
         if (job == null) {
             throw new RoundClosedException("job " + task.jobId() + " is " + store.job(task.jobId()).map(JobRecord::state).orElse("gone") + "; no more contributions");
         }
-        synchronized (job) {
-            checkOpen(job, task);
-        }
+        return job;
     }
 
     private void checkOpen(ActiveJob job, TaskRecord task) {
@@ -455,12 +459,10 @@ public final class RoundEngine implements AutoCloseable {
      * that is refused, other than the task being marked refused with the reason.
      */
     public void acceptContribution(AgentRecord agent, String taskId, byte[] payload, String payloadSha256) throws IOException {
-        TaskRecord task = taskOf(agent, taskId);
-        ActiveJob job = active.get(task.jobId());
-        if (job == null) {
-            throw new RoundClosedException("job " + task.jobId() + " is " + store.job(task.jobId()).map(JobRecord::state).orElse("gone") + "; no more contributions");
-        }
+        ActiveJob job = activeJobOf(taskOf(agent, taskId));
         synchronized (job) {
+            // Read the task again under the job's lock: a concurrent upload for the same task may have folded it.
+            TaskRecord task = taskOf(agent, taskId);
             checkOpen(job, task);
             long now = clock.getAsLong();
             Contribution contribution;
