@@ -5,6 +5,8 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.aggregation.format.EncodedMask;
+import dev.fedprune.aggregation.format.MaskCodec;
 import dev.fedprune.proto.v1.AgentState;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskEncoding;
@@ -189,10 +191,8 @@ public final class AgentLoop {
             MaskSet set = MaskSet.parseFrom(Files.readAllBytes(file));
             Map<String, BitMask> masks = new LinkedHashMap<>();
             for (TensorMask m : set.getMasksList()) {
-                if (m.getEncoding() != MaskEncoding.MASK_ENCODING_BITPACKED) {
-                    throw new IOException("global mask " + artifactId + " uses unsupported encoding " + m.getEncoding());
-                }
-                masks.put(m.getTensorName(), BitMask.fromBytes(m.getNumWeights(), m.getData().toByteArray()));
+                masks.put(m.getTensorName(), MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(m.getEncoding().name()),
+                        m.getNumWeights(), m.getData().toByteArray()));
             }
             return masks;
         } finally {
@@ -200,10 +200,14 @@ public final class AgentLoop {
         }
     }
 
+    /** Each mask in whichever encoding is smaller: bit-packed, or entropy-coded for sparse or dense masks. */
     static MaskSet encode(Map<String, BitMask> masks) {
         MaskSet.Builder set = MaskSet.newBuilder();
-        masks.forEach((name, mask) -> set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
-                .setEncoding(MaskEncoding.MASK_ENCODING_BITPACKED).setData(ByteString.copyFrom(mask.toBytes()))));
+        masks.forEach((name, mask) -> {
+            EncodedMask encoded = MaskCodec.encode(mask);
+            set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
+                    .setEncoding(MaskEncoding.valueOf(encoded.encoding().protoName())).setData(ByteString.copyFrom(encoded.data())));
+        });
         return set.build();
     }
 

@@ -9,6 +9,11 @@ import dev.fedprune.aggregation.format.SafetensorsWriter;
 import dev.fedprune.aggregation.format.TensorInfo;
 import dev.fedprune.aggregation.format.Tensors;
 import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.aggregation.robust.AgentAgreement;
+import dev.fedprune.aggregation.robust.MaskCheck;
+import dev.fedprune.aggregation.robust.NmPatternCheck;
+import dev.fedprune.aggregation.robust.SparsityCheck;
+import dev.fedprune.aggregation.robust.TrimmedVote;
 import dev.fedprune.aggregation.vote.SelectionSpec;
 import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
@@ -123,7 +128,14 @@ public final class FedPrLlmMethod implements JobMethod {
         for (String name : tensorsOfRound(roundIndex)) {
             roundShapes.put(name, shapes.get(name));
         }
-        votes = new VoteAccumulator(roundShapes);
+        List<MaskCheck> checks = new ArrayList<>();
+        checks.add(new SparsityCheck(spec.sparsityRatio(), spec.sparsityTolerance()));
+        if (spec.nmM() > 0) {
+            Map<String, Long> columns = new LinkedHashMap<>();
+            roundShapes.forEach((name, shape) -> columns.put(name, shape[1]));
+            checks.add(new NmPatternCheck(spec.nmN(), spec.nmM(), columns));
+        }
+        votes = new VoteAccumulator(roundShapes, MaskCheck.all(checks.toArray(MaskCheck[]::new)));
     }
 
     @Override
@@ -131,23 +143,40 @@ public final class FedPrLlmMethod implements JobMethod {
         if (!contribution.hasMasks()) {
             throw new InvalidContributionException("payload", "a mask-vote task needs a MaskSet payload, got " + contribution.getPayloadCase());
         }
+        Map<String, BitMask> masks = MaskSets.decode(contribution.getMasks(), weightsOfRound(roundIndex));
+        if (spec.weightVotesBySamples()) {
+            if (contribution.getSampleCount() <= 0) {
+                throw new InvalidContributionException("sample_count", "this job weights votes by calibration samples; got " + contribution.getSampleCount());
+            }
+            votes.fold(agentId, masks, contribution.getSampleCount());
+        } else {
+            votes.fold(agentId, masks);
+        }
+    }
+
+    private Map<String, Long> weightsOfRound(int roundIndex) {
         Map<String, Long> expected = new LinkedHashMap<>();
         for (String name : tensorsOfRound(roundIndex)) {
             long[] s = shapes.get(name);
             expected.put(name, s[0] * s[1]);
         }
-        votes.fold(agentId, MaskSets.decode(contribution.getMasks(), expected));
+        return expected;
     }
 
     @Override
-    public Map<String, Object> closeRound(int roundIndex) throws IOException {
+    public Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException {
         if (votes == null || votes.agentCount() == 0) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
         SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
                 spec.tieBreak(), spec.seed());
         int agents = votes.agentCount();
-        Map<String, BitMask> masks = new LinkedHashMap<>();
+        Map<String, Long> weights = weightsOfRound(roundIndex);
+        TrimmedVote.ContributionSource source = agentId -> MaskSets.decode(stored.load(agentId).getMasks(), weights);
+        // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
+        // removed (exactly: votes are sums) and the mask is selected again from the others.
+        TrimmedVote.Result vote = TrimmedVote.run(votes, selection, spec.trimFraction(), source);
+        Map<String, BitMask> masks = new LinkedHashMap<>(vote.trimmedMasks());
         Map<String, Object> sparsity = new LinkedHashMap<>();
         Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
         Files.createDirectories(roundDir);
@@ -159,20 +188,10 @@ public final class FedPrLlmMethod implements JobMethod {
             }
             try (SafetensorsWriter writer = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries, Map.of())) {
                 for (String name : tensorsOfRound(roundIndex)) {
-                    BitMask mask = votes.select(name, selection);
-                    masks.put(name, mask);
+                    BitMask mask = masks.get(name);
                     sparsity.put(name, (double) mask.cardinality() / mask.length());
-                    float[] weights = original.floats(name);
-                    int[] counts = spec.weightScaling() ? votes.votes(name) : null;
-                    for (int i = 0; i < weights.length; i++) {
-                        if (mask.get(i)) {
-                            weights[i] = 0f;
-                        } else if (counts != null) {
-                            weights[i] *= (float) (agents - counts[i]) / agents;
-                        }
-                    }
-                    DType dtype = original.info(name).dtype();
-                    writer.write(name, ByteBuffer.wrap(Tensors.fromFloats(weights, dtype)));
+                    float[] pruned = votes.prune(name, original.floats(name), mask, spec.weightScaling());
+                    writer.write(name, ByteBuffer.wrap(Tensors.fromFloats(pruned, original.info(name).dtype())));
                 }
             }
         }
@@ -184,8 +203,14 @@ public final class FedPrLlmMethod implements JobMethod {
             roundMaskArtifacts.set(roundIndex, maskArtifact.id());
         }
         votes = null;
+        Map<String, Double> agreement = new LinkedHashMap<>();
+        for (AgentAgreement a : vote.agreement().agents()) {
+            agreement.put(a.agentId(), a.disagreement());
+        }
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("agents", agents);
+        summary.put("agreement", agreement);
+        summary.put("excluded", vote.excluded());
         summary.put("maskArtifact", maskArtifact.id());
         summary.put("sparsity", sparsity);
         return summary;
@@ -194,12 +219,7 @@ public final class FedPrLlmMethod implements JobMethod {
     /** The global mask decided in a closed round. */
     public Map<String, BitMask> roundMask(int roundIndex) throws IOException {
         MaskSet set = MaskSet.parseFrom(artifacts.read(roundMaskArtifacts.get(roundIndex)));
-        Map<String, Long> expected = new LinkedHashMap<>();
-        for (String name : tensorsOfRound(roundIndex)) {
-            long[] s = shapes.get(name);
-            expected.put(name, s[0] * s[1]);
-        }
-        return MaskSets.decode(set, expected);
+        return MaskSets.decode(set, weightsOfRound(roundIndex));
     }
 
     @Override

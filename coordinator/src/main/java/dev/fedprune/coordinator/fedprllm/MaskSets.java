@@ -2,7 +2,9 @@ package dev.fedprune.coordinator.fedprllm;
 
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.EncodedMask;
 import dev.fedprune.aggregation.format.FormatException;
+import dev.fedprune.aggregation.format.MaskCodec;
 import dev.fedprune.proto.v1.MaskEncoding;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.TensorMask;
@@ -32,11 +34,9 @@ public final class MaskSets {
             if (masks.containsKey(m.getTensorName())) {
                 throw new InvalidContributionException(field, "tensor appears twice");
             }
-            if (m.getEncoding() != MaskEncoding.MASK_ENCODING_BITPACKED) {
-                throw new InvalidContributionException(field + ".encoding", "unsupported mask encoding " + m.getEncoding() + "; expected MASK_ENCODING_BITPACKED");
-            }
             try {
-                masks.put(m.getTensorName(), BitMask.fromBytes(weights, m.getData().toByteArray()));
+                masks.put(m.getTensorName(), MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(m.getEncoding().name()),
+                        weights, m.getData().toByteArray()));
             } catch (FormatException e) {
                 throw new InvalidContributionException(field + ".data", e.getMessage());
             }
@@ -49,10 +49,14 @@ public final class MaskSets {
         return masks;
     }
 
+    /** Each mask in whichever encoding is smaller (bit-packed or entropy-coded). */
     public static MaskSet encode(Map<String, BitMask> masks) {
         MaskSet.Builder set = MaskSet.newBuilder();
-        masks.forEach((name, mask) -> set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
-                .setEncoding(MaskEncoding.MASK_ENCODING_BITPACKED).setData(ByteString.copyFrom(mask.toBytes()))));
+        masks.forEach((name, mask) -> {
+            EncodedMask encoded = MaskCodec.encode(mask);
+            set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
+                    .setEncoding(MaskEncoding.valueOf(encoded.encoding().protoName())).setData(ByteString.copyFrom(encoded.data())));
+        });
         return set.build();
     }
 }

@@ -14,11 +14,15 @@ import dev.fedprune.aggregation.vote.TieBreak;
  * @param agentsPerRound      agents selected per round
  * @param quorum              contributions needed to aggregate once the deadline has passed
  * @param waitForAgentsSeconds how long to wait for enough online agents before failing (0 = forever)
+ * @param sparsityTolerance   a local mask whose sparsity differs from the target by more than this is refused
+ * @param weightVotesBySamples each agent's votes count as many times as its calibration samples (default: one vote each)
+ * @param trimFraction        fraction of agents farthest from the consensus whose votes are dropped (0 = plain vote)
  */
 public record JobSpec(String name, String modelPath, Strategy strategy, LocalPruner localPruner, boolean localPerRow,
                       double sparsityRatio, int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling,
                       TieBreak tieBreak, int agentsPerRound, int quorum, int deadlineSeconds, int waitForAgentsSeconds,
-                      int calibrationSamples, int sequenceLength, long seed) {
+                      int calibrationSamples, int sequenceLength, long seed, double sparsityTolerance,
+                      boolean weightVotesBySamples, double trimFraction) {
 
     public enum Strategy { ONE_SHOT, ITERATIVE }
 

@@ -21,7 +21,7 @@ public final class JobSpecParser {
     private static final Set<String> FIELDS = Set.of("name", "model", "method", "strategy", "localPruner",
             "localComparisonGroup", "sparsity", "pattern", "comparisonGroup", "weightScaling", "tieBreak",
             "agentsPerRound", "quorum", "deadlineSeconds", "waitForAgentsSeconds", "calibrationSamples",
-            "sequenceLength", "seed");
+            "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction");
 
     private JobSpecParser() {
     }
@@ -100,8 +100,21 @@ public final class JobSpecParser {
         int samples = integer(fields, "calibrationSamples", 0, 1_000_000, 0);
         int seqLen = integer(fields, "sequenceLength", 0, 1_000_000, 0);
         long seed = (long) number(fields, "seed", 0);
+        double tolerance = number(fields, "sparsityTolerance", 0.05);
+        if (!(tolerance >= 0 && tolerance <= 1)) {
+            throw new InvalidJobSpecException("sparsityTolerance", "expected a fraction in [0, 1], got " + fields.get("sparsityTolerance"));
+        }
+        boolean weighted = switch (string(fields, "voteWeighting", "none").toLowerCase(Locale.ROOT)) {
+            case "none" -> false;
+            case "samples" -> true;
+            default -> throw new InvalidJobSpecException("voteWeighting", "expected none or samples, got '" + fields.get("voteWeighting") + "'");
+        };
+        double trim = number(fields, "trimFraction", 0);
+        if (!(trim >= 0 && trim < 1)) {
+            throw new InvalidJobSpecException("trimFraction", "expected a fraction in [0, 1), got " + fields.get("trimFraction"));
+        }
         return new JobSpec(name, model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, agents,
-                quorum, deadline, wait, samples, seqLen, seed);
+                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim);
     }
 
     /** The canonical JSON form of a validated spec, stored with the job. */
@@ -125,6 +138,9 @@ public final class JobSpecParser {
         out.put("calibrationSamples", spec.calibrationSamples());
         out.put("sequenceLength", spec.sequenceLength());
         out.put("seed", spec.seed());
+        out.put("sparsityTolerance", spec.sparsityTolerance());
+        out.put("voteWeighting", spec.weightVotesBySamples() ? "samples" : "none");
+        out.put("trimFraction", spec.trimFraction());
         return JSON.writeValueAsString(out);
     }
 

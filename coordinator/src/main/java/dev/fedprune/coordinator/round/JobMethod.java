@@ -28,8 +28,17 @@ public interface JobMethod {
      */
     void fold(int roundIndex, String agentId, Contribution contribution);
 
-    /** Aggregates the round and writes its artifacts; returns a summary for the round record. */
-    Map<String, Object> closeRound(int roundIndex) throws IOException;
+    /**
+     * Aggregates the round and writes its artifacts; returns a summary for the round record. A method
+     * that needs the agents' contributions again (agreement, trimmed votes) reads them from
+     * {@code stored}, one at a time.
+     */
+    Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException;
+
+    /** The contributions folded in a round, kept in the coordinator's artifact store. */
+    interface StoredContributions {
+        Contribution load(String agentId) throws IOException;
+    }
 
     /** Reloads what earlier, closed rounds produced, after a coordinator restart. */
     void restoreClosedRounds(int closedRounds) throws IOException;

@@ -299,7 +299,15 @@ public final class RoundEngine implements AutoCloseable {
         job.state = JobState.AGGREGATING;
         saveJob(job, null, null);
         long started = clock.getAsLong();
-        Map<String, Object> summary = job.method.closeRound(job.round);
+        Map<String, String> payloadOf = new LinkedHashMap<>();
+        for (TaskRecord t : tasks) {
+            if (t.state().equals("FOLDED")) {
+                payloadOf.put(t.agentId(), t.payloadSha256());
+            }
+        }
+        Map<String, Object> summary = job.method.closeRound(job.round,
+                agentId -> Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(payloadOf.get(agentId)))));
+        namesForAgentIds(summary);
         long now = clock.getAsLong();
         summary.put("aggregationMillis", now - started);
         int folded = (int) tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
@@ -326,6 +334,21 @@ public final class RoundEngine implements AutoCloseable {
         saveJob(job, null, resultDir.toAbsolutePath().toString());
         active.remove(job.id);
         event(job.id, "completed: overall sparsity " + report.get("overallSparsity") + "; pruned model, global mask and report in " + resultDir.toAbsolutePath());
+    }
+
+    /** Operators read agent names: replace agent ids in a round summary's agreement and exclusions. */
+    @SuppressWarnings("unchecked")
+    private void namesForAgentIds(Map<String, Object> summary) {
+        Map<String, String> names = new LinkedHashMap<>();
+        store.agents().forEach(a -> names.put(a.id(), a.name()));
+        if (summary.get("agreement") instanceof Map<?, ?> byId) {
+            Map<String, Object> byName = new java.util.TreeMap<>();
+            ((Map<String, Object>) byId).forEach((id, v) -> byName.put(names.getOrDefault(id, id), v));
+            summary.put("agreement", byName);
+        }
+        if (summary.get("excluded") instanceof List<?> ids) {
+            summary.put("excluded", ids.stream().map(id -> names.getOrDefault(String.valueOf(id), String.valueOf(id))).toList());
+        }
     }
 
     private List<Map<String, Object>> roundReport(ActiveJob job) {

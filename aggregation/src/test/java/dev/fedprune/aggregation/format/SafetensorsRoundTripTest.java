@@ -1,0 +1,112 @@
+package dev.fedprune.aggregation.format;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SafetensorsRoundTripTest {
+    @TempDir
+    Path dir;
+
+    static final float[] VALUES = {0, 1, -2.5f, 3.25f, 65504, -0.0001f};
+
+    Path writeThree() throws IOException {
+        Path file = dir.resolve("model.safetensors");
+        List<SafetensorsWriter.Entry> entries = List.of(
+                new SafetensorsWriter.Entry("a", DType.F32, new long[] {2, 3}),
+                new SafetensorsWriter.Entry("b", DType.F16, new long[] {6}),
+                new SafetensorsWriter.Entry("c", DType.BF16, new long[] {3, 2}));
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, entries, Map.of("format", "pt"))) {
+            w.write("a", VALUES);
+            w.write("b", VALUES);
+            w.write("c", VALUES);
+        }
+        return file;
+    }
+
+    @Test
+    void writtenTensorsReadBackWithTheirDtypeShapeAndValues() throws IOException {
+        Path file = writeThree();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(List.of("a", "b", "c"), List.copyOf(f.tensors().keySet()));
+            assertEquals("pt", f.metadata().get("format"));
+            assertArrayEquals(new long[] {2, 3}, f.info("a").shape());
+            assertEquals(DType.F16, f.info("b").dtype());
+            assertArrayEquals(VALUES, f.floats("a"));
+            float[] half = f.floats("b");
+            float[] bf16 = f.floats("c");
+            for (int i = 0; i < VALUES.length; i++) {
+                assertEquals(DType.halfToFloat(DType.floatToHalf(VALUES[i])), half[i]);
+                assertEquals(VALUES[i], bf16[i], Math.abs(VALUES[i]) / 128 + 1e-30);
+            }
+            assertEquals(Digests.sha256Hex(Tensors.fromFloats(VALUES, DType.F32)), f.sha256("a"));
+        }
+    }
+
+    @Test
+    void truncatedFileIsRejectedNamingTheTensor() throws IOException {
+        Path file = writeThree();
+        byte[] all = Files.readAllBytes(file);
+        Path cut = dir.resolve("cut.safetensors");
+        Files.write(cut, Arrays.copyOf(all, all.length - 1));
+        FormatException e = assertThrows(FormatException.class, () -> SafetensorsFile.open(cut));
+        assertTrue(e.getMessage().contains("tensor 'c'") && e.getMessage().contains("truncated"), e.getMessage());
+        Files.write(cut, Arrays.copyOf(all, 5));
+        assertThrows(FormatException.class, () -> SafetensorsFile.open(cut));
+    }
+
+    @Test
+    void badHeaderIsRejected() throws IOException {
+        Path bad = dir.resolve("bad.safetensors");
+        Files.write(bad, withHeader("{not json"));
+        assertTrue(assertThrows(FormatException.class, () -> SafetensorsFile.open(bad)).getMessage().contains("not valid JSON"));
+        Files.write(bad, withHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4));
+        assertTrue(assertThrows(FormatException.class, () -> SafetensorsFile.open(bad)).getMessage().contains("need 8"));
+        Files.write(bad, withHeader("{\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4));
+        assertTrue(assertThrows(FormatException.class, () -> SafetensorsFile.open(bad)).getMessage().contains("unsupported dtype"));
+        byte[] hugeLength = new byte[16];
+        ByteBuffer.wrap(hugeLength).order(ByteOrder.LITTLE_ENDIAN).putLong(1 << 20);
+        Files.write(bad, hugeLength);
+        assertTrue(assertThrows(FormatException.class, () -> SafetensorsFile.open(bad)).getMessage().contains("header length"));
+    }
+
+    @Test
+    void writerRejectsTensorsOutOfOrderAndLeavesNoFile() throws IOException {
+        Path file = dir.resolve("partial.safetensors");
+        List<SafetensorsWriter.Entry> entries = List.of(
+                new SafetensorsWriter.Entry("a", DType.F32, new long[] {2}),
+                new SafetensorsWriter.Entry("b", DType.F32, new long[] {2}));
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, entries, Map.of())) {
+            assertThrows(IllegalArgumentException.class, () -> w.write("b", new float[] {1, 2}));
+        }
+        assertFalse(Files.exists(file));
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "no temporary file left behind");
+        }
+    }
+
+    static byte[] withHeader(String json) {
+        return withHeader(json, 0);
+    }
+
+    static byte[] withHeader(String json, int dataBytes) {
+        byte[] header = json.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer out = ByteBuffer.allocate(8 + header.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        out.putLong(header.length).put(header);
+        return out.array();
+    }
+}
