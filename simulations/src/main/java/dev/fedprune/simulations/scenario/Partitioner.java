@@ -1,5 +1,6 @@
 package dev.fedprune.simulations.scenario;
 
+import dev.fedprune.aggregation.sparsetrain.DirichletSampler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,21 +103,17 @@ public final class Partitioner {
         if (!(alpha > 0)) {
             throw new IllegalArgumentException("partition alpha must be > 0, got " + alpha);
         }
+        DirichletSampler dirichlet = new DirichletSampler(random.nextLong());
         for (int attempt = 0; attempt < 1000; attempt++) {
             parts.forEach(List::clear);
             for (List<String> samples : byCategory.values()) {
                 List<String> shuffled = new ArrayList<>(samples);
                 Collections.shuffle(shuffled, random);
-                double[] share = new double[agents];
-                double sum = 0;
-                for (int a = 0; a < agents; a++) {
-                    share[a] = gamma(alpha, random);
-                    sum += share[a];
-                }
+                double[] share = dirichlet.next(alpha, agents);
                 int start = 0;
                 double cumulative = 0;
                 for (int a = 0; a < agents; a++) {
-                    cumulative += share[a] / sum;
+                    cumulative += share[a];
                     int end = a == agents - 1 ? shuffled.size() : (int) Math.round(cumulative * shuffled.size());
                     parts.get(a).addAll(shuffled.subList(start, Math.max(start, end)));
                     start = Math.max(start, end);
@@ -128,26 +125,5 @@ public final class Partitioner {
         }
         throw new IllegalArgumentException("no Dirichlet(" + alpha + ") split gives each of " + agents + " agents at least "
                 + minSamples + " samples after 1000 draws; raise alpha or lower the agent count");
-    }
-
-    /** Gamma(shape, 1) by Marsaglia and Tsang, boosted for shape below 1. */
-    static double gamma(double shape, Random random) {
-        if (shape < 1) {
-            return gamma(shape + 1, random) * Math.pow(random.nextDouble(), 1 / shape);
-        }
-        double d = shape - 1.0 / 3;
-        double c = 1 / Math.sqrt(9 * d);
-        while (true) {
-            double x = random.nextGaussian();
-            double v = 1 + c * x;
-            if (v <= 0) {
-                continue;
-            }
-            v = v * v * v;
-            double u = random.nextDouble();
-            if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) {
-                return d * v;
-            }
-        }
     }
 }

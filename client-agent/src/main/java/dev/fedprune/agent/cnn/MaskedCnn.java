@@ -1,0 +1,396 @@
+package dev.fedprune.agent.cnn;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.training.GradientCollector;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.sparse.SparseTensor;
+import dev.fedprune.aggregation.sparsetrain.BnStatistics;
+import dev.fedprune.aggregation.sparsetrain.LayerShape;
+import dev.fedprune.aggregation.sparsetrain.TopKGradientBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A CNN with BatchNorm on DJL (PyTorch engine) trained with keep-masks, for federated sparse training:
+ * the forward pass uses {@code weight ⊙ keepMask} for every sparse layer (convolutions and classifier
+ * weights), the gradients of inactive weights are dropped before the SGD step and inactive weights are
+ * held at exactly +0. Keep-masks: a set bit is an active weight. Subclasses declare their parameters in
+ * the constructor and write the forward pass with {@link #conv}, {@link #batchNorm} and {@link #linear}.
+ * Weights are initialised in Java from the seed (Kaiming normal), so the same seed and the same batches
+ * give the same model bit for bit on the same machine and thread count. Owns the NDManager of its
+ * parameters; not thread-safe, and DJL's PyTorch engine allows one gradient collection at a time per JVM.
+ */
+public abstract class MaskedCnn implements AutoCloseable {
+    static {
+        // DJL must never try the network: the PyTorch natives come from the pytorch-native-cpu jar.
+        System.setProperty("offline", "true");
+        System.setProperty("ai.djl.offline", "true");
+    }
+
+    /** BatchNorm momentum in DJL's convention (fraction of the old running value kept): PyTorch's 0.1. */
+    public static final float BN_MOMENTUM = 0.9f;
+    public static final float BN_EPSILON = 1e-5f;
+
+    private final int inputChannels;
+    private final int side;
+    private final int classes;
+    protected final NDManager manager;
+    private final SplittableRandom random;
+    private final List<LayerShape> sparseLayers = new ArrayList<>();
+    private final Map<String, NDArray> weights = new LinkedHashMap<>();
+    private final Map<String, NDArray> masks = new LinkedHashMap<>();
+    private final Map<String, BitMask> keepMasks = new LinkedHashMap<>();
+    private final Map<String, NDArray[]> batchNorms = new LinkedHashMap<>(); // gamma, beta, runningMean, runningVar
+    private final List<NDArray> denseParameters = new ArrayList<>();
+    private final Map<String, NDArray> denseState = new LinkedHashMap<>(); // every non-sparse tensor, by name
+
+    protected MaskedCnn(int inputChannels, int side, int classes, long seed, Device device) {
+        if (inputChannels < 1 || side < 1 || classes < 2) {
+            throw new IllegalArgumentException("need inputChannels >= 1, side >= 1, classes >= 2, got " + inputChannels + ", " + side + ", " + classes);
+        }
+        this.inputChannels = inputChannels;
+        this.side = side;
+        this.classes = classes;
+        this.manager = NDManager.newBaseManager(device);
+        this.random = new SplittableRandom(seed);
+    }
+
+    /** Declares a sparse weight, Kaiming-normal with {@code std = sqrt(gain / fanIn)}, fully active. */
+    protected final void addSparse(String name, long[] shape, double gain) {
+        LayerShape layer = new LayerShape(name, shape);
+        long fanIn = layer.weightCount() / shape[0];
+        double std = Math.sqrt(gain / fanIn);
+        float[] init = new float[layer.weightCount()];
+        for (int i = 0; i < init.length; i++) {
+            init[i] = (float) (random.nextGaussian() * std);
+        }
+        NDArray w = manager.create(init, new Shape(shape));
+        w.setRequiresGradient(true);
+        BitMask keep = new BitMask(init.length);
+        for (int i = 0; i < init.length; i++) {
+            keep.set(i);
+        }
+        sparseLayers.add(layer);
+        weights.put(name, w);
+        masks.put(name, manager.ones(new Shape(shape)));
+        keepMasks.put(name, keep);
+    }
+
+    /** Declares a BatchNorm layer (gamma 1, beta 0, running mean 0, running variance 1). */
+    protected final void addBatchNorm(String name, int channels) {
+        NDArray gamma = manager.ones(new Shape(channels));
+        NDArray beta = manager.zeros(new Shape(channels));
+        gamma.setRequiresGradient(true);
+        beta.setRequiresGradient(true);
+        NDArray[] bn = {gamma, beta, manager.zeros(new Shape(channels)), manager.ones(new Shape(channels))};
+        batchNorms.put(name, bn);
+        denseParameters.add(gamma);
+        denseParameters.add(beta);
+        denseState.put(name + ".gamma", gamma);
+        denseState.put(name + ".beta", beta);
+        denseState.put(name + ".runningMean", bn[2]);
+        denseState.put(name + ".runningVar", bn[3]);
+    }
+
+    /** Declares a dense bias, zero-initialised. */
+    protected final NDArray addBias(String name, int size) {
+        NDArray bias = manager.zeros(new Shape(size));
+        bias.setRequiresGradient(true);
+        denseParameters.add(bias);
+        denseState.put(name, bias);
+        return bias;
+    }
+
+    /** The forward pass to logits; {@code bnMomentum} and {@code effective} are to be passed to the helpers. */
+    protected abstract NDArray forward(NDArray x, boolean training, float bnMomentum, Map<String, NDArray> effective);
+
+    /** A bias-free convolution with the masked weight {@code name}. */
+    protected final NDArray conv(NDArray h, String name, int stride, int padding, Map<String, NDArray> effective) {
+        return Conv2d.conv2d(h, masked(name, effective), null, new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
+                .singletonOrThrow();
+    }
+
+    protected final NDArray batchNorm(NDArray h, String name, boolean training, float bnMomentum) {
+        NDArray[] bn = batchNorms.get(name);
+        return BatchNorm.batchNorm(h, bn[2], bn[3], bn[0], bn[1], 1, bnMomentum, BN_EPSILON, training).singletonOrThrow();
+    }
+
+    protected final NDArray linear(NDArray h, String name, NDArray bias, Map<String, NDArray> effective) {
+        return Linear.linear(h, masked(name, effective), bias).singletonOrThrow();
+    }
+
+    private NDArray masked(String name, Map<String, NDArray> effective) {
+        return effective != null ? effective.get(name) : weights.get(name).mul(masks.get(name));
+    }
+
+    public int classes() {
+        return classes;
+    }
+
+    /** The sparse (maskable) layers in input-to-output order, for density allocation and prune-and-grow. */
+    public List<LayerShape> sparseLayers() {
+        return List.copyOf(sparseLayers);
+    }
+
+    /** Channel count of every BatchNorm layer, by name. */
+    public Map<String, Integer> batchNormChannels() {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        batchNorms.forEach((name, bn) -> out.put(name, (int) bn[2].size()));
+        return out;
+    }
+
+    /** Number of dense parameters (BatchNorm affine parameters and biases), for ERK's dense deduction. */
+    public long denseParameterCount() {
+        long n = 0;
+        for (NDArray p : denseParameters) {
+            n += p.size();
+        }
+        return n;
+    }
+
+    /**
+     * Every tensor that is not a sparse layer, by name, flat: BatchNorm {@code <bn>.gamma}, {@code .beta},
+     * {@code .runningMean}, {@code .runningVar} and biases. FedAvg averages these densely (algorithms.md 0.4).
+     */
+    public Map<String, float[]> denseState() {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        denseState.forEach((name, t) -> out.put(name, t.toFloatArray()));
+        return out;
+    }
+
+    /** Replaces the tensors named in {@code state} (a subset of {@link #denseState()}'s names). */
+    public void setDenseState(Map<String, float[]> state) {
+        for (Map.Entry<String, float[]> e : state.entrySet()) {
+            NDArray t = denseState.get(e.getKey());
+            if (t == null) {
+                throw new IllegalArgumentException("unknown dense tensor '" + e.getKey() + "', expected one of " + denseState.keySet());
+            }
+            if (e.getValue().length != t.size()) {
+                throw new IllegalArgumentException("dense tensor '" + e.getKey() + "': " + e.getValue().length + " values, expected " + t.size());
+            }
+            for (float v : e.getValue()) {
+                if (!Float.isFinite(v)) {
+                    throw new IllegalArgumentException("dense tensor '" + e.getKey() + "' holds a non-finite value " + v);
+                }
+            }
+        }
+        state.forEach((name, values) -> denseState.get(name).set(values));
+    }
+
+    /** Installs a keep-mask for one sparse layer and zeroes its inactive weights. */
+    public void setKeepMask(String layer, BitMask keep) {
+        NDArray w = weight(layer);
+        if (keep.length() != w.size()) {
+            throw new IllegalArgumentException("keep-mask for '" + layer + "' has " + keep.length() + " bits, the layer " + w.size() + " weights");
+        }
+        float[] m = new float[(int) w.size()];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = keep.get(i) ? 1f : 0f;
+        }
+        masks.get(layer).set(m);
+        keepMasks.put(layer, keep.copy());
+        applyMask(w, masks.get(layer));
+    }
+
+    public BitMask keepMask(String layer) {
+        weight(layer);
+        return keepMasks.get(layer).copy();
+    }
+
+    /** The weights of one sparse layer, flat row-major (inactive ones are 0). */
+    public float[] weights(String layer) {
+        return weight(layer).toFloatArray();
+    }
+
+    /** Replaces the weights of one sparse layer; the current mask is applied to them. */
+    public void setWeights(String layer, float[] values) {
+        NDArray w = weight(layer);
+        if (values.length != w.size()) {
+            throw new IllegalArgumentException("weights for '" + layer + "': " + values.length + " values, the layer has " + w.size());
+        }
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new IllegalArgumentException("weights for '" + layer + "': value at index " + i + " is not finite: " + values[i]);
+            }
+        }
+        w.set(values);
+        applyMask(w, masks.get(layer));
+    }
+
+    /** The running statistics of every BatchNorm layer. */
+    public Map<String, BnStatistics> batchNormStatistics() {
+        Map<String, BnStatistics> out = new LinkedHashMap<>();
+        batchNorms.forEach((name, bn) -> out.put(name, new BnStatistics(bn[2].toFloatArray(), bn[3].toFloatArray())));
+        return out;
+    }
+
+    /** ABNS step A6: installs aggregated BatchNorm statistics for every BatchNorm layer. */
+    public void setBatchNormStatistics(Map<String, BnStatistics> statistics) {
+        for (Map.Entry<String, NDArray[]> e : batchNorms.entrySet()) {
+            BnStatistics s = statistics.get(e.getKey());
+            long channels = e.getValue()[2].size();
+            String problem = s == null ? "missing" : s.channels() != channels ? s.channels() + " channels, expected " + channels : s.problem();
+            if (problem != null) {
+                throw new IllegalArgumentException("bnStatistics[" + e.getKey() + "]: " + problem);
+            }
+        }
+        batchNorms.forEach((name, bn) -> {
+            bn[2].set(statistics.get(name).mean());
+            bn[3].set(statistics.get(name).variance());
+        });
+    }
+
+    /**
+     * One SGD step (no momentum, no weight decay) on a batch of {@code labels.length} images,
+     * {@code pixels} laid out {@code N × C × side × side}; returns the mean cross-entropy before the step.
+     */
+    public float trainStep(float[] pixels, int[] labels, float learningRate) {
+        try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+            NDArray x = input(step, pixels, labels);
+            NDArray oneHot = step.create(labels).oneHot(classes);
+            float loss;
+            try (GradientCollector collector = Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector()) {
+                NDArray l = crossEntropy(forward(x, true, BN_MOMENTUM, null), oneHot);
+                collector.backward(l);
+                loss = l.getFloat();
+            }
+            for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+                NDArray mask = masks.get(e.getKey());
+                NDArray g = e.getValue().getGradient();
+                g.muli(mask); // drop the gradients of inactive weights
+                e.getValue().subi(g.mul(learningRate));
+                applyMask(e.getValue(), mask); // exactly +0 where inactive, whatever the optimiser did
+                g.subi(g);
+            }
+            for (NDArray p : denseParameters) {
+                NDArray g = p.getGradient();
+                p.subi(g.mul(learningRate));
+                g.subi(g);
+            }
+            return loss;
+        }
+    }
+
+    /** Mean cross-entropy and accuracy of a batch in inference mode (running BatchNorm statistics). */
+    public float[] evaluate(float[] pixels, int[] labels) {
+        try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+            NDArray x = input(step, pixels, labels);
+            NDArray target = step.create(labels);
+            NDArray logits = forward(x, false, BN_MOMENTUM, null);
+            float loss = crossEntropy(logits, target.oneHot(classes)).getFloat();
+            long correct = logits.argMax(1).toType(DataType.INT32, false).eq(target).sum().getLong();
+            return new float[] {loss, (float) correct / labels.length};
+        }
+    }
+
+    /**
+     * ABNS step A3: resets the BatchNorm running statistics and re-estimates them over {@code batches}
+     * in training mode without gradients, as the exact cumulative average over batches (batch {@code i}
+     * enters with weight {@code 1/i}); the variance is PyTorch's unbiased batch variance.
+     */
+    public void recalibrateBatchNorm(List<LabeledBatch> batches) {
+        if (batches.isEmpty()) {
+            throw new IllegalArgumentException("at least one batch is needed to recalibrate BatchNorm");
+        }
+        for (NDArray[] bn : batchNorms.values()) {
+            bn[2].subi(bn[2]);
+            bn[3].subi(bn[3]).addi(1f);
+        }
+        int i = 0;
+        for (LabeledBatch batch : batches) {
+            i++;
+            try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+                forward(input(step, batch.pixels(), batch.labels()), true, 1f - 1f / i, null);
+            }
+        }
+    }
+
+    /**
+     * FedTiny adjustment, agent side (algorithms.md 3.4 B3): the gradient of the loss of one batch with
+     * respect to the masked weights, at the inactive positions of each requested layer, reduced to its
+     * top-{@code k_ℓ} by magnitude in a bounded buffer (signed values). BatchNorm uses batch statistics
+     * without updating its running statistics; no weight changes. PyTorch still materialises each
+     * layer's dense gradient transiently during back-propagation, and it is copied once to the heap.
+     *
+     * @param topK {@code k_ℓ} by sparse layer name (the layers of the block being adjusted)
+     */
+    public Map<String, SparseTensor> topKInactiveGradients(float[] pixels, int[] labels, Map<String, Integer> topK) {
+        for (String layer : topK.keySet()) {
+            weight(layer);
+        }
+        try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
+            NDArray x = input(step, pixels, labels);
+            NDArray oneHot = step.create(labels).oneHot(classes);
+            Map<String, NDArray> effective = new LinkedHashMap<>();
+            for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+                NDArray eff = e.getValue().mul(masks.get(e.getKey()));
+                eff.setRequiresGradient(true);
+                effective.put(e.getKey(), eff);
+            }
+            try (GradientCollector collector = Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector()) {
+                collector.backward(crossEntropy(forward(x, true, 1f, effective), oneHot));
+            }
+            Map<String, SparseTensor> out = new LinkedHashMap<>();
+            for (Map.Entry<String, Integer> e : topK.entrySet()) {
+                float[] gradient = effective.get(e.getKey()).getGradient().toFloatArray();
+                out.put(e.getKey(), TopKGradientBuffer.select(gradient, keepMasks.get(e.getKey()), e.getValue()));
+            }
+            for (NDArray p : denseParameters) {
+                NDArray g = p.getGradient();
+                g.subi(g);
+            }
+            return out;
+        }
+    }
+
+    /** One batch of images and labels. */
+    public record LabeledBatch(float[] pixels, int[] labels) {
+    }
+
+    private NDArray input(NDManager step, float[] pixels, int[] labels) {
+        long per = (long) inputChannels * side * side;
+        if (pixels.length != labels.length * per) {
+            throw new IllegalArgumentException(pixels.length + " pixels for a batch of " + labels.length + " images of " + per + " values");
+        }
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw new IllegalArgumentException("labels[" + i + "] = " + labels[i] + " is not a class in [0, " + classes + ")");
+            }
+        }
+        return step.create(pixels, new Shape(labels.length, inputChannels, side, side));
+    }
+
+    private static NDArray crossEntropy(NDArray logits, NDArray oneHot) {
+        return logits.logSoftmax(1).mul(oneHot).sum(new int[] {1}).mean().neg();
+    }
+
+    /** {@code w ← w ⊙ mask + 0}: adding +0 turns the -0.0 of a negative inactive weight into +0.0. */
+    private static void applyMask(NDArray w, NDArray mask) {
+        w.muli(mask).addi(0f);
+    }
+
+    private NDArray weight(String layer) {
+        NDArray w = weights.get(layer);
+        if (w == null) {
+            throw new IllegalArgumentException("unknown sparse layer '" + layer + "', expected one of " + weights.keySet());
+        }
+        return w;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
