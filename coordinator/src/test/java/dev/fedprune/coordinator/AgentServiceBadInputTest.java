@@ -6,12 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.connection.TlsChannels;
+import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.job.JobSpecParser;
-import dev.fedprune.proto.v1.AgentCredentials;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.ContributionChunk;
@@ -23,12 +24,16 @@ import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TensorMask;
 import dev.fedprune.proto.v1.UploadReceipt;
 import dev.fedprune.proto.v1.UploadStatusRequest;
+import dev.fedprune.security.sign.ReplayGuard;
+import dev.fedprune.security.sign.Signatures;
+import dev.fedprune.security.sign.Statements;
+import dev.fedprune.security.tls.PinnedCaTrustManager;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -39,13 +44,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every kind of bad input on the agent service gets a precise status and changes nothing accepted. */
+/**
+ * Every kind of bad input on the agent service gets a precise status and changes nothing accepted.
+ * Raw stubs speak mutual TLS as the enrolled agents alice and bob; uploads are signed like the agent's.
+ */
 class AgentServiceBadInputTest {
     @TempDir
     Path dir;
     Federation fed;
     ManagedChannel channel;
-    AgentServiceGrpc.AgentServiceStub async;
+    ManagedChannel bobChannel;
     CoordinatorClient alice;
     CoordinatorClient bob;
     String jobId;
@@ -64,13 +72,19 @@ class AgentServiceBadInputTest {
             agentsPerRound: 2
             deadlineSeconds: 300
             """.formatted(model)));
-        channel = NettyChannelBuilder.forTarget(fed.target()).usePlaintext().build();
-        async = AgentServiceGrpc.newStub(channel);
+        channel = mutualTls(fed.target(), alice.identity());
+        bobChannel = mutualTls(fed.target(), bob.identity());
+    }
+
+    static ManagedChannel mutualTls(String target, AgentIdentity who) {
+        return TlsChannels.mutualTls(target, PinnedCaTrustManager.forCertificate(who.caCertificate(), Clock.systemUTC()),
+                who.privateKey(), who.certificate());
     }
 
     @AfterEach
     void stop() throws Exception {
         channel.shutdownNow();
+        bobChannel.shutdownNow();
         alice.close();
         bob.close();
         fed.close();
@@ -102,10 +116,14 @@ class AgentServiceBadInputTest {
         return Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(1).setMasks(set).build().toByteArray();
     }
 
-    /** Sends the chunks and returns the receipt or the status the coordinator answered with. */
+    /** Sends the chunks over alice's connection and returns the receipt or the status the coordinator answered with. */
     UploadReceipt send(List<ContributionChunk> chunks) throws Exception {
+        return send(channel, chunks);
+    }
+
+    static UploadReceipt send(ManagedChannel over, List<ContributionChunk> chunks) throws Exception {
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
-        StreamObserver<ContributionChunk> stream = async.uploadContribution(new StreamObserver<>() {
+        StreamObserver<ContributionChunk> stream = AgentServiceGrpc.newStub(over).uploadContribution(new StreamObserver<>() {
             public void onNext(UploadReceipt v) {
                 result.complete(v);
             }
@@ -126,18 +144,22 @@ class AgentServiceBadInputTest {
         }
     }
 
-    static List<ContributionChunk> chunks(AgentCredentials who, Task task, String uploadId, byte[] payload, int chunkSize) {
+    /** The chunks an agent sends: a fresh nonce in the header, the signature over the statement on the last chunk. */
+    static List<ContributionChunk> chunks(AgentIdentity who, Task task, String uploadId, byte[] payload, int chunkSize) {
+        String nonce = ReplayGuard.newNonce();
+        byte[] signature = Signatures.sign(who.privateKey(), Statements.contribution(task.getJobId(), task.getRoundIndex(), task.getTaskId(),
+                who.agentId(), Digests.sha256Hex(payload), nonce));
         List<ContributionChunk> out = new ArrayList<>();
         for (int off = 0; off < payload.length; off += chunkSize) {
             int n = Math.min(chunkSize, payload.length - off);
             ContributionChunk.Builder c = ContributionChunk.newBuilder().setUploadId(uploadId).setOffset(off)
                     .setData(ByteString.copyFrom(payload, off, n)).setChunkSha256(Digests.sha256Hex(payload, off, n));
             if (off == 0) {
-                c.setHeader(ContributionHeader.newBuilder().setCredentials(who).setTaskId(task.getTaskId()).setJobId(task.getJobId())
-                        .setTotalSizeBytes(payload.length));
+                c.setHeader(ContributionHeader.newBuilder().setTaskId(task.getTaskId()).setJobId(task.getJobId())
+                        .setRoundIndex(task.getRoundIndex()).setNonce(nonce).setTotalSizeBytes(payload.length));
             }
             if (off + n == payload.length) {
-                c.setLast(true).setTotalSha256(Digests.sha256Hex(payload));
+                c.setLast(true).setTotalSha256(Digests.sha256Hex(payload)).setSignature(com.google.protobuf.ByteString.copyFrom(signature));
             }
             out.add(c.build());
         }
@@ -150,7 +172,11 @@ class AgentServiceBadInputTest {
     }
 
     void assertRefused(Status.Code code, String fragment, List<ContributionChunk> chunks) {
-        StatusRuntimeException e = status(assertThrows(Exception.class, () -> send(chunks)));
+        assertRefused(channel, code, fragment, chunks);
+    }
+
+    static void assertRefused(ManagedChannel over, Status.Code code, String fragment, List<ContributionChunk> chunks) {
+        StatusRuntimeException e = status(assertThrows(Exception.class, () -> send(over, chunks)));
         assertEquals(code, e.getStatus().getCode(), e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().contains(fragment), () -> e.getStatus().getDescription() + " should mention " + fragment);
     }
@@ -163,30 +189,33 @@ class AgentServiceBadInputTest {
     void rejectsUnknownTask() throws Exception {
         Task task = awaitTask(alice);
         Task ghost = task.toBuilder().setTaskId("task-does-not-exist").build();
-        assertRefused(Status.Code.NOT_FOUND, "task-does-not-exist", chunks(alice.credentials(), ghost, "u1", payload(task, 0, null), 64));
+        assertRefused(Status.Code.NOT_FOUND, "task-does-not-exist", chunks(alice.identity(), ghost, "u1", payload(task, 0, null), 64));
     }
 
     @Test
-    void rejectsWrongCredentials() throws Exception {
+    void rejectsUploadSignedByAnotherAgentsKey() throws Exception {
         Task task = awaitTask(alice);
-        AgentCredentials forged = alice.credentials().toBuilder().setSecret("00").build();
-        assertRefused(Status.Code.UNAUTHENTICATED, "wrong secret", chunks(forged, task, "u1", payload(task, 0, null), 64));
+        // Over alice's connection, signed as bob would sign: identity comes from the certificate, and the signature must match it.
+        AgentIdentity forger = new AgentIdentity(fed.target(), alice.identity().agentId(), bob.identity().privateKey(), bob.identity().certificate(),
+                bob.identity().caCertificate(), bob.identity().signingCertificate(), 1);
+        assertRefused(Status.Code.PERMISSION_DENIED, "does not verify", chunks(forger, task, "u1", payload(task, 0, null), 64));
+        assertEquals(0, foldedTasks());
     }
 
     @Test
     void rejectsTaskOfAnotherAgent() throws Exception {
         Task task = awaitTask(alice);
-        assertRefused(Status.Code.PERMISSION_DENIED, "another agent", chunks(bob.credentials(), task, "u1", payload(task, 0, null), 64));
+        assertRefused(bobChannel, Status.Code.PERMISSION_DENIED, "another agent", chunks(bob.identity(), task, "u1", payload(task, 0, null), 64));
     }
 
     @Test
     void rejectsChunkOutOfOrderAndKeepsCommittedPrefix() throws Exception {
         Task task = awaitTask(alice);
-        List<ContributionChunk> c = chunks(alice.credentials(), task, "u-order", payload(task, 0, null), 32);
+        List<ContributionChunk> c = chunks(alice.identity(), task, "u-order", payload(task, 0, null), 32);
         List<ContributionChunk> swapped = new ArrayList<>(List.of(c.get(0), c.get(2), c.get(1)));
         assertRefused(Status.Code.INVALID_ARGUMENT, "offset", swapped);
         var upload = AgentServiceGrpc.newBlockingStub(channel).getUploadStatus(UploadStatusRequest.newBuilder()
-                .setCredentials(alice.credentials()).setUploadId("u-order").build());
+                .setUploadId("u-order").build());
         assertEquals(32, upload.getCommittedBytes());
         assertEquals(0, foldedTasks());
     }
@@ -194,7 +223,7 @@ class AgentServiceBadInputTest {
     @Test
     void rejectsChunkWithWrongHash() throws Exception {
         Task task = awaitTask(alice);
-        List<ContributionChunk> c = new ArrayList<>(chunks(alice.credentials(), task, "u-hash", payload(task, 0, null), 32));
+        List<ContributionChunk> c = new ArrayList<>(chunks(alice.identity(), task, "u-hash", payload(task, 0, null), 32));
         c.set(1, c.get(1).toBuilder().setChunkSha256(Digests.sha256Hex(new byte[] {1})).build());
         assertRefused(Status.Code.INVALID_ARGUMENT, "chunk_sha256", c);
         assertEquals(0, foldedTasks());
@@ -203,7 +232,7 @@ class AgentServiceBadInputTest {
     @Test
     void rejectsMaskOfWrongLengthAndFoldsNothing() throws Exception {
         Task task = awaitTask(alice);
-        assertRefused(Status.Code.INVALID_ARGUMENT, "num_weights", chunks(alice.credentials(), task, "u-len", payload(task, 8, null), 1 << 20));
+        assertRefused(Status.Code.INVALID_ARGUMENT, "num_weights", chunks(alice.identity(), task, "u-len", payload(task, 8, null), 1 << 20));
         assertEquals(0, foldedTasks());
         assertEquals("REFUSED", fed.node.store().task(task.getTaskId()).orElseThrow().state());
     }
@@ -212,7 +241,7 @@ class AgentServiceBadInputTest {
     void rejectsUnknownTensorName() throws Exception {
         Task task = awaitTask(alice);
         assertRefused(Status.Code.INVALID_ARGUMENT, "model.layers.9.mlp.up_proj.weight",
-                chunks(alice.credentials(), task, "u-name", payload(task, 0, "model.layers.9.mlp.up_proj.weight"), 1 << 20));
+                chunks(alice.identity(), task, "u-name", payload(task, 0, "model.layers.9.mlp.up_proj.weight"), 1 << 20));
         assertEquals(0, foldedTasks());
     }
 
@@ -222,29 +251,35 @@ class AgentServiceBadInputTest {
         Task bobTask = awaitTask(bob);
         // Alice's upload breaks after one chunk; she asks where to resume and finishes it.
         byte[] alicePayload = payload(aliceTask, 0, null);
-        List<ContributionChunk> c = chunks(alice.credentials(), aliceTask, "u-resume", alicePayload, 32);
+        List<ContributionChunk> c = chunks(alice.identity(), aliceTask, "u-resume", alicePayload, 32);
         assertRefused(Status.Code.INVALID_ARGUMENT, "without a last chunk", c.subList(0, 1));
         long committed = AgentServiceGrpc.newBlockingStub(channel).getUploadStatus(UploadStatusRequest.newBuilder()
-                .setCredentials(alice.credentials()).setUploadId("u-resume").build()).getCommittedBytes();
+                .setUploadId("u-resume").build()).getCommittedBytes();
         assertEquals(32, committed);
         List<ContributionChunk> rest = new ArrayList<>(c.subList(1, c.size()));
         rest.set(0, rest.get(0).toBuilder().setHeader(c.get(0).getHeader()).build());
         assertTrue(send(rest).getFolded());
 
-        assertTrue(send(chunks(bob.credentials(), bobTask, "u-bob", payload(bobTask, 0, null), 1 << 20)).getFolded());
+        assertTrue(send(bobChannel, chunks(bob.identity(), bobTask, "u-bob", payload(bobTask, 0, null), 1 << 20)).getFolded());
         fed.awaitFinal(jobId, 30_000);
         assertEquals(2, foldedTasks());
         // The round is closed now: a second upload for the same task is refused and changes nothing.
-        assertRefused(Status.Code.FAILED_PRECONDITION, "job " + jobId,
-                chunks(bob.credentials(), bobTask, "u-late", payload(bobTask, 0, null), 1 << 20));
+        assertRefused(bobChannel, Status.Code.FAILED_PRECONDITION, "job " + jobId,
+                chunks(bob.identity(), bobTask, "u-late", payload(bobTask, 0, null), 1 << 20));
         assertEquals(2, foldedTasks());
         assertEquals("COMPLETED", fed.node.store().job(jobId).orElseThrow().state());
     }
 
     @Test
-    void pullTaskWithoutCredentialsIsUnauthenticated() {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-                () -> AgentServiceGrpc.newBlockingStub(channel).pullTask(PullTaskRequest.getDefaultInstance()));
-        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+    void pullTaskWithoutClientCertificateIsUnauthenticated() {
+        ManagedChannel anonymous = TlsChannels.serverTls(fed.target(), PinnedCaTrustManager.forCertificate(alice.identity().caCertificate(), Clock.systemUTC()));
+        try {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> AgentServiceGrpc.newBlockingStub(anonymous).pullTask(PullTaskRequest.getDefaultInstance()));
+            assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+            assertTrue(e.getStatus().getDescription().contains("no client certificate"), e.getStatus().getDescription());
+        } finally {
+            anonymous.shutdownNow();
+        }
     }
 }

@@ -12,11 +12,15 @@ import dev.fedprune.coordinator.store.Records.JobRecord;
 import dev.fedprune.proto.v1.DeviceResources;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** A coordinator and agents in this JVM, talking real gRPC over loopback; for integration tests. */
+/**
+ * A coordinator and agents in this JVM, talking real gRPC over loopback with mutual TLS; agents
+ * enroll through the real token flow; for integration tests.
+ */
 final class Federation implements AutoCloseable {
     final CoordinatorNode node;
     private final List<Thread> threads = new ArrayList<>();
@@ -26,16 +30,25 @@ final class Federation implements AutoCloseable {
     Federation(Path dataDir) throws IOException {
         CoordinatorNode.Config config = CoordinatorNode.Config.defaults(dataDir).withGrpcPort(0).withBindAddress("127.0.0.1");
         this.node = CoordinatorNode.start(new CoordinatorNode.Config(config.dataDir(), config.bindAddress(), 0, null, "sa", "",
-                30, 1, 50), EngineListener.NONE);
+                30, 1, 50, new CoordinatorNode.Security("test-keystore-password", java.util.List.of("localhost", "127.0.0.1"), Duration.ofHours(1))),
+                EngineListener.NONE);
     }
 
     String target() {
         return "127.0.0.1:" + node.grpcPort();
     }
 
+    String token() {
+        return node.enrollment().mintToken("test-site", Duration.ofMinutes(5), "test").token();
+    }
+
+    String caFingerprint() {
+        return node.pki().caFingerprint();
+    }
+
     CoordinatorClient enrolledClient(String name) {
-        CoordinatorClient client = new CoordinatorClient(target(), CoordinatorClient.defaultRetry());
-        client.enroll(name, "test-site", DeviceResources.newBuilder().setCpuCores(1).build());
+        CoordinatorClient client = CoordinatorClient.enroll(target(), token(), caFingerprint(), name, "test-site",
+                DeviceResources.newBuilder().setCpuCores(1).build(), CoordinatorClient.defaultRetry());
         clients.add(client);
         return client;
     }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the agent jar: {@code run} joins a federation; the other commands work standalone. */
 @Command(name = "fedprune-agent", mixinStandardHelpOptions = true, version = "FedPrune agent 0.1.0",
         description = "FedPrune client agent: computes pruning masks on local data and sends only masks.",
-        subcommands = {RunCommand.class})
+        subcommands = {EnrollCommand.class, RunCommand.class, PruneCommand.class, EvalCommand.class})
 public final class AgentCli {
 
     public static void main(String[] args) {

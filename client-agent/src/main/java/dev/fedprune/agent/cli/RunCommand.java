@@ -1,23 +1,22 @@
 package dev.fedprune.agent.cli;
 
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.proto.v1.AgentCredentials;
-import dev.fedprune.proto.v1.DeviceResources;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Joins a coordinator and works on its tasks until stopped. */
+/** Works on a coordinator's tasks, as the agent enrolled in the work directory, until stopped. */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Join a coordinator, pull tasks, compute contributions on local data and upload them.")
+        description = "Connect to the coordinator this agent enrolled with (mutual TLS), pull tasks, compute contributions on local data and upload them signed.")
 public final class RunCommand implements Callable<Integer> {
-    @Option(names = "--coordinator", required = true, paramLabel = "HOST:PORT", description = "Coordinator gRPC address.")
+    @Option(names = "--coordinator", paramLabel = "HOST:PORT", description = "Coordinator gRPC address (default: the one enrolled with).")
     String coordinator;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Local calibration data (token-id JSONL).")
@@ -26,13 +25,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Local copy of the model; used when its tensors match the job's manifest.")
     Path model;
 
-    @Option(names = "--name", paramLabel = "NAME", description = "Agent name shown to operators (default: host name).")
+    @Option(names = "--name", paramLabel = "NAME", description = "Agent name in logs (default: host name).")
     String name;
 
-    @Option(names = "--site", paramLabel = "SITE", defaultValue = "", description = "Site this agent belongs to.")
-    String site;
-
-    @Option(names = "--workdir", paramLabel = "DIR", defaultValue = "fedprune-agent", description = "Credentials and downloaded models (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--workdir", paramLabel = "DIR", defaultValue = "fedprune-agent", description = "Enrollment (from `enroll`) and downloaded models (default: ${DEFAULT-VALUE}).")
     Path workdir;
 
     @Option(names = "--exit-when-idle", description = "Exit once the coordinator has no unfinished job.")
@@ -48,42 +44,31 @@ public final class RunCommand implements Callable<Integer> {
             System.err.println("--model: " + model + " is not a directory");
             return 2;
         }
+        if (!AgentIdentity.existsIn(workdir)) {
+            System.err.println("--workdir: " + workdir + " holds no enrollment; run `fedprune-agent enroll --coordinator HOST:PORT --token TOKEN"
+                    + " --ca-fingerprint FP --workdir " + workdir + "` first");
+            return 2;
+        }
+        AgentIdentity identity = AgentIdentity.load(workdir);
+        if (coordinator != null && !coordinator.equals(identity.coordinator())) {
+            identity = new AgentIdentity(coordinator, identity.agentId(), identity.privateKey(), identity.certificate(), identity.caCertificate(),
+                    identity.signingCertificate(), identity.heartbeatSeconds());
+        }
         String agentName = name != null ? name : java.net.InetAddress.getLocalHost().getHostName();
-        Files.createDirectories(workdir);
-        try (CoordinatorClient client = new CoordinatorClient(coordinator, CoordinatorClient.defaultRetry())) {
-            int heartbeat = enrollOrReuse(client, agentName);
+        try (CoordinatorClient client = new CoordinatorClient(identity, CoordinatorClient.defaultRetry())) {
+            client.onRenewed(renewed -> {
+                try {
+                    renewed.save(workdir);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot save the renewed certificate in " + workdir, e);
+                }
+            });
+            client.renewIfDue();
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, workdir, model), AgentLoop.defaultEngines(),
-                    new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, heartbeat));
+                    new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
             Runtime.getRuntime().addShutdownHook(new Thread(loop::stop));
             loop.run();
         }
         return 0;
-    }
-
-    /** Reuses the credentials in the work directory when they were issued by this coordinator. */
-    private int enrollOrReuse(CoordinatorClient client, String agentName) throws IOException {
-        Path file = workdir.resolve("agent.properties");
-        Properties props = new Properties();
-        if (Files.isRegularFile(file)) {
-            try (var in = Files.newInputStream(file)) {
-                props.load(in);
-            }
-            if (coordinator.equals(props.getProperty("coordinator"))) {
-                client.useCredentials(AgentCredentials.newBuilder().setAgentId(props.getProperty("agent_id"))
-                        .setSecret(props.getProperty("secret")).build());
-                return Integer.parseInt(props.getProperty("heartbeat_seconds", "5"));
-            }
-        }
-        DeviceResources resources = DeviceResources.newBuilder().setCpuCores(Runtime.getRuntime().availableProcessors())
-                .setMemoryBytes(Runtime.getRuntime().maxMemory()).setAccelerator("cpu").build();
-        var response = client.enroll(agentName, site, resources);
-        props.setProperty("coordinator", coordinator);
-        props.setProperty("agent_id", response.getCredentials().getAgentId());
-        props.setProperty("secret", response.getCredentials().getSecret());
-        props.setProperty("heartbeat_seconds", Integer.toString(response.getHeartbeatIntervalSeconds()));
-        try (var out = Files.newOutputStream(file)) {
-            props.store(out, "FedPrune agent enrollment (placeholder credentials; keep this file private)");
-        }
-        return response.getHeartbeatIntervalSeconds();
     }
 }

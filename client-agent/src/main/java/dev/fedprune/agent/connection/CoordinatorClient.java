@@ -1,8 +1,10 @@
 package dev.fedprune.agent.connection;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.fedprune.agent.enrollment.AgentIdentity;
+import dev.fedprune.agent.enrollment.Enrollment;
 import dev.fedprune.aggregation.format.Digests;
-import dev.fedprune.proto.v1.AgentCredentials;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.AgentState;
 import dev.fedprune.proto.v1.ArtifactChunk;
@@ -10,22 +12,28 @@ import dev.fedprune.proto.v1.ContributionChunk;
 import dev.fedprune.proto.v1.ContributionHeader;
 import dev.fedprune.proto.v1.DeviceResources;
 import dev.fedprune.proto.v1.DownloadArtifactRequest;
-import dev.fedprune.proto.v1.EnrollRequest;
 import dev.fedprune.proto.v1.EnrollResponse;
 import dev.fedprune.proto.v1.HeartbeatRequest;
 import dev.fedprune.proto.v1.MetricsReport;
 import dev.fedprune.proto.v1.PullTaskRequest;
 import dev.fedprune.proto.v1.PullTaskResponse;
+import dev.fedprune.proto.v1.RenewRequest;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.UploadReceipt;
 import dev.fedprune.proto.v1.UploadStatusRequest;
+import dev.fedprune.security.SignatureRejectedException;
+import dev.fedprune.security.pki.Csrs;
+import dev.fedprune.security.pki.KeyPairs;
+import dev.fedprune.security.sign.ReplayGuard;
+import dev.fedprune.security.sign.Signatures;
+import dev.fedprune.security.sign.Statements;
+import dev.fedprune.security.tls.PinnedCaTrustManager;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
@@ -35,21 +43,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.KeyPair;
 import java.security.MessageDigest;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The agent's connection to its coordinator. Every call is retried with exponential backoff while the
- * coordinator is unavailable (Resilience4j); downloads and uploads resume from the last byte that
- * both sides agree on instead of starting over.
+ * The agent's connection to its coordinator: mutual TLS with the agent's certificate, the coordinator
+ * pinned by its CA. Every call is retried with exponential backoff while the coordinator is
+ * unavailable (Resilience4j); downloads and uploads resume from the last byte that both sides agree on
+ * instead of starting over. Tasks and artifacts are used only when the coordinator's signature on
+ * them verifies; every upload is signed with the agent's key.
  */
 public final class CoordinatorClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorClient.class);
@@ -57,22 +71,42 @@ public final class CoordinatorClient implements AutoCloseable {
     private static final Set<Status.Code> TRANSIENT = Set.of(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED,
             Status.Code.RESOURCE_EXHAUSTED, Status.Code.ABORTED);
 
-    private final ManagedChannel channel;
-    private final AgentServiceGrpc.AgentServiceBlockingStub blocking;
-    private final AgentServiceGrpc.AgentServiceStub async;
+    // Replaced together when the certificate is renewed; in-flight calls finish on the old channel.
+    private volatile ManagedChannel channel;
+    private volatile AgentServiceGrpc.AgentServiceBlockingStub blocking;
+    private volatile AgentServiceGrpc.AgentServiceStub async;
+    private volatile AgentIdentity identity;
+    private volatile Consumer<AgentIdentity> onRenewed = i -> { };
     private final Retry retry;
-    private AgentCredentials credentials = AgentCredentials.getDefaultInstance();
 
-    public CoordinatorClient(String target, RetryConfig retryConfig) {
-        this.channel = NettyChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(8 << 20).build();
-        this.blocking = AgentServiceGrpc.newBlockingStub(channel);
-        this.async = AgentServiceGrpc.newStub(channel);
+    /** A connection as the enrolled agent {@code identity}. */
+    public CoordinatorClient(AgentIdentity identity, RetryConfig retryConfig) {
+        connect(identity);
         this.retry = Retry.of("coordinator", retryConfig);
         this.retry.getEventPublisher().onRetry(e -> log.warn("coordinator call failed ({}), retry {} in {} ms",
                 e.getLastThrowable() == null ? "?" : e.getLastThrowable().getMessage(), e.getNumberOfRetryAttempts(), e.getWaitInterval().toMillis()));
     }
 
     /** Retries transient failures for about a minute and a half, 0.5 s doubling up to 15 s. */
+    /** Enrolls with a one-time token (see {@link Enrollment}) and connects as the new agent. */
+    public static CoordinatorClient enroll(String target, String token, String caFingerprint, String name, String site,
+                                           DeviceResources resources, RetryConfig retryConfig) {
+        return new CoordinatorClient(Enrollment.enroll(target, token, caFingerprint, name, site, resources), retryConfig);
+    }
+
+    private synchronized void connect(AgentIdentity id) {
+        ManagedChannel old = channel;
+        ManagedChannel fresh = TlsChannels.mutualTls(id.coordinator(), PinnedCaTrustManager.forCertificate(id.caCertificate(), Clock.systemUTC()),
+                id.privateKey(), id.certificate());
+        this.blocking = AgentServiceGrpc.newBlockingStub(fresh);
+        this.async = AgentServiceGrpc.newStub(fresh);
+        this.identity = id;
+        this.channel = fresh;
+        if (old != null) {
+            old.shutdown();
+        }
+    }
+
     public static RetryConfig defaultRetry() {
         return RetryConfig.custom()
                 .maxAttempts(10)
@@ -89,34 +123,69 @@ public final class CoordinatorClient implements AutoCloseable {
         return Retry.decorateSupplier(retry, body).get();
     }
 
-    public void useCredentials(AgentCredentials credentials) {
-        this.credentials = credentials;
+    public AgentIdentity identity() {
+        return identity;
     }
 
-    public AgentCredentials credentials() {
-        return credentials;
+    /** Called with the new identity after each renewal (e.g. to save it in the work directory). */
+    public void onRenewed(Consumer<AgentIdentity> listener) {
+        this.onRenewed = listener;
     }
 
-    public EnrollResponse enroll(String name, String site, DeviceResources resources) {
+    /** Renews the certificate once two thirds of its lifetime have passed; true when it did. */
+    public boolean renewIfDue() {
+        if (!identity.renewalDue(Instant.now())) {
+            return false;
+        }
+        renew();
+        return true;
+    }
+
+    /** A new certificate for a new key, over the current mTLS identity; no enrollment token needed. */
+    public AgentIdentity renew() {
+        AgentIdentity current = identity;
+        KeyPair keys = KeyPairs.generate();
         EnrollResponse r = call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
-                .enroll(EnrollRequest.newBuilder().setName(name).setSite(site).setResources(resources).build()));
-        credentials = r.getCredentials();
-        return r;
+                .renew(RenewRequest.newBuilder().setCsrPem(Csrs.create(keys, current.agentId())).build()));
+        AgentIdentity renewed = Enrollment.accept(current.coordinator(), r, keys.getPrivate(), keys.getPublic(), current.caCertificate());
+        if (!renewed.agentId().equals(current.agentId())) {
+            throw new SignatureRejectedException("renewal returned a certificate for " + renewed.agentId() + ", not " + current.agentId());
+        }
+        connect(renewed);
+        log.info("{}: certificate renewed, valid until {}", renewed.agentId(), renewed.notAfter());
+        onRenewed.accept(renewed);
+        return renewed;
     }
 
     public void heartbeat(AgentState state, String currentTaskId) {
         call(() -> blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder()
-                .setCredentials(credentials).setState(state).setCurrentTaskId(currentTaskId == null ? "" : currentTaskId).build()));
+                .setState(state).setCurrentTaskId(currentTaskId == null ? "" : currentTaskId).build()));
     }
 
+    /**
+     * The next task, taken from the signed bytes after the coordinator's signature verified.
+     *
+     * @throws SignatureRejectedException when a task comes unsigned or with a signature that does not verify
+     */
     public PullTaskResponse pullTask() {
-        return call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
-                .pullTask(PullTaskRequest.newBuilder().setCredentials(credentials).build()));
+        PullTaskResponse r = call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).pullTask(PullTaskRequest.getDefaultInstance()));
+        if (!r.hasTask()) {
+            return r;
+        }
+        AgentIdentity id = identity;
+        byte[] signed = r.getSignedTask().toByteArray();
+        Signatures.verify(id.signingCertificate().getPublicKey(), Statements.task(id.agentId(), signed), r.getTaskSignature().toByteArray(),
+                "task " + r.getTask().getTaskId());
+        try {
+            return r.toBuilder().setTask(Task.parseFrom(signed)).build();
+        } catch (InvalidProtocolBufferException e) {
+            throw new SignatureRejectedException("signed_task: the signed bytes are not a Task message: " + e.getMessage());
+        }
     }
 
     public void reportMetrics(Task task, Map<String, Double> values) {
         call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).reportMetrics(MetricsReport.newBuilder()
-                .setCredentials(credentials).setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex())
+                .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex())
                 .setTaskId(task.getTaskId()).putAllValues(values).build()));
     }
 
@@ -154,7 +223,7 @@ public final class CoordinatorClient implements AutoCloseable {
 
     private long downloadFrom(String artifactId, Path partial, long offset) throws IOException {
         var chunks = blocking.withDeadlineAfter(1, TimeUnit.HOURS).downloadArtifact(DownloadArtifactRequest.newBuilder()
-                .setCredentials(credentials).setArtifactId(artifactId).setOffset(offset).build());
+                .setArtifactId(artifactId).setOffset(offset).build());
         long received = 0;
         long position = offset;
         try (OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
@@ -170,9 +239,22 @@ public final class CoordinatorClient implements AutoCloseable {
                 out.write(data);
                 position += data.length;
                 received += data.length;
+                if (chunk.getLast()) {
+                    verifyArtifactSignature(artifactId, chunk);
+                }
             }
         }
         return received;
+    }
+
+    /** The coordinator signs (id, size, digest) on the last chunk; the digest itself is checked over the bytes afterwards. */
+    private void verifyArtifactSignature(String artifactId, ArtifactChunk last) throws IOException {
+        try {
+            Signatures.verify(identity.signingCertificate().getPublicKey(), Statements.artifact(artifactId, last.getTotalSizeBytes(), last.getTotalSha256()),
+                    last.getSignature().toByteArray(), "artifact " + artifactId);
+        } catch (SignatureRejectedException e) {
+            throw new IOException("artifact " + artifactId + " refused: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -181,10 +263,15 @@ public final class CoordinatorClient implements AutoCloseable {
      */
     public UploadReceipt upload(Task task, String uploadId, byte[] payload) {
         String totalSha = Digests.sha256Hex(payload);
+        // One nonce per contribution, the same across resumed attempts; the signature binds it to this task and digest.
+        String nonce = ReplayGuard.newNonce();
+        byte[] statement = Statements.contribution(task.getJobId(), task.getRoundIndex(), task.getTaskId(), identity.agentId(), totalSha, nonce);
         for (int attempt = 1; ; attempt++) {
             long offset = committedBytes(uploadId);
+            // Signed per attempt with the current key: a renewal between attempts changes the certificate the coordinator checks against.
+            byte[] signature = Signatures.sign(identity.privateKey(), statement);
             try {
-                return uploadFrom(task, uploadId, payload, totalSha, offset);
+                return uploadFrom(task, uploadId, payload, totalSha, offset, nonce, signature);
             } catch (StatusRuntimeException e) {
                 if (!isTransient(e) || attempt >= 10) {
                     throw e;
@@ -197,10 +284,10 @@ public final class CoordinatorClient implements AutoCloseable {
 
     private long committedBytes(String uploadId) {
         return call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).getUploadStatus(UploadStatusRequest.newBuilder()
-                .setCredentials(credentials).setUploadId(uploadId).build())).getCommittedBytes();
+                .setUploadId(uploadId).build())).getCommittedBytes();
     }
 
-    private UploadReceipt uploadFrom(Task task, String uploadId, byte[] payload, String totalSha, long offset) {
+    private UploadReceipt uploadFrom(Task task, String uploadId, byte[] payload, String totalSha, long offset, String nonce, byte[] signature) {
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
         CompletableFuture<ClientCallStreamObserver<ContributionChunk>> requestSide = new CompletableFuture<>();
         StreamObserver<ContributionChunk> stream = async.withDeadlineAfter(1, TimeUnit.HOURS).uploadContribution(new ClientResponseObserver<ContributionChunk, UploadReceipt>() {
@@ -224,7 +311,7 @@ public final class CoordinatorClient implements AutoCloseable {
                 result.completeExceptionally(new IllegalStateException("upload ended without a receipt"));
             }
         });
-        ContributionHeader header = ContributionHeader.newBuilder().setCredentials(credentials).setTaskId(task.getTaskId())
+        ContributionHeader header = ContributionHeader.newBuilder().setTaskId(task.getTaskId()).setNonce(nonce)
                 .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex()).setTotalSizeBytes(payload.length).build();
         long position = offset;
         boolean first = true;
@@ -247,7 +334,7 @@ public final class CoordinatorClient implements AutoCloseable {
             }
             position += n;
             if (position == payload.length) {
-                chunk.setLast(true).setTotalSha256(totalSha);
+                chunk.setLast(true).setTotalSha256(totalSha).setSignature(ByteString.copyFrom(signature));
             }
             stream.onNext(chunk.build());
         } while (position < payload.length);

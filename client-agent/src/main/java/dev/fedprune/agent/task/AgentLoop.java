@@ -3,6 +3,7 @@ package dev.fedprune.agent.task;
 import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.format.EncodedMask;
@@ -16,6 +17,7 @@ import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
 import dev.fedprune.proto.v1.TensorMask;
+import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -83,8 +85,19 @@ public final class AgentLoop {
                 PullTaskResponse response;
                 try {
                     response = client.pullTask();
+                } catch (SignatureRejectedException e) {
+                    // A task the coordinator did not sign is never worked on.
+                    log.error("{}: task refused: {}", options.name(), e.getMessage());
+                    sleep(1_000);
+                    continue;
                 } catch (StatusRuntimeException e) {
                     if (stopped.get() || Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                    if (e.getStatus().getCode() == io.grpc.Status.Code.UNAUTHENTICATED) {
+                        // Revoked or expired: retrying cannot help, only a new enrollment can.
+                        log.error("{}: the coordinator refuses this agent's identity ({}); enroll again with a new token",
+                                options.name(), e.getStatus().getDescription());
                         return;
                     }
                     // The retries are spent (coordinator down for a while): keep the agent alive and ask again later.
@@ -114,6 +127,11 @@ public final class AgentLoop {
     }
 
     private void heartbeat() {
+        try {
+            client.renewIfDue();
+        } catch (RuntimeException e) {
+            log.warn("{}: certificate renewal failed, retrying at the next heartbeat: {}", options.name(), e.getMessage());
+        }
         try {
             String task = currentTask.get();
             client.heartbeat(task == null ? AgentState.AGENT_STATE_IDLE : AgentState.AGENT_STATE_BUSY, task);
@@ -229,6 +247,7 @@ public final class AgentLoop {
 
     /** The pruners this agent offers, by method. */
     public static Map<LocalPruneMethod, MaskEngine> defaultEngines() {
-        return Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine());
+        MaskEngine llm = new LlmMaskEngine();
+        return Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm);
     }
 }

@@ -39,7 +39,9 @@ public class CoordinatorApplication {
     CoordinatorNode coordinatorNode(CoordinatorProperties p, CoordinatorMetrics metrics) throws IOException {
         CoordinatorNode.Config config = new CoordinatorNode.Config(p.dataDir(), p.grpc().bindAddress(), p.grpc().port(),
                 p.database().url(), p.database().user(), p.database().password(), p.agentTimeoutSeconds(),
-                p.heartbeatIntervalSeconds(), p.tickMillis());
+                p.heartbeatIntervalSeconds(), p.tickMillis())
+                .withSecurity(new CoordinatorNode.Security(p.security().keystore().password(), p.security().serverNames(),
+                        p.security().agentCertificateValidity()));
         CoordinatorNode node = CoordinatorNode.start(config, metrics);
         metrics.bind(node);
         return node;

@@ -1,6 +1,8 @@
 package dev.fedprune.coordinator.app;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 
@@ -10,6 +12,7 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param dataDir         database (H2 default), artifacts and job results
  * @param jobFile         a job spec (YAML/JSON) submitted at start-up, if set
  * @param database        JDBC settings; an empty url means the embedded H2 file database in dataDir
+ * @param security        keystore, TLS names, agent certificate lifetime and the initial admin (see README "Security")
  */
 @ConfigurationProperties("fedprune")
 public record CoordinatorProperties(
@@ -19,11 +22,46 @@ public record CoordinatorProperties(
         @DefaultValue Database database,
         @DefaultValue("30") int agentTimeoutSeconds,
         @DefaultValue("5") int heartbeatIntervalSeconds,
-        @DefaultValue("200") long tickMillis) {
+        @DefaultValue("200") long tickMillis,
+        @DefaultValue Security security) {
 
     public record Grpc(@DefaultValue("0.0.0.0") String bindAddress, @DefaultValue("50051") int port) {
     }
 
     public record Database(@DefaultValue("") String url, @DefaultValue("sa") String user, @DefaultValue("") String password) {
+        @Override
+        public String toString() {
+            return "Database[url=" + url + ", user=" + user + ", password=***]";
+        }
+    }
+
+    /**
+     * @param keystore                  the PKCS#12 keystore of the CA, TLS and signing keys in dataDir/security
+     * @param serverNames               host names and IP addresses written into the coordinator's TLS certificate
+     * @param agentCertificateValidity  lifetime of agent certificates (agents renew after two thirds of it)
+     * @param admin                     the first admin account, created when no operator exists
+     */
+    public record Security(@DefaultValue Keystore keystore, @DefaultValue({"localhost", "127.0.0.1"}) List<String> serverNames,
+                           @DefaultValue("7d") Duration agentCertificateValidity, @DefaultValue Admin admin) {
+    }
+
+    /** @param password env FEDPRUNE_SECURITY_KEYSTORE_PASSWORD; empty = generated once into dataDir/security (development only) */
+    public record Keystore(@DefaultValue("") String password) {
+        @Override
+        public String toString() {
+            return "Keystore[password=***]";
+        }
+    }
+
+    /**
+     * @param username the initial admin's name
+     * @param password env FEDPRUNE_SECURITY_ADMIN_PASSWORD; creates the admin when no operator account exists
+     * @param token    env FEDPRUNE_SECURITY_ADMIN_TOKEN; a bearer API token registered (hashed) for the admin, for automation
+     */
+    public record Admin(@DefaultValue("admin") String username, @DefaultValue("") String password, @DefaultValue("") String token) {
+        @Override
+        public String toString() {
+            return "Admin[username=" + username + ", password=***, token=***]";
+        }
     }
 }

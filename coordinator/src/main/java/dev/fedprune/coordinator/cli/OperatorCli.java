@@ -28,9 +28,9 @@ import tools.jackson.databind.json.JsonMapper;
  */
 @Command(name = "fedprune", mixinStandardHelpOptions = true, version = "FedPrune operator CLI 0.1.0",
         description = "Operate a FedPrune coordinator through its REST API.",
-        subcommands = {OperatorCli.Jobs.class, OperatorCli.Agents.class, OperatorCli.Artifacts.class})
+        subcommands = {OperatorCli.Jobs.class, OperatorCli.Agents.class, OperatorCli.Artifacts.class, SecurityCommands.class})
 public final class OperatorCli {
-    static final Set<String> COMMANDS = Set.of("jobs", "agents", "artifacts");
+    static final Set<String> COMMANDS = Set.of("jobs", "agents", "artifacts", "security");
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     @Option(names = "--url", defaultValue = "${env:FEDPRUNE_URL:-http://localhost:8080}", description = "Coordinator base URL (env FEDPRUNE_URL; default ${DEFAULT-VALUE}).")

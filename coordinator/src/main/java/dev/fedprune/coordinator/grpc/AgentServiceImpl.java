@@ -3,12 +3,17 @@ package dev.fedprune.coordinator.grpc;
 import com.google.protobuf.ByteString;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.coordinator.agent.AgentRegistry;
+import dev.fedprune.coordinator.grpc.AgentIdentityInterceptor.AuthenticatedAgent;
+import dev.fedprune.coordinator.security.AgentPki;
+import dev.fedprune.coordinator.security.AuditLog;
+import dev.fedprune.coordinator.security.EnrollmentService;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.error.InvalidUploadException;
 import dev.fedprune.coordinator.error.PermissionDeniedException;
 import dev.fedprune.coordinator.round.RoundEngine;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
+import dev.fedprune.coordinator.store.Records.TaskRecord;
 import dev.fedprune.coordinator.store.Records.UploadRecord;
 import dev.fedprune.proto.v1.AgentCredentials;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
@@ -24,9 +29,17 @@ import dev.fedprune.proto.v1.MetricsAck;
 import dev.fedprune.proto.v1.MetricsReport;
 import dev.fedprune.proto.v1.PullTaskRequest;
 import dev.fedprune.proto.v1.PullTaskResponse;
+import dev.fedprune.proto.v1.RenewRequest;
 import dev.fedprune.proto.v1.UploadReceipt;
 import dev.fedprune.proto.v1.UploadStatus;
 import dev.fedprune.proto.v1.UploadStatusRequest;
+import dev.fedprune.security.InvalidSecurityInputException;
+import dev.fedprune.security.ReplayedNonceException;
+import dev.fedprune.security.SignatureRejectedException;
+import dev.fedprune.security.pki.Pem;
+import dev.fedprune.security.sign.ReplayGuard;
+import dev.fedprune.security.sign.Signatures;
+import dev.fedprune.security.sign.Statements;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -40,9 +53,11 @@ import java.util.concurrent.Callable;
 import java.util.function.LongSupplier;
 
 /**
- * The coordinator's side of {@code fedprune.v1.AgentService}: authenticates each call, streams
- * artifacts with flow control, and assembles chunked uploads on disk (resumable) before handing the
- * complete, digest-checked payload to the round engine.
+ * The coordinator's side of {@code fedprune.v1.AgentService}: enrolls agents, serves each call for
+ * the agent its mTLS certificate names ({@link AgentIdentityInterceptor}), signs the tasks and
+ * artifacts it hands out, streams artifacts with flow control, and assembles chunked uploads on disk
+ * (resumable); a complete upload is digest-checked and its signature and nonce verified before the
+ * round engine sees it.
  */
 public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBase {
     static final int CHUNK_BYTES = 1 << 20;
@@ -54,9 +69,18 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
     private final CoordinatorStore store;
     private final LongSupplier clock;
     private final int heartbeatIntervalSeconds;
+    private final AgentPki pki;
+    private final EnrollmentService enrollment;
+    private final ReplayGuard replayGuard;
+    private final AuditLog audit;
 
     public AgentServiceImpl(AgentRegistry agents, RoundEngine engine, ArtifactStore artifacts, CoordinatorStore store,
-                            LongSupplier clock, int heartbeatIntervalSeconds) {
+                            LongSupplier clock, int heartbeatIntervalSeconds, AgentPki pki, EnrollmentService enrollment,
+                            ReplayGuard replayGuard, AuditLog audit) {
+        this.pki = pki;
+        this.enrollment = enrollment;
+        this.replayGuard = replayGuard;
+        this.audit = audit;
         this.agents = agents;
         this.engine = engine;
         this.artifacts = artifacts;
@@ -77,8 +101,16 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
         observer.onCompleted();
     }
 
-    private AgentRecord authenticate(AgentCredentials c) {
-        return agents.authenticate(c.getAgentId(), c.getSecret());
+    /** The caller, from its certificate; the deprecated credentials field of the request is ignored. */
+    private AgentRecord authenticate(AgentCredentials ignored) {
+        return AgentIdentityInterceptor.current().agent();
+    }
+
+    private EnrollResponse issued(EnrollmentService.Issued issued) {
+        return EnrollResponse.newBuilder().setAgentId(issued.agent().id()).setCertificatePem(Pem.write(issued.certificate()))
+                .setCaCertificatePem(pki.caCertificatePem()).setSigningCertificatePem(pki.signingCertificatePem())
+                .setCertificateNotAfterMillis(issued.certificate().getNotAfter().getTime())
+                .setHeartbeatIntervalSeconds(heartbeatIntervalSeconds).build();
     }
 
     private static String resources(DeviceResources r) {
@@ -88,12 +120,14 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
 
     @Override
     public void enroll(EnrollRequest request, StreamObserver<EnrollResponse> observer) {
-        unary("Enroll", observer, () -> {
-            AgentRegistry.Enrollment e = agents.enroll(request.getName(), request.getSite(), resources(request.getResources()));
-            return EnrollResponse.newBuilder()
-                    .setCredentials(AgentCredentials.newBuilder().setAgentId(e.agentId()).setSecret(e.secret()))
-                    .setHeartbeatIntervalSeconds(heartbeatIntervalSeconds).build();
-        });
+        unary("Enroll", observer, () -> issued(enrollment.enroll(request.getEnrollmentToken(), request.getCsrPem(), request.getName(),
+                request.getSite(), resources(request.getResources()), AgentIdentityInterceptor.PEER.get())));
+    }
+
+    @Override
+    public void renew(RenewRequest request, StreamObserver<EnrollResponse> observer) {
+        unary("Renew", observer, () -> issued(enrollment.renew(AgentIdentityInterceptor.current().agent(), request.getCsrPem(),
+                AgentIdentityInterceptor.PEER.get())));
     }
 
     @Override
@@ -109,7 +143,17 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
 
     @Override
     public void pullTask(PullTaskRequest request, StreamObserver<PullTaskResponse> observer) {
-        unary("PullTask", observer, () -> engine.pullTask(authenticate(request.getCredentials())));
+        unary("PullTask", observer, () -> {
+            AgentRecord agent = authenticate(request.getCredentials());
+            PullTaskResponse response = engine.pullTask(agent);
+            if (!response.hasTask()) {
+                return response;
+            }
+            // The agent uses the exact bytes that were signed, so no canonical re-encoding is needed.
+            byte[] task = response.getTask().toByteArray();
+            return response.toBuilder().setSignedTask(ByteString.copyFrom(task))
+                    .setTaskSignature(ByteString.copyFrom(pki.signTask(agent.id(), task))).build();
+        });
     }
 
     @Override
@@ -171,7 +215,8 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                     ArtifactChunk.Builder chunk = ArtifactChunk.newBuilder().setOffset(position[0]).setData(ByteString.copyFrom(data))
                             .setChunkSha256(Digests.sha256Hex(data)).setTotalSizeBytes(artifact.sizeBytes()).setLast(last);
                     if (last) {
-                        chunk.setTotalSha256(artifact.sha256());
+                        chunk.setTotalSha256(artifact.sha256())
+                                .setSignature(ByteString.copyFrom(pki.signArtifact(artifact.id(), artifact.sizeBytes(), artifact.sha256())));
                     }
                     observer.onNext(chunk.build());
                     position[0] += n;
@@ -213,6 +258,9 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
     private final class UploadSession implements StreamObserver<ContributionChunk> {
         private final StreamObserver<UploadReceipt> receipt;
         private AgentRecord agent;
+        private AuthenticatedAgent caller;
+        private TaskRecord task;
+        private String nonce;
         private UploadRecord upload;
         private OutputStream out;
         private boolean failed;
@@ -247,7 +295,19 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 throw new InvalidUploadException("upload_id", "required, at most 128 characters");
             }
             var header = chunk.getHeader();
-            agent = authenticate(header.getCredentials());
+            caller = AgentIdentityInterceptor.current();
+            agent = caller.agent();
+            // A replayed upload is refused as such before anything else about it is looked at.
+            replayGuard.checkUnused(agent.id(), header.getNonce(), "header.nonce");
+            nonce = header.getNonce();
+            task = engine.taskOf(agent, header.getTaskId());
+            if (!header.getJobId().isEmpty() && !header.getJobId().equals(task.jobId())) {
+                throw new InvalidUploadException("header.job_id", "task " + task.id() + " belongs to job " + task.jobId() + ", the upload says " + header.getJobId());
+            }
+            if (header.getRoundIndex() != task.roundIndex()) {
+                throw new InvalidUploadException("header.round_index", "task " + task.id() + " belongs to round " + task.roundIndex()
+                        + ", the upload says round " + header.getRoundIndex());
+            }
             engine.checkAccepting(agent, header.getTaskId());
             if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > MAX_UPLOAD_BYTES) {
                 throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + MAX_UPLOAD_BYTES + "], got " + header.getTotalSizeBytes());
@@ -317,6 +377,10 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), 0, upload.totalBytes(), "RECEIVING"), clock.getAsLong());
                 throw new InvalidUploadException("total_sha256", "payload has SHA-256 " + sha + ", the last chunk says " + chunk.getTotalSha256());
             }
+            // Verified before the engine sees the payload: a refusal here folds nothing and leaves the task open.
+            byte[] statement = Statements.contribution(task.jobId(), task.roundIndex(), task.id(), agent.id(), sha, nonce);
+            Signatures.verify(caller.certificate().getPublicKey(), statement, chunk.getSignature().toByteArray(), "contribution for task " + task.id());
+            replayGuard.consume(agent.id(), nonce, task.id(), clock.getAsLong(), "header.nonce");
             engine.acceptContribution(agent, upload.taskId(), payload, sha);
             store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), upload.committedBytes(), upload.totalBytes(), "COMPLETE"), clock.getAsLong());
             Files.deleteIfExists(staging);
@@ -330,6 +394,9 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
         private void fail(Exception e) {
             failed = true;
             closeOut();
+            if (agent != null) {
+                audit.refused(AuditLog.CONTRIBUTION_REFUSED, agent == null ? null : agent.id(), task == null ? null : task.id(), e.getMessage());
+            }
             receipt.onError(GrpcErrors.toStatus("UploadContribution", e));
         }
 

@@ -1,6 +1,7 @@
 package dev.fedprune.coordinator.web;
 
 import dev.fedprune.coordinator.error.NotFoundException;
+import dev.fedprune.coordinator.error.PermissionDeniedException;
 import dev.fedprune.coordinator.error.RoundClosedException;
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import java.util.LinkedHashMap;
@@ -20,6 +21,20 @@ public class ApiErrors {
     @ExceptionHandler(InvalidJobSpecException.class)
     ResponseEntity<Map<String, Object>> invalidSpec(InvalidJobSpecException e) {
         return error(HttpStatus.BAD_REQUEST, e.field(), e.getMessage());
+    }
+
+    /** Validation of security requests (operators, tokens): the message starts with the field name. */
+    @ExceptionHandler(IllegalArgumentException.class)
+    ResponseEntity<Map<String, Object>> invalidArgument(IllegalArgumentException e) {
+        String message = e.getMessage() == null ? "invalid request" : e.getMessage();
+        int colon = message.indexOf(": ");
+        String field = colon > 0 && message.substring(0, colon).matches("[A-Za-z0-9_.\\[\\]-]+") ? message.substring(0, colon) : null;
+        return error(HttpStatus.BAD_REQUEST, field, message);
+    }
+
+    @ExceptionHandler(PermissionDeniedException.class)
+    ResponseEntity<Map<String, Object>> permissionDenied(PermissionDeniedException e) {
+        return error(HttpStatus.FORBIDDEN, null, e.getMessage());
     }
 
     @ExceptionHandler(NotFoundException.class)

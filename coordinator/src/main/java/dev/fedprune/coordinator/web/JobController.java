@@ -90,7 +90,7 @@ public class JobController {
         out.put("id", a.id());
         out.put("name", a.name());
         out.put("site", a.site());
-        out.put("state", node.agents().isOnline(a) ? a.state() : "OFFLINE");
+        out.put("state", "REVOKED".equals(a.state()) || node.agents().isOnline(a) ? a.state() : "OFFLINE");
         out.put("lastHeartbeatAt", a.lastHeartbeatAt());
         out.put("currentTaskId", a.currentTaskId());
         out.put("resources", a.resources() == null ? null : JSON.readTree(a.resources()));

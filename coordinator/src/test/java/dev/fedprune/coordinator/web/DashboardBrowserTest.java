@@ -68,6 +68,7 @@ class DashboardBrowserTest {
         registry.add("fedprune.data-dir", () -> DATA.resolve("coordinator").toString());
         registry.add("fedprune.grpc.port", () -> 0);
         registry.add("fedprune.grpc.bind-address", () -> "127.0.0.1");
+        registry.add("fedprune.security.admin.password", () -> "dashboard-admin-password");
     }
 
     static WebDriver browser;
@@ -102,6 +103,22 @@ class DashboardBrowserTest {
         return "http://127.0.0.1:" + env.getProperty("local.server.port") + path;
     }
 
+    /** Pages are behind Spring Security: sign in once through the login form (the session cookie does the rest). */
+    static boolean signedIn;
+
+    @org.junit.jupiter.api.BeforeEach
+    void signIn() {
+        if (signedIn) {
+            return;
+        }
+        signedIn = true;
+        browser.get(url("/login"));
+        browser.findElement(By.name("username")).sendKeys("admin");
+        browser.findElement(By.name("password")).sendKeys("dashboard-admin-password");
+        browser.findElement(By.cssSelector("button[type=submit]")).click();
+        new WebDriverWait(browser, Duration.ofSeconds(10)).until(d -> !d.getCurrentUrl().contains("/login"));
+    }
+
     WebDriverWait waitUpTo(int seconds) {
         return new WebDriverWait(browser, Duration.ofSeconds(seconds));
     }
@@ -123,8 +140,10 @@ class DashboardBrowserTest {
         };
         List<AgentLoop> loops = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            CoordinatorClient client = new CoordinatorClient("127.0.0.1:" + node.grpcPort(), CoordinatorClient.defaultRetry());
-            client.enroll("hospital-" + i, "site-" + i, DeviceResources.newBuilder().setCpuCores(2).setDeviceClass("hospital-server").build());
+            CoordinatorClient client = CoordinatorClient.enroll("127.0.0.1:" + node.grpcPort(),
+                    node.enrollment().mintToken("site-" + i, Duration.ofMinutes(5), "test").token(), node.pki().caFingerprint(),
+                    "hospital-" + i, "site-" + i, DeviceResources.newBuilder().setCpuCores(2).setDeviceClass("hospital-server").build(),
+                    CoordinatorClient.defaultRetry());
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("agent-" + i), null),
                     Map.of(LocalPruneMethod.MAGNITUDE, slow), new AgentLoop.Options("hospital-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
             Thread t = new Thread(loop::run, "agent-" + i);

@@ -21,10 +21,14 @@ import org.springframework.test.context.DynamicPropertySource;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** The REST API of a real coordinator application on a random port, with its H2 file database. */
+/**
+ * The REST API of a real coordinator application on a random port, with its H2 file database,
+ * called with the bootstrap admin's API token.
+ */
 @SpringBootTest(classes = CoordinatorApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class JobApiTest {
     static final Path DATA;
+    static final String ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789";
 
     static {
         try {
@@ -40,6 +44,9 @@ class JobApiTest {
         registry.add("fedprune.data-dir", () -> DATA.resolve("coordinator").toString());
         registry.add("fedprune.grpc.port", () -> 0);
         registry.add("fedprune.grpc.bind-address", () -> "127.0.0.1");
+        registry.add("fedprune.security.keystore.password", () -> "test-keystore-password");
+        registry.add("fedprune.security.admin.password", () -> "test-admin-password");
+        registry.add("fedprune.security.admin.token", () -> ADMIN_TOKEN);
     }
 
     @Autowired
@@ -51,6 +58,7 @@ class JobApiTest {
     HttpResponse<String> call(String method, String path, String body) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + env.getProperty("local.server.port") + path));
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        b.header("Authorization", "Bearer " + ADMIN_TOKEN);
         if (body != null) {
             b.header("Content-Type", "application/yaml");
         }

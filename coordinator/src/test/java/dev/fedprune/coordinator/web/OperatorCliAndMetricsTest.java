@@ -54,7 +54,12 @@ class OperatorCliAndMetricsTest {
         registry.add("fedprune.data-dir", () -> DATA.resolve("coordinator").toString());
         registry.add("fedprune.grpc.port", () -> 0);
         registry.add("fedprune.grpc.bind-address", () -> "127.0.0.1");
+        registry.add("fedprune.security.admin.password", () -> "cli-admin-password");
+        registry.add("fedprune.security.admin.token", () -> ADMIN_TOKEN);
     }
+
+    /** The CLI authenticates with an API token (Spring Security); this one is registered for the initial admin. */
+    static final String ADMIN_TOKEN = "cli-test-admin-token-0123456789abcdef0123";
 
     @Autowired
     Environment env;
@@ -68,7 +73,7 @@ class OperatorCliAndMetricsTest {
     Run cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        List<String> all = new ArrayList<>(List.of("--url", "http://127.0.0.1:" + env.getProperty("local.server.port")));
+        List<String> all = new ArrayList<>(List.of("--url", "http://127.0.0.1:" + env.getProperty("local.server.port"), "--token", ADMIN_TOKEN));
         all.addAll(List.of(args));
         int exit = OperatorCli.run(new PrintStream(out, true), new PrintStream(err, true), all.toArray(String[]::new));
         return new Run(exit, out.toString(), err.toString());
@@ -94,8 +99,9 @@ class OperatorCliAndMetricsTest {
 
         List<AgentLoop> loops = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            CoordinatorClient client = new CoordinatorClient("127.0.0.1:" + node.grpcPort(), CoordinatorClient.defaultRetry());
-            client.enroll("cli-agent-" + i, "site", DeviceResources.getDefaultInstance());
+            CoordinatorClient client = CoordinatorClient.enroll("127.0.0.1:" + node.grpcPort(),
+                    node.enrollment().mintToken("site", java.time.Duration.ofMinutes(5), "test").token(), node.pki().caFingerprint(),
+                    "cli-agent-" + i, "site", DeviceResources.getDefaultInstance(), CoordinatorClient.defaultRetry());
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("agent-" + i), null),
                     Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()), new AgentLoop.Options("cli-agent-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
             Thread t = new Thread(loop::run);

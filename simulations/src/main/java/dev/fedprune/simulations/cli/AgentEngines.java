@@ -3,6 +3,7 @@ package dev.fedprune.simulations.cli;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.simulations.study.LlmEvaluator;
 import dev.fedprune.simulations.study.ModelEvaluator;
 import java.util.Map;
 
@@ -17,6 +18,6 @@ final class AgentEngines {
 
     /** Perplexity on the agent's model runtime. */
     static ModelEvaluator evaluator() {
-        throw new UnsupportedOperationException("perplexity evaluation needs the LLM runtime, which this build does not have yet");
+        return new LlmEvaluator();
     }
 }

@@ -1,6 +1,7 @@
 package dev.fedprune.simulations.scenario;
 
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalPruneMethod;
@@ -10,12 +11,12 @@ import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.node.CoordinatorNode;
 import dev.fedprune.coordinator.store.Records.JobRecord;
 import dev.fedprune.coordinator.store.Records.TaskRecord;
-import dev.fedprune.proto.v1.AgentCredentials;
 import dev.fedprune.proto.v1.DeviceResources;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -62,9 +63,12 @@ public final class VirtualFederation {
             String target = "127.0.0.1:" + node.grpcPort();
             for (int i = 0; i < slices.size(); i++) {
                 String name = String.format("agent-%03d", i);
-                CoordinatorClient client = new CoordinatorClient(target, CoordinatorClient.defaultRetry());
+                // The real enrollment flow, in process: a one-time token, a CSR, a certificate, then mutual TLS.
+                String site = "simulated-site-" + i;
+                CoordinatorClient client = CoordinatorClient.enroll(target, node.enrollment().mintToken(site, Duration.ofMinutes(10), "simulation").token(),
+                        node.pki().caFingerprint(), name, site, DeviceResources.newBuilder().setCpuCores(1).setDeviceClass("virtual").build(),
+                        CoordinatorClient.defaultRetry());
                 clients.add(client);
-                client.enroll(name, "simulated-site-" + i, DeviceResources.newBuilder().setCpuCores(1).setDeviceClass("virtual").build());
                 startAgent(name, client, slices.get(i), engines.apply(i), failures.apply(i), stragglerDelaySeconds, out, localModel,
                         target, threads, loops, clients);
             }
@@ -99,10 +103,9 @@ public final class VirtualFederation {
             // The agent process dies: its loop stops and its connection goes away. It comes back with a new
             // connection and the same identity, and picks up the task it had pulled.
             self[0].stop();
-            AgentCredentials identity = client.credentials();
+            AgentIdentity identity = client.identity();
             client.close();
-            CoordinatorClient reborn = new CoordinatorClient(target, CoordinatorClient.defaultRetry());
-            reborn.useCredentials(identity);
+            CoordinatorClient reborn = new CoordinatorClient(identity, CoordinatorClient.defaultRetry());
             clients.add(reborn);
             startAgent(name, reborn, data, engines, Failure.NONE, 0, out, localModel, target, threads, loops, clients);
         };

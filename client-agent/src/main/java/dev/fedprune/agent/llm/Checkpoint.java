@@ -1,0 +1,230 @@
+package dev.fedprune.agent.llm;
+
+import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.FormatException;
+import dev.fedprune.aggregation.format.SafetensorsFile;
+import dev.fedprune.aggregation.format.TensorInfo;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The tensors of a Hugging Face checkpoint: one {@code model.safetensors} or the shards listed by
+ * {@code model.safetensors.index.json}. Tensors are read with positional reads one at a time rather
+ * than memory-mapped, so that pages of tensors already used never count against the resident set of a
+ * layer-streaming agent.
+ */
+public final class Checkpoint implements AutoCloseable {
+    public static final String SINGLE = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
+    private static final int CHUNK_BYTES = 1 << 20;
+
+    private record Shard(SafetensorsFile header, FileChannel channel, long dataStart) {
+    }
+
+    private record Located(Shard shard, TensorInfo info) {
+    }
+
+    private final Path dir;
+    private final List<Shard> shards;
+    private final Map<String, Located> tensors;
+
+    private Checkpoint(Path dir, List<Shard> shards, Map<String, Located> tensors) {
+        this.dir = dir;
+        this.shards = shards;
+        this.tensors = tensors;
+    }
+
+    public static Checkpoint open(Path modelDir) throws IOException {
+        Path single = modelDir.resolve(SINGLE);
+        Path index = modelDir.resolve(INDEX);
+        List<Path> files = new ArrayList<>();
+        if (Files.isRegularFile(single)) {
+            files.add(single);
+        } else if (Files.isRegularFile(index)) {
+            files.addAll(shardsOf(modelDir, index));
+        } else {
+            throw new InvalidModelException(modelDir + ": neither " + SINGLE + " nor " + INDEX + " is present");
+        }
+        List<Shard> shards = new ArrayList<>();
+        Map<String, Located> tensors = new LinkedHashMap<>();
+        try {
+            for (Path f : files) {
+                Shard shard = openShard(f);
+                shards.add(shard);
+                for (TensorInfo info : shard.header.tensors().values()) {
+                    Located previous = tensors.put(info.name(), new Located(shard, info));
+                    if (previous != null) {
+                        throw new InvalidModelException(f + ": tensor '" + info.name() + "' also appears in " + previous.shard.header.path());
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            for (Shard s : shards) {
+                s.header.close();
+                s.channel.close();
+            }
+            if (e instanceof FormatException fe) {
+                throw new InvalidModelException(fe.getMessage(), fe);
+            }
+            throw e;
+        }
+        return new Checkpoint(modelDir, shards, Collections.unmodifiableMap(tensors));
+    }
+
+    private static List<Path> shardsOf(Path modelDir, Path index) throws IOException {
+        JsonNode root;
+        try {
+            root = JsonMapper.builder().build().readTree(Files.readString(index));
+        } catch (JacksonException e) {
+            throw new InvalidModelException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        JsonNode map = root == null ? null : root.get("weight_map");
+        if (map == null || !map.isObject() || map.isEmpty()) {
+            throw new InvalidModelException(index + ": missing field weight_map");
+        }
+        List<Path> files = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> e : map.properties()) {
+            Path shard = modelDir.resolve(e.getValue().asString());
+            if (!Files.isRegularFile(shard)) {
+                throw new InvalidModelException(index + ": weight_map." + e.getKey() + " names missing shard " + shard.getFileName());
+            }
+            if (!files.contains(shard)) {
+                files.add(shard);
+            }
+        }
+        return files;
+    }
+
+    private static Shard openShard(Path file) throws IOException {
+        SafetensorsFile header = SafetensorsFile.open(file);
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        channel.read(len, 0);
+        return new Shard(header, channel, 8 + len.flip().getLong());
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public boolean has(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** Every tensor, in shard and file order. */
+    public List<TensorInfo> infos() {
+        return tensors.values().stream().map(Located::info).toList();
+    }
+
+    public TensorInfo info(String name) {
+        return locate(name).info;
+    }
+
+    /** The file that holds a tensor, for error messages. */
+    public Path fileOf(String name) {
+        return locate(name).shard.header.path();
+    }
+
+    private Located locate(String name) {
+        Located l = tensors.get(name);
+        if (l == null) {
+            throw new InvalidModelException(dir + ": tensor '" + name + "' is missing from the checkpoint");
+        }
+        return l;
+    }
+
+    /** The whole tensor as floats; the raw bytes go through a 1 MiB buffer, never whole. */
+    public float[] readFloats(String name) throws IOException {
+        Located l = locate(name);
+        long count = l.info.elementCount();
+        if (count > Integer.MAX_VALUE - 8) {
+            throw new InvalidModelException(fileOf(name) + ": tensor '" + name + "' has " + count + " elements, more than one Java array holds");
+        }
+        float[] out = new float[(int) count];
+        readFloats(l, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Selected rows of a 2-D tensor (e.g. embedding rows of the token ids in use). */
+    public float[] readRows(String name, int[] rows) throws IOException {
+        Located l = locate(name);
+        int width = Math.toIntExact(l.info.dim(1));
+        float[] out = new float[Math.multiplyExact(rows.length, width)];
+        for (int r = 0; r < rows.length; r++) {
+            readFloats(l, (long) rows[r] * width, out, r * width, width);
+        }
+        return out;
+    }
+
+    private void readFloats(Located l, long firstElement, float[] out, int outOffset, int count) throws IOException {
+        DType dtype = l.info.dtype();
+        int width = dtype.bytes();
+        ByteBuffer buffer = ByteBuffer.allocate(Math.min(CHUNK_BYTES, count * width)).order(ByteOrder.LITTLE_ENDIAN);
+        long position = l.shard.dataStart + l.info.dataBegin() + firstElement * width;
+        int done = 0;
+        while (done < count) {
+            int n = Math.min(count - done, buffer.capacity() / width);
+            buffer.clear().limit(n * width);
+            while (buffer.hasRemaining()) {
+                int r = l.shard.channel.read(buffer, position + buffer.position());
+                if (r < 0) {
+                    throw new InvalidModelException(l.shard.header.path() + ": unexpected end of file in tensor '" + l.info.name() + "'");
+                }
+            }
+            buffer.flip();
+            switch (dtype) {
+                case F32 -> buffer.asFloatBuffer().get(out, outOffset + done, n);
+                case F16 -> {
+                    for (int i = 0; i < n; i++) {
+                        out[outOffset + done + i] = DType.halfToFloat(buffer.getShort());
+                    }
+                }
+                case BF16 -> {
+                    for (int i = 0; i < n; i++) {
+                        out[outOffset + done + i] = DType.bf16ToFloat(buffer.getShort());
+                    }
+                }
+                default -> throw new InvalidModelException(l.shard.header.path() + ": tensor '" + l.info.name() + "' has dtype " + dtype + "; expected F32, F16 or BF16");
+            }
+            position += (long) n * width;
+            done += n;
+        }
+    }
+
+    /** Copies a tensor's raw bytes to a channel without holding it in memory. */
+    public void copyRaw(String name, WritableByteChannel target) throws IOException {
+        Located l = locate(name);
+        long position = l.shard.dataStart + l.info.dataBegin();
+        long remaining = l.info.byteSize();
+        while (remaining > 0) {
+            long n = l.shard.channel.transferTo(position, remaining, target);
+            if (n <= 0) {
+                throw new IOException(l.shard.header.path() + ": could not copy tensor '" + name + "'");
+            }
+            position += n;
+            remaining -= n;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        for (Shard s : shards) {
+            s.header.close();
+            s.channel.close();
+        }
+    }
+}
