@@ -45,6 +45,7 @@ public final class StudyReport {
             m.put("failures", r.failures());
             m.put("ppl_by_category", r.pplByCategory());
             m.put("layer_sparsity", r.layerSparsity());
+            m.put("tensor_sparsity", r.tensorSparsity());
             json.add(m);
         }
         Files.writeString(out.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json));

@@ -9,6 +9,6 @@ import java.util.Map;
  */
 public record StudyRow(String method, String comparisonGroup, boolean weightScaling, int agents, double sparsity, String pattern,
                        long seed, String state, double ppl, Map<String, Double> pplByCategory, double actualSparsity,
-                       Map<String, Double> layerSparsity, double bytesPerAgent, Map<String, Double> phaseSeconds, int rounds,
+                       Map<String, Double> layerSparsity, Map<String, Double> tensorSparsity, double bytesPerAgent, Map<String, Double> phaseSeconds, int rounds,
                        Map<String, Long> failures) {
 }

@@ -5,6 +5,7 @@ import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.SafetensorsFile;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.simulations.scenario.HostCpuLimit;
 import dev.fedprune.simulations.scenario.Partitioner;
@@ -130,7 +131,7 @@ public final class StudyRunner {
         ModelEvaluator.Evaluation e = evaluate(model);
         long t2 = System.nanoTime();
         return new StudyRow(Method.CENTRALIZED.label(), scenario.localComparisonGroup(), false, 1, sparsity, scenario.pattern(), seed,
-                "COMPLETED", e.perplexity(), e.perCategory(), sparsityOf(masks), layerSparsity(masks), 0,
+                "COMPLETED", e.perplexity(), e.perCategory(), sparsityOf(masks), layerSparsity(masks), tensorSparsity(masks), 0,
                 Map.of("local_prune", (t1 - t0) / 1e9, "evaluate", (t2 - t1) / 1e9), 0, Map.of());
     }
 
@@ -140,8 +141,18 @@ public final class StudyRunner {
         Map<String, Double> categorySum = new TreeMap<>();
         double sparsitySum = 0;
         Map<String, Double> layers = new TreeMap<>();
+        Map<String, Double> tensors = new TreeMap<>();
         double pruneSeconds = 0;
+        List<Integer> all = new ArrayList<>();
         for (int i = 0; i < slices.size(); i++) {
+            all.add(i);
+        }
+        int cap = scenario.localOnlyEvaluatedAgents();
+        if (cap > 0 && cap < slices.size()) {
+            java.util.Collections.shuffle(all, new Random(seed));
+        }
+        List<Integer> evaluated = cap > 0 && cap < slices.size() ? all.subList(0, cap) : all;
+        for (int i : evaluated) {
             long p0 = System.nanoTime();
             Map<String, BitMask> masks = engine.computeMasks(request(slices.get(i), sparsity, seed, nm), ProgressListener.NONE);
             pruneSeconds += (System.nanoTime() - p0) / 1e9;
@@ -150,14 +161,15 @@ public final class StudyRunner {
             pplSum += e.perplexity();
             e.perCategory().forEach((c, v) -> categorySum.merge(c, v, Double::sum));
             sparsitySum += sparsityOf(masks);
-            layerSparsity(masks).forEach((l, v) -> layers.merge(l, v / slices.size(), Double::sum));
+            layerSparsity(masks).forEach((l, v) -> layers.merge(l, v / evaluated.size(), Double::sum));
+            tensorSparsity(masks).forEach((t, v) -> tensors.merge(t, v / evaluated.size(), Double::sum));
         }
-        int n = slices.size();
+        int n = evaluated.size();
         Map<String, Double> categories = new TreeMap<>();
         categorySum.forEach((c, v) -> categories.put(c, v / n));
         double total = (System.nanoTime() - t0) / 1e9;
-        return new StudyRow(Method.LOCAL_ONLY.label(), scenario.localComparisonGroup(), false, n, sparsity, scenario.pattern(), seed,
-                "COMPLETED", pplSum / n, categories, sparsitySum / n, layers, 0,
+        return new StudyRow(Method.LOCAL_ONLY.label(), scenario.localComparisonGroup(), false, slices.size(), sparsity, scenario.pattern(), seed,
+                "COMPLETED", pplSum / n, categories, sparsitySum / n, layers, tensors, 0,
                 Map.of("local_prune", pruneSeconds, "evaluate", total - pruneSeconds), 0, Map.of());
     }
 
@@ -194,6 +206,7 @@ public final class StudyRunner {
         double evaluateSeconds = (System.nanoTime() - e0) / 1e9;
         JsonNode report = r.report();
         Map<String, Double> layers = new TreeMap<>();
+        Map<String, Double> tensors = r.resultDir() == null ? Map.of() : tensorSparsity(readMaskFile(r.resultDir().resolve("global-mask.safetensors")));
         double bytesPerAgent = 0;
         int rounds = 0;
         if (report != null) {
@@ -216,7 +229,7 @@ public final class StudyRunner {
         phases.put("evaluate", evaluateSeconds);
         return new StudyRow(m.label(), group, scaling, agents, sparsity, scenario.pattern(), seed, r.state(),
                 e == null ? Double.NaN : e.perplexity(), e == null ? Map.of() : e.perCategory(),
-                report == null ? Double.NaN : report.get("overallSparsity").asDouble(), layers, bytesPerAgent, phases, rounds, failuresSeen);
+                report == null ? Double.NaN : report.get("overallSparsity").asDouble(), layers, tensors, bytesPerAgent, phases, rounds, failuresSeen);
     }
 
     /** Which agents fail how, drawn from the seed; the first agents are never all failing. */
@@ -255,6 +268,25 @@ public final class StudyRunner {
             total += m.length();
         }
         return total == 0 ? 0 : (double) pruned / total;
+    }
+
+    static Map<String, Double> tensorSparsity(Map<String, BitMask> masks) {
+        Map<String, Double> out = new TreeMap<>();
+        masks.forEach((name, m) -> out.put(name, (double) m.cardinality() / m.length()));
+        return out;
+    }
+
+    /** The global mask a job wrote: one U8 tensor of packed bits per pruned tensor, weight counts in the metadata. */
+    static Map<String, BitMask> readMaskFile(Path file) throws IOException {
+        Map<String, BitMask> masks = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (var info : f.tensors().values()) {
+                byte[] bytes = new byte[(int) info.byteSize()];
+                f.bytes(info.name()).get(bytes);
+                masks.put(info.name(), BitMask.fromBytes(Long.parseLong(f.metadata().get("weights." + info.name())), bytes));
+            }
+        }
+        return masks;
     }
 
     static Map<String, Double> layerSparsity(Map<String, BitMask> masks) {

@@ -39,13 +39,15 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * localPruner: wanda
  * seeds: [0]
  * failures: {dropoutFraction: 0.1, stragglerFraction: 0.1, stragglerDelaySeconds: 2, crashRejoinAgents: 1}
+ * localOnlyEvaluatedAgents: 8    # local-only: evaluate this many agents' models (seeded choice); default all
  * </pre>
  */
 public record StudyScenario(String name, Path model, Path calibration, Path evaluation, List<Integer> agents,
                             Scenario.Partition partition, double alpha, int minSamples, List<Method> methods,
                             List<Double> sparsities, List<String> comparisonGroups, List<Boolean> weightScaling,
                             String localPruner, String localComparisonGroup, String pattern, List<Long> seeds,
-                            int calibrationSamples, int sequenceLength, int deadlineSeconds, Failures failures) {
+                            int calibrationSamples, int sequenceLength, int deadlineSeconds, Failures failures,
+                            int localOnlyEvaluatedAgents) {
 
     /** The methods a study compares (the names of results.json). */
     public enum Method {
@@ -71,7 +73,8 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
 
     private static final Set<String> KEYS = Set.of("name", "model", "calibration", "data", "evaluation", "agents", "partition",
             "methods", "sparsities", "sparsity", "comparisonGroups", "weightScaling", "localPruner", "localComparisonGroup",
-            "pattern", "seeds", "seed", "calibrationSamples", "sequenceLength", "deadlineSeconds", "failures");
+            "pattern", "seeds", "seed", "calibrationSamples", "sequenceLength", "deadlineSeconds", "failures",
+            "localOnlyEvaluatedAgents");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
     private static final Set<String> FAILURE_KEYS = Set.of("dropoutFraction", "stragglerFraction", "stragglerDelaySeconds", "crashRejoinAgents");
 
@@ -146,6 +149,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         int calibrationSamples = (int) f.number("calibrationSamples", 0);
         int sequenceLength = (int) f.number("sequenceLength", 0);
         int deadline = (int) f.number("deadlineSeconds", 600);
+        int localOnlyEvaluated = f.has("localOnlyEvaluatedAgents") ? f.intValue("localOnlyEvaluatedAgents", raw.get("localOnlyEvaluatedAgents"), 1, 1_000_000) : 0;
 
         Failures failures = Failures.NONE;
         if (raw.get("failures") instanceof Map<?, ?> fm) {
@@ -157,7 +161,8 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
             throw f.error("failures", "expected a mapping with " + new TreeSet<>(FAILURE_KEYS));
         }
         return new StudyScenario(name, model, calibration, evaluation, agents, partition, alpha, minSamples, methods, sparsities,
-                groups, scaling, localPruner, localGroup, pattern, seeds, calibrationSamples, sequenceLength, deadline, failures);
+                groups, scaling, localPruner, localGroup, pattern, seeds, calibrationSamples, sequenceLength, deadline, failures,
+                localOnlyEvaluated);
     }
 
     /** Line of every key, by dotted path, from the YAML token stream. */
