@@ -191,6 +191,10 @@ public final class AgentLoop {
             metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
             client.reportMetrics(task, metrics);
         } catch (StatusRuntimeException e) {
+            if (stopped.get() || Thread.currentThread().isInterrupted()) {
+                log.info("{}: stopped during task {}", options.name(), task.getTaskId());
+                return;
+            }
             log.error("{}: task {} refused by the coordinator: {} {}", options.name(), task.getTaskId(), e.getStatus().getCode(), e.getStatus().getDescription());
         } catch (IOException e) {
             log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
