@@ -117,6 +117,15 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         } else if (p != null) {
             partition = f.enumValue("partition", Scenario.Partition.class, "iid");
         }
+        long samples;
+        try (var calibrationLines = Files.lines(calibration)) {
+            samples = calibrationLines.filter(l -> !l.isBlank()).count();
+        }
+        int mostAgents = agents.stream().mapToInt(Integer::intValue).max().orElse(1);
+        if (samples < (long) mostAgents * minSamples) {
+            throw f.error("agents", mostAgents + " agents with at least " + minSamples + " samples each need " + ((long) mostAgents * minSamples)
+                    + " samples; " + calibration + " has " + samples);
+        }
         List<Method> methods = f.list("methods", List.of("fedprllm_oneshot")).stream()
                 .map(v -> f.parseEnum("methods", String.valueOf(v), Method.class)).toList();
         List<Double> sparsities = f.list(f.has("sparsities") ? "sparsities" : "sparsity", List.of(0.5)).stream().map(v -> {

@@ -70,10 +70,13 @@ class StudyScenarioTest {
 
     @Test
     void impossiblePartitionIsRefusedBeforeAnyRun() throws Exception {
-        StudyScenario s = load("model: model\ncalibration: calib.jsonl\nagents: [2, 20]\nmethods: [local_only]\nlocalPruner: magnitude\n");
+        assertRefused("s.yaml:3: agents: 20 agents with at least 1 samples each need 20 samples",
+                () -> load("model: model\ncalibration: calib.jsonl\nagents: [2, 20]\nmethods: [local_only]\nlocalPruner: magnitude\n"));
+        // A category split needs as many categories as agents: found when the partitions are made, still before any run.
+        StudyScenario s = load("model: model\ncalibration: calib.jsonl\nagents: [2, 4]\npartition: category\nmethods: [local_only]\nlocalPruner: magnitude\n");
         StudyRunner runner = new StudyRunner(s, dir.resolve("out"), (m, d) -> { throw new AssertionError("nothing may run"); },
                 AgentLoop.defaultEngines(), new PrintStream(java.io.OutputStream.nullOutputStream()));
-        assertRefused("cannot be split between 20 agents", runner::run);
+        assertRefused("3 categories cannot be split between 4 agents", runner::run);
     }
 
     @Test
