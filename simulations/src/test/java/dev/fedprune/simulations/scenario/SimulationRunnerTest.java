@@ -22,15 +22,10 @@ class SimulationRunnerTest {
 
     @Test
     void runsScenarioWithVirtualAgentsToCompletion() throws Exception {
-        Files.writeString(dir.resolve("scenario.yaml"), """
-            name: tiny
-            model: synthetic
-            agents: 3
-            seed: 5
-            job: {localPruner: magnitude, sparsity: 0.7, comparisonGroup: row}
-            """);
+        Scenario tiny = new Scenario("tiny", "synthetic", null, 3, Scenario.Partition.IID, 5,
+                Map.of("localPruner", "magnitude", "sparsity", 0.7, "comparisonGroup", "row"));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
-        SimulationRunner.Result result = SimulationRunner.run(Scenario.load(dir.resolve("scenario.yaml")), dir.resolve("out"),
+        SimulationRunner.Result result = SimulationRunner.run(tiny, dir.resolve("out"),
                 AgentLoop.defaultEngines(), new PrintStream(console, true));
         assertEquals("COMPLETED", result.state(), result.failureReason());
         // Row groups prune (int) (0.7 * row width) each: 44 of 64 in the 536 rows of width 64, 120 of 172 in the 64 down_proj rows.
@@ -61,20 +56,5 @@ class SimulationRunnerTest {
             assertEquals(40, seen.size());
         }
         assertThrows(IllegalArgumentException.class, () -> Partitioner.split(data, 9, Scenario.Partition.CATEGORY, 0, dir.resolve("c")));
-    }
-
-    @Test
-    void scenarioErrorsNameTheField() throws Exception {
-        Files.writeString(dir.resolve("bad.yaml"), "agents: 2\n");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Scenario.load(dir.resolve("bad.yaml")));
-        assertTrue(e.getMessage().contains("'model'"), e.getMessage());
-        Files.writeString(dir.resolve("bad2.yaml"), "model: synthetic\njob: {model: x}\n");
-        e = assertThrows(IllegalArgumentException.class, () -> Scenario.load(dir.resolve("bad2.yaml")));
-        assertTrue(e.getMessage().contains("job.model"), e.getMessage());
-        assertEquals(Map.of(), Scenario.load(writeMinimal()).job());
-    }
-
-    private Path writeMinimal() throws Exception {
-        return Files.writeString(dir.resolve("min.yaml"), "model: synthetic\n");
     }
 }
