@@ -103,20 +103,27 @@ class DashboardBrowserTest {
         return "http://127.0.0.1:" + env.getProperty("local.server.port") + path;
     }
 
-    /** Pages are behind Spring Security: sign in once through the login form (the session cookie does the rest). */
-    static boolean signedIn;
-
-    @org.junit.jupiter.api.BeforeEach
-    void signIn() {
-        if (signedIn) {
-            return;
+    /**
+     * Opens a page and waits until the element that shows it is ready. Pages are behind Spring Security: when the
+     * coordinator answers with its login form (first visit, or a session it no longer knows), the test signs in
+     * through the form and lands back on the page it asked for.
+     */
+    void open(String path, By ready) {
+        browser.get(url(path));
+        if (browser.getCurrentUrl().contains("/login")) {
+            browser.findElement(By.name("username")).sendKeys("admin");
+            browser.findElement(By.name("password")).sendKeys("dashboard-admin-password");
+            browser.findElement(By.cssSelector("button[type=submit]")).click();
+            // Argon2id makes the password check deliberately slow; a loaded CI machine needs the margin.
+            waitUpTo(60).until(d -> !d.getCurrentUrl().contains("/login"));
+            browser.get(url(path));
         }
-        signedIn = true;
-        browser.get(url("/login"));
-        browser.findElement(By.name("username")).sendKeys("admin");
-        browser.findElement(By.name("password")).sendKeys("dashboard-admin-password");
-        browser.findElement(By.cssSelector("button[type=submit]")).click();
-        new WebDriverWait(browser, Duration.ofSeconds(10)).until(d -> !d.getCurrentUrl().contains("/login"));
+        try {
+            waitUpTo(30).until(d -> !d.findElements(ready).isEmpty());
+        } catch (org.openqa.selenium.TimeoutException e) {
+            throw new AssertionError("page " + path + " never showed " + ready + "; the browser is at " + browser.getCurrentUrl()
+                    + " showing:\n" + browser.findElement(By.tagName("body")).getText(), e);
+        }
     }
 
     WebDriverWait waitUpTo(int seconds) {
@@ -156,7 +163,7 @@ class DashboardBrowserTest {
 
     @Test
     void invalidSpecShowsTheFieldError() throws Exception {
-        browser.get(url("/"));
+        open("/", By.id("spec"));
         WebElement spec = browser.findElement(By.id("spec"));
         spec.clear();
         spec.sendKeys("model: " + DATA.resolve("model") + "\nsparsity: 1.5\n");
@@ -170,7 +177,7 @@ class DashboardBrowserTest {
     void submittedJobRunsLiveOnTheJobPage() throws Exception {
         List<AgentLoop> agents = startAgents(3, 1500);
         try {
-            browser.get(url("/"));
+            open("/", By.id("spec"));
             waitUpTo(15).until(d -> d.findElements(By.cssSelector("#agents tbody tr")).size() >= 3);
             WebElement spec = browser.findElement(By.id("spec"));
             spec.clear();
@@ -204,7 +211,7 @@ class DashboardBrowserTest {
             assertTrue(browser.findElement(By.id("layers")).getText().contains("layer 2"));
             assertTrue(browser.findElement(By.id("artifacts")).getText().contains("global-mask.safetensors"));
             screenshot("job-completed");
-            browser.get(url("/"));
+            open("/", By.id("jobs"));
             waitUpTo(10).until(d -> d.findElement(By.cssSelector("#jobs tbody")).getText().contains("COMPLETED"));
             screenshot("federation-overview");
         } finally {
