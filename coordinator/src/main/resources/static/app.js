@@ -80,7 +80,7 @@ function heatMap(rows, columns, value) {
 }
 
 // Line chart of [{x, y}].
-function lineChart(points, yLabel) {
+function lineChart(points, yLabel, xLabel = 'round') {
   const w = 520; const h = 200; const l = 50; const b = 28; const t = 10;
   const root = svg('svg', { width: w, height: h, role: 'img' });
   if (!points.length) { root.append(svg('text', { x: 10, y: 20 }, document.createTextNode('no quality metric reported yet'))); return root; }
@@ -91,7 +91,9 @@ function lineChart(points, yLabel) {
   root.append(svg('polyline', { points: points.map((p) => `${px(p.x)},${py(p.y)}`).join(' '), fill: 'none', stroke: '#2456a6', 'stroke-width': 2 }));
   points.forEach((p) => root.append(svg('circle', { cx: px(p.x), cy: py(p.y), r: 3, fill: '#2456a6' })));
   root.append(svg('text', { x: 4, y: 14 }, document.createTextNode(yLabel)));
-  root.append(svg('text', { x: l, y: h - 8 }, document.createTextNode(`round ${x0}`)));
-  root.append(svg('text', { x: w - 60, y: h - 8 }, document.createTextNode(`round ${x1}`)));
+  root.append(svg('text', { x: l, y: h - 8 }, document.createTextNode(`${xLabel} ${x0}`)));
+  root.append(svg('text', { x: w - 90, y: h - 8 }, document.createTextNode(`${xLabel} ${Math.max(...xs)}`)));
+  root.append(svg('text', { x: 4, y: t + 14 + 14 }, document.createTextNode(y1.toPrecision(4))));
+  root.append(svg('text', { x: 4, y: h - b }, document.createTextNode(y0.toPrecision(4))));
   return root;
 }

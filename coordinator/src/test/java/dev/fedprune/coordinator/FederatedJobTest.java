@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Coordinator plus three agents as real gRPC peers, end to end. */
 class FederatedJobTest {
+    static final tools.jackson.databind.json.JsonMapper JSON = tools.jackson.databind.json.JsonMapper.builder().build();
     @TempDir
     static Path dir;
     static Path model;
@@ -140,6 +142,41 @@ class FederatedJobTest {
         Map<String, BitMask> first = runJob(dir.resolve("coord-b"), spec("layer", 0.6));
         Map<String, BitMask> second = runJob(dir.resolve("coord-c"), spec("layer", 0.6));
         assertEquals(first, second);
+    }
+
+    @Test
+    void agentsMeasureTheGlobalModelEveryRoundAndAnEvaluationRoundMeasuresTheFinalOne() throws Exception {
+        Path data = Files.writeString(dir.resolve("eval-data.jsonl"),
+                "{\"ids\":[1,2,3,9,4]}\n{\"ids\":[5,6,7,8,30,2]}\n{\"ids\":[11,12,13,14]}\n");
+        Path dataDir = dir.resolve("coord-eval");
+        String spec = spec("layer", 0.5) + "strategy: iterative\nevaluationSamples: 2\n";
+        try (Federation fed = new Federation(dataDir)) {
+            for (int i = 0; i < 3; i++) {
+                fed.startAgent("agent-" + i, data, dataDir.resolve("agent-" + i), engine(i));
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
+            JobRecord job = fed.awaitFinal(jobId, 60_000);
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + " " + fed.node.store().events(jobId));
+            // Two decoder layers: two voting rounds, then the evaluation round.
+            var rounds = fed.node.store().rounds(jobId);
+            assertEquals(3, rounds.size());
+            LlmQualityEvaluator evaluator = new LlmQualityEvaluator(ai.djl.Device.cpu());
+            for (var r : rounds) {
+                var quality = JSON.readTree(r.summary()).get("quality");
+                assertEquals(r.roundIndex(), quality.get("modelAfterRounds").asInt(), r.summary());
+                assertEquals("perplexity", quality.get("metric").asText());
+                assertEquals(3, quality.get("agents").asInt());
+                assertEquals(6, quality.get("samples").asLong());
+            }
+            // Round 1 measured the unpruned model; the evaluation round measured the final pruned model. All
+            // three agents hold the same data, so the round's mean equals one agent's measurement.
+            double dense = evaluator.measure(model, data, Map.of(), 2, 0, 42).getValue();
+            double pruned = evaluator.measure(Path.of(job.resultDir()).resolve("model"), data, Map.of(), 2, 0, 42).getValue();
+            assertEquals(dense, JSON.readTree(rounds.get(0).summary()).get("quality").get("value").asDouble(), dense * 1e-9);
+            assertEquals(pruned, JSON.readTree(rounds.get(2).summary()).get("quality").get("value").asDouble(), pruned * 1e-9);
+            assertTrue(JSON.readTree(rounds.get(2).summary()).get("evaluation").asBoolean());
+            assertTrue(Math.abs(pruned - dense) > 1e-6, "pruning half the weights changes the perplexity: " + dense + " vs " + pruned);
+        }
     }
 
     /**

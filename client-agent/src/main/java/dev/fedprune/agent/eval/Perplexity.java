@@ -12,10 +12,14 @@ import dev.fedprune.agent.llm.HiddenStates;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.ActivationObserver;
+import dev.fedprune.agent.llm.LayerWeights;
+import dev.fedprune.agent.llm.Projection;
 import dev.fedprune.agent.task.ProgressListener;
+import dev.fedprune.aggregation.format.BitMask;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Perplexity with the output contract's convention: every sample is its own window (already cut to
@@ -40,6 +44,15 @@ public final class Perplexity {
 
     public static Result evaluate(LlamaModel model, List<TokenSequence> samples, Device device, long activationBytes,
                                   ProgressListener progress) throws IOException {
+        return evaluate(model, samples, device, activationBytes, Map.of(), progress);
+    }
+
+    /**
+     * Perplexity of the model with prune masks applied: each named projection weight has the weights whose
+     * mask bit is set (1 = pruned) zeroed as its layer is loaded; the checkpoint itself is never changed.
+     */
+    public static Result evaluate(LlamaModel model, List<TokenSequence> samples, Device device, long activationBytes,
+                                  Map<String, BitMask> masks, ProgressListener progress) throws IOException {
         LlamaConfig c = model.config();
         int maxTokens = samples.stream().mapToInt(TokenSequence::length).max().orElse(1);
         List<List<int[]>> chunks = new ArrayList<>();
@@ -69,7 +82,7 @@ public final class Perplexity {
             for (List<int[]> ids : chunks) {
                 try (HiddenStates states = HiddenStates.embed(runtime, model, ids)) {
                     for (int l = 0; l < c.layers(); l++) {
-                        try (DeviceLayer layer = runtime.upload(model.loadLayer(l))) {
+                        try (DeviceLayer layer = runtime.upload(masked(model.loadLayer(l), masks))) {
                             states.forward(layer, ActivationObserver.NONE, "eval", ProgressListener.NONE);
                         }
                         progress.progress("perplexity", ++done, steps);
@@ -93,6 +106,29 @@ public final class Perplexity {
             throw new IllegalArgumentException("no sample has two or more tokens, so nothing is predicted");
         }
         return new Result(Math.exp(nll / predicted), nll, predicted, samples.size());
+    }
+
+    private static LayerWeights masked(LayerWeights weights, Map<String, BitMask> masks) {
+        if (masks.isEmpty()) {
+            return weights;
+        }
+        for (Projection p : Projection.values()) {
+            BitMask mask = masks.get(p.weightName(weights.layer()));
+            float[] w = weights.weight(p);
+            if (mask == null || w == null) {
+                continue;
+            }
+            if (mask.length() != w.length) {
+                throw new IllegalArgumentException("mask of " + p.weightName(weights.layer()) + " has " + mask.length()
+                        + " weights, the tensor has " + w.length);
+            }
+            for (int i = 0; i < w.length; i++) {
+                if (mask.get(i)) {
+                    w[i] = 0f;
+                }
+            }
+        }
+        return weights;
     }
 
     private static double sequenceNll(DecoderRuntime runtime, NDArray h, NDArray finalNorm, NDArray lmHead, int[] tokens) {

@@ -12,6 +12,7 @@ import dev.fedprune.proto.v1.AgentState;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskEncoding;
 import dev.fedprune.proto.v1.MaskSet;
+import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.PruneTaskSpec;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
@@ -50,15 +51,22 @@ public final class AgentLoop {
     private final CoordinatorClient client;
     private final ModelCache models;
     private final Map<LocalPruneMethod, MaskEngine> engines;
+    private final QualityEvaluator evaluator;
     private final Options options;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
     private int tasksDone;
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
+        this(client, models, engines, defaultEvaluator(), options);
+    }
+
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
+                     QualityEvaluator evaluator, Options options) {
         this.client = client;
         this.models = models;
         this.engines = Map.copyOf(engines);
+        this.evaluator = evaluator;
         this.options = options;
     }
 
@@ -143,6 +151,10 @@ public final class AgentLoop {
     private void runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
+            if (task.getKind() == TaskKind.TASK_KIND_EVALUATION) {
+                evaluate(task);
+                return;
+            }
             if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
                 log.error("{}: task {} of kind {} is not supported by this agent version", options.name(), task.getTaskId(), task.getKind());
                 return;
@@ -166,6 +178,7 @@ public final class AgentLoop {
             for (String artifactId : spec.getPriorMaskArtifactIdsList()) {
                 prior.putAll(downloadMask(artifactId, task));
             }
+            ModelQuality quality = measure(task, modelDir, prior);
             boolean iterative = task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE;
             MaskRequest request = new MaskRequest(modelDir, options.dataFile(), method, spec.getSparsityRatio(),
                     spec.getLocalComparisonGroup() != dev.fedprune.proto.v1.ComparisonGroup.COMPARISON_GROUP_LAYER,
@@ -175,8 +188,12 @@ public final class AgentLoop {
                     method.name().toLowerCase(), spec.getTensorNamesCount());
             Map<String, BitMask> masks = engine.computeMasks(request, ProgressListener.NONE);
             long computed = System.nanoTime();
-            Contribution contribution = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
-                    .setMasks(encode(masks)).build();
+            Contribution.Builder built = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
+                    .setMasks(encode(masks));
+            if (quality != null) {
+                built.setPriorModelQuality(quality);
+            }
+            Contribution contribution = built.build();
             byte[] payload = contribution.toByteArray();
             String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
             client.upload(task, uploadId, payload);
@@ -203,6 +220,49 @@ public final class AgentLoop {
         } finally {
             currentTask.set(null);
         }
+    }
+
+    /** The quality of the model the task starts from, when the task asks for it; null otherwise. */
+    private ModelQuality measure(Task task, Path modelDir, Map<String, BitMask> prior) throws IOException {
+        PruneTaskSpec spec = task.getPrune();
+        if (spec.getEvaluationSamples() <= 0) {
+            return null;
+        }
+        long started = System.nanoTime();
+        ModelQuality q = evaluator.measure(modelDir, options.dataFile(), prior, spec.getEvaluationSamples(), spec.getSequenceLength(), spec.getSeed());
+        log.info("{}: task {} round {}: {} {} of the global model so far on {} local samples ({} ms)", options.name(), task.getTaskId(),
+                task.getRoundIndex() + 1, q.getMetric(), String.format(java.util.Locale.ROOT, "%.4f", q.getValue()), q.getSamples(),
+                (System.nanoTime() - started) / 1_000_000);
+        return q;
+    }
+
+    /** An evaluation task: measure the final global model on local data and send only that measurement. */
+    private void evaluate(Task task) throws IOException {
+        long started = System.nanoTime();
+        long bytesDownBefore = models.bytesDownloaded();
+        Path modelDir = models.ensure(task.getModel());
+        Map<String, BitMask> masks = new LinkedHashMap<>();
+        for (String artifactId : task.getPrune().getPriorMaskArtifactIdsList()) {
+            masks.putAll(downloadMask(artifactId, task));
+        }
+        long ready = System.nanoTime();
+        ModelQuality quality = measure(task, modelDir, masks);
+        if (quality == null) {
+            throw new IllegalArgumentException("task " + task.getTaskId() + ": an evaluation task with no evaluation_samples");
+        }
+        long computed = System.nanoTime();
+        byte[] payload = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(quality.getSamples())
+                .setPriorModelQuality(quality).build().toByteArray();
+        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
+        long uploaded = System.nanoTime();
+        tasksDone++;
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        metrics.put("model_seconds", (ready - started) / 1e9);
+        metrics.put("compute_seconds", (computed - ready) / 1e9);
+        metrics.put("upload_seconds", (uploaded - computed) / 1e9);
+        metrics.put("bytes_up", (double) payload.length);
+        metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
+        client.reportMetrics(task, metrics);
     }
 
     private Map<String, BitMask> downloadMask(String artifactId, Task task) throws IOException {
@@ -247,6 +307,11 @@ public final class AgentLoop {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Perplexity on the CPU, for LLM jobs that ask agents to evaluate. */
+    public static QualityEvaluator defaultEvaluator() {
+        return new dev.fedprune.agent.eval.LlmQualityEvaluator(ai.djl.Device.cpu());
     }
 
     /** The pruners this agent offers, by method. */

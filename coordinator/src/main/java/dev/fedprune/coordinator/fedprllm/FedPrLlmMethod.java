@@ -58,6 +58,7 @@ public final class FedPrLlmMethod implements JobMethod {
     private final Map<String, long[]> shapes = new LinkedHashMap<>();
     private final List<String> roundMaskArtifacts = new ArrayList<>();
     private VoteAccumulator votes;
+    private int evaluated;
 
     public FedPrLlmMethod(JobSpec spec, ModelManifest manifest, Path modelDir, Path jobDir, ArtifactStore artifacts) {
         this.spec = spec;
@@ -89,9 +90,19 @@ public final class FedPrLlmMethod implements JobMethod {
                 : List.copyOf(byLayer.values());
     }
 
+    /** Voting rounds, then one evaluation round of the final model when the job asks for evaluation. */
     @Override
     public int totalRounds() {
+        return votingRounds() + (spec.evaluationSamples() > 0 ? 1 : 0);
+    }
+
+    /** Rounds in which agents vote with masks (one, or one per decoder layer). */
+    public int votingRounds() {
         return roundTensors.size();
+    }
+
+    private boolean isEvaluationRound(int roundIndex) {
+        return roundIndex >= votingRounds();
     }
 
     public List<String> tensorsOfRound(int roundIndex) {
@@ -100,6 +111,12 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public Task.Builder taskTemplate(int roundIndex) {
+        if (isEvaluationRound(roundIndex)) {
+            // The final model: every round's global mask, measured by each agent on its own data.
+            return Task.newBuilder().setKind(TaskKind.TASK_KIND_EVALUATION).setPrune(PruneTaskSpec.newBuilder()
+                    .setSequenceLength(spec.sequenceLength()).setSeed(spec.seed()).setEvaluationSamples(spec.evaluationSamples())
+                    .addAllPriorMaskArtifactIds(roundMaskArtifacts.subList(0, votingRounds())));
+        }
         PruneTaskSpec.Builder prune = PruneTaskSpec.newBuilder()
                 .setMethod(switch (spec.localPruner()) {
                     case MAGNITUDE -> PruneMethod.PRUNE_METHOD_MAGNITUDE;
@@ -112,6 +129,7 @@ public final class FedPrLlmMethod implements JobMethod {
                 .setCalibrationSamples(spec.calibrationSamples())
                 .setSequenceLength(spec.sequenceLength())
                 .setSeed(spec.seed())
+                .setEvaluationSamples(spec.evaluationSamples())
                 .addAllTensorNames(tensorsOfRound(roundIndex));
         TaskKind kind = TaskKind.TASK_KIND_MASK_VOTE;
         if (spec.strategy() == JobSpec.Strategy.ITERATIVE) {
@@ -124,6 +142,11 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public void openRound(int roundIndex) {
+        if (isEvaluationRound(roundIndex)) {
+            votes = null;
+            evaluated = 0;
+            return;
+        }
         Map<String, long[]> roundShapes = new LinkedHashMap<>();
         for (String name : tensorsOfRound(roundIndex)) {
             roundShapes.put(name, shapes.get(name));
@@ -140,6 +163,14 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public void fold(int roundIndex, String agentId, Contribution contribution) {
+        if (isEvaluationRound(roundIndex)) {
+            // The round engine has already checked the measurement itself.
+            if (!contribution.hasPriorModelQuality()) {
+                throw new InvalidContributionException("prior_model_quality", "an evaluation task needs the measured quality, got none");
+            }
+            evaluated++;
+            return;
+        }
         if (!contribution.hasMasks()) {
             throw new InvalidContributionException("payload", "a mask-vote task needs a MaskSet payload, got " + contribution.getPayloadCase());
         }
@@ -165,6 +196,15 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException {
+        if (isEvaluationRound(roundIndex)) {
+            if (evaluated == 0) {
+                throw new IllegalStateException("evaluation round " + roundIndex + " has no folded measurements");
+            }
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("agents", evaluated);
+            summary.put("evaluation", true);
+            return summary;
+        }
         if (votes == null || votes.agentCount() == 0) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
@@ -225,7 +265,7 @@ public final class FedPrLlmMethod implements JobMethod {
     @Override
     public void restoreClosedRounds(int closedRounds) throws IOException {
         roundMaskArtifacts.clear();
-        for (int r = 0; r < closedRounds; r++) {
+        for (int r = 0; r < Math.min(closedRounds, votingRounds()); r++) {
             roundMaskArtifacts.add(Files.readString(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("mask.artifact")).trim());
         }
     }
@@ -247,7 +287,7 @@ public final class FedPrLlmMethod implements JobMethod {
         long pruned = 0;
         long total = 0;
         try (SafetensorsFile original = SafetensorsFile.open(weightsFile)) {
-            for (int r = 0; r < totalRounds(); r++) {
+            for (int r = 0; r < votingRounds(); r++) {
                 SafetensorsFile f = SafetensorsFile.open(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("pruned.safetensors"));
                 for (String name : f.tensors().keySet()) {
                     roundFiles.put(name, f);
@@ -265,7 +305,7 @@ public final class FedPrLlmMethod implements JobMethod {
                     }
                 }
                 Map<String, BitMask> all = new LinkedHashMap<>();
-                for (int r = 0; r < totalRounds(); r++) {
+                for (int r = 0; r < votingRounds(); r++) {
                     all.putAll(roundMask(r));
                 }
                 writeMaskFile(resultDir.resolve("global-mask.safetensors"), all);

@@ -17,12 +17,15 @@ import dev.fedprune.aggregation.vote.TieBreak;
  * @param sparsityTolerance   a local mask whose sparsity differs from the target by more than this is refused
  * @param weightVotesBySamples each agent's votes count as many times as its calibration samples (default: one vote each)
  * @param trimFraction        fraction of agents farthest from the consensus whose votes are dropped (0 = plain vote)
+ * @param evaluationSamples   when positive, every agent measures the perplexity of the global model its task starts
+ *                            from on this many of its own samples, and a last evaluation round measures the final
+ *                            model: the job's quality per round (0 = no evaluation)
  */
 public record JobSpec(String name, String modelPath, Strategy strategy, LocalPruner localPruner, boolean localPerRow,
                       double sparsityRatio, int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling,
                       TieBreak tieBreak, int agentsPerRound, int quorum, int deadlineSeconds, int waitForAgentsSeconds,
                       int calibrationSamples, int sequenceLength, long seed, double sparsityTolerance,
-                      boolean weightVotesBySamples, double trimFraction) {
+                      boolean weightVotesBySamples, double trimFraction, int evaluationSamples) {
 
     public enum Strategy { ONE_SHOT, ITERATIVE }
 

@@ -21,7 +21,7 @@ public final class JobSpecParser {
     private static final Set<String> FIELDS = Set.of("name", "model", "method", "strategy", "localPruner",
             "localComparisonGroup", "sparsity", "pattern", "comparisonGroup", "weightScaling", "tieBreak",
             "agentsPerRound", "quorum", "deadlineSeconds", "waitForAgentsSeconds", "calibrationSamples",
-            "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction");
+            "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples");
 
     private JobSpecParser() {
     }
@@ -113,8 +113,9 @@ public final class JobSpecParser {
         if (!(trim >= 0 && trim < 1)) {
             throw new InvalidJobSpecException("trimFraction", "expected a fraction in [0, 1), got " + fields.get("trimFraction"));
         }
+        int evaluation = integer(fields, "evaluationSamples", 0, 1_000_000, 0);
         return new JobSpec(name, model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, agents,
-                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim);
+                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim, evaluation);
     }
 
     /** The canonical JSON form of a validated spec, stored with the job. */
@@ -141,6 +142,7 @@ public final class JobSpecParser {
         out.put("sparsityTolerance", spec.sparsityTolerance());
         out.put("voteWeighting", spec.weightVotesBySamples() ? "samples" : "none");
         out.put("trimFraction", spec.trimFraction());
+        out.put("evaluationSamples", spec.evaluationSamples());
         return JSON.writeValueAsString(out);
     }
 

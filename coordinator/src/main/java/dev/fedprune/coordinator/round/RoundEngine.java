@@ -35,6 +35,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
@@ -308,11 +309,18 @@ public final class RoundEngine implements AutoCloseable {
         Map<String, Object> summary = job.method.closeRound(job.round,
                 agentId -> Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(payloadOf.get(agentId)))));
         namesForAgentIds(summary);
+        Map<String, Object> quality = RoundQuality.summarize(
+                tasks.stream().filter(t -> t.state().equals("FOLDED")).map(t -> store.metrics(t.id())).toList(), job.round);
+        if (quality != null) {
+            summary.put("quality", quality);
+        }
         long now = clock.getAsLong();
         summary.put("aggregationMillis", now - started);
         int folded = (int) tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
         store.updateRound(job.id, job.round, "CLOSED", now, folded, refusedCount(job), JSON.writeValueAsString(summary));
-        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " aggregated from " + folded + " agents in " + (now - started) + " ms");
+        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " aggregated from " + folded + " agents in " + (now - started) + " ms"
+                + (quality == null ? "" : String.format(Locale.ROOT, "; %s of the model after %d round(s): %.4f", quality.get("metric"),
+                job.round, (Double) quality.get("value"))));
         if (job.round + 1 < job.method.totalRounds()) {
             job.round++;
             job.state = JobState.WAITING_FOR_AGENTS;
@@ -494,6 +502,9 @@ public final class RoundEngine implements AutoCloseable {
                 if (!contribution.getTaskId().equals(taskId)) {
                     throw new InvalidContributionException("task_id", "payload is for task '" + contribution.getTaskId() + "', uploaded for '" + taskId + "'");
                 }
+                if (contribution.hasPriorModelQuality()) {
+                    RoundQuality.check(contribution.getPriorModelQuality());
+                }
                 long foldStarted = System.nanoTime();
                 job.method.fold(task.roundIndex(), agent.id(), contribution);
                 listener.contributionFolded(job.id, payload.length, System.nanoTime() - foldStarted);
@@ -510,6 +521,9 @@ public final class RoundEngine implements AutoCloseable {
             }
             artifacts.put(payload);
             store.finishTask(taskId, "FOLDED", now, payload.length, payloadSha256, contribution.getSampleCount(), null);
+            if (contribution.hasPriorModelQuality()) {
+                store.saveMetrics(taskId, RoundQuality.metrics(contribution.getPriorModelQuality()), now);
+            }
             event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + payload.length + " bytes, "
                     + contribution.getSampleCount() + " samples)");
         }

@@ -182,7 +182,7 @@ class DashboardBrowserTest {
             WebElement spec = browser.findElement(By.id("spec"));
             spec.clear();
             spec.sendKeys("name: live\nmodel: " + DATA.resolve("model") + "\nlocalPruner: magnitude\nsparsity: 0.5\nstrategy: iterative\n"
-                    + "agentsPerRound: 3\ndeadlineSeconds: 120\n");
+                    + "agentsPerRound: 3\ndeadlineSeconds: 120\nevaluationSamples: 1\n");
             browser.findElement(By.id("submit")).click();
             waitUpTo(10).until(d -> d.findElement(By.id("created-link"))).click();
 
@@ -205,6 +205,19 @@ class DashboardBrowserTest {
             assertTrue(browser.findElement(By.id("title")).getText().contains("COMPLETED"), browser.findElement(By.id("title")).getText());
             assertTrue(seen.stream().anyMatch(t -> t.contains("round 1") && !t.contains("round 2")), "saw round 1 alone: " + seen);
             assertTrue(seen.stream().anyMatch(t -> t.contains("round 3")), "saw round 3: " + seen);
+            String finalTimeline = waitUpTo(10).until(d -> {
+                String t = d.findElement(By.id("timeline")).getText();
+                return t.contains("round 4 (evaluation)") ? t : null;
+            });
+            assertTrue(finalTimeline.contains("round 4 (evaluation) CLOSED"), finalTimeline);
+            // Three layers voted on, then the evaluation round: the starting model and the model after each round.
+            // Read in one script call: the page re-renders every second, so element handles go stale.
+            @SuppressWarnings("unchecked")
+            List<String> quality = (List<String>) ((org.openqa.selenium.JavascriptExecutor) browser).executeScript(
+                    "return [...document.querySelectorAll('#quality-table tr')].map(r => r.innerText.replace(/\\s+/g, ' '));");
+            assertEquals(4, quality.size(), String.valueOf(quality));
+            assertTrue(quality.get(0).startsWith("starting model perplexity"), quality.get(0));
+            assertTrue(quality.get(3).startsWith("after round 3 perplexity"), quality.get(3));
             assertTrue(seen.stream().anyMatch(t -> t.contains("0 / 3 contributions") || t.contains("1 / 3 contributions")),
                     "saw contributions being counted: " + seen);
             assertEquals(3, browser.findElements(By.cssSelector("#round-agents tbody tr")).size());
