@@ -3,6 +3,7 @@ package dev.fedprune.agent.cli;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
+import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.task.AgentLoop;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,6 +23,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Local calibration data (token-id JSONL).")
     Path data;
 
+    @Option(names = "--eval-data", paramLabel = "FILE",
+            description = "Local held-out data (token-id JSONL) for the perplexity the coordinator asks for each round (default: --data).")
+    Path evalData;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Local copy of the model; used when its tensors match the job's manifest.")
     Path model;
 
@@ -38,6 +43,10 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (!Files.isRegularFile(data)) {
             System.err.println("--data: " + data + " is not a file");
+            return 2;
+        }
+        if (evalData != null && !Files.isRegularFile(evalData)) {
+            System.err.println("--eval-data: " + evalData + " is not a file");
             return 2;
         }
         if (model != null && !Files.isDirectory(model)) {
@@ -65,7 +74,7 @@ public final class RunCommand implements Callable<Integer> {
             });
             client.renewIfDue();
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, workdir, model), AgentLoop.defaultEngines(),
-                    new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
+                    new LlmQualityEvaluator(ai.djl.Device.cpu(), evalData), new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
             Runtime.getRuntime().addShutdownHook(new Thread(loop::stop));
             loop.run();
         }

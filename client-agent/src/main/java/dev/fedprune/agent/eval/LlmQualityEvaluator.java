@@ -25,9 +25,17 @@ public final class LlmQualityEvaluator implements QualityEvaluator {
     static final long EVALUATION_SEED_SALT = 0x9E3779B97F4A7C15L;
 
     private final Device device;
+    private final Path heldOutData;
 
+    /** Evaluates on the data file each task names (the agent's calibration data). */
     public LlmQualityEvaluator(Device device) {
+        this(device, null);
+    }
+
+    /** Evaluates on {@code heldOutData} when it is not null: the agent's own held-out documents. */
+    public LlmQualityEvaluator(Device device, Path heldOutData) {
         this.device = device;
+        this.heldOutData = heldOutData;
     }
 
     @Override
@@ -39,7 +47,8 @@ public final class LlmQualityEvaluator implements QualityEvaluator {
         try (LlamaModel model = LlamaModel.open(modelDir)) {
             LlamaConfig c = model.config();
             int seqLen = sequenceLength <= 0 ? c.maxPositions() : Math.min(sequenceLength, c.maxPositions());
-            List<TokenSequence> data = TokenDatasets.sample(TokenDatasets.load(dataFile, c.vocabSize(), seqLen, modelDir),
+            Path file = heldOutData != null ? heldOutData : dataFile;
+            List<TokenSequence> data = TokenDatasets.sample(TokenDatasets.load(file, c.vocabSize(), seqLen, modelDir),
                     samples, seed ^ EVALUATION_SEED_SALT);
             Perplexity.Result r = Perplexity.evaluate(model, data, device, Perplexity.DEFAULT_ACTIVATION_BYTES, masks, ProgressListener.NONE);
             return ModelQuality.newBuilder().setMetric("perplexity").setValue(r.perplexity()).setSamples(r.samples())

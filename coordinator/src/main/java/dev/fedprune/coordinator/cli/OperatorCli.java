@@ -162,6 +162,7 @@ public final class OperatorCli {
             }
             String state = "?";
             String lastLine = "";
+            java.util.Set<Integer> qualityShown = new java.util.HashSet<>();
             Iterator<String> lines = r.body().iterator();
             while (lines.hasNext()) {
                 String line = lines.next();
@@ -171,10 +172,20 @@ public final class OperatorCli {
                 JsonNode snapshot = JSON.readTree(line.substring(5));
                 JsonNode job = snapshot.get("job");
                 state = job.get("state").asString();
-                String text = progress(job, snapshot.get("rounds"), snapshot.get("serverTime").asLong());
+                JsonNode rounds = snapshot.get("rounds");
+                String text = progress(job, rounds, snapshot.get("serverTime").asLong());
                 if (!text.equals(lastLine)) {
                     cli.out.println(text);
                     lastLine = text;
+                }
+                for (JsonNode round : rounds) {
+                    JsonNode q = round.path("summary").path("quality");
+                    if (!q.isMissingNode() && !q.isNull() && qualityShown.add(round.get("round").asInt())) {
+                        cli.out.println(String.format(Locale.ROOT, "  %s of the global model %s: %.4f (%d agents, %d samples)",
+                                q.get("metric").asString(), q.get("modelAfterRounds").asInt() == 0 ? "at the start"
+                                        : "after round " + q.get("modelAfterRounds").asInt(),
+                                q.get("value").asDouble(), q.get("agents").asInt(), q.get("samples").asLong()));
+                    }
                 }
             }
             cli.out.println("job " + id + ": " + state);

@@ -46,6 +46,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -367,6 +368,12 @@ public final class RoundEngine implements AutoCloseable {
             m.put("state", r.state());
             m.put("folded", r.folded());
             m.put("refused", r.refused());
+            if (r.summary() != null) {
+                JsonNode quality = JSON.readTree(r.summary()).get("quality");
+                if (quality != null) {
+                    m.put("quality", quality);
+                }
+            }
             List<Map<String, Object>> tasks = new ArrayList<>();
             for (TaskRecord t : store.tasks(job.id, r.roundIndex())) {
                 Map<String, Object> tm = new LinkedHashMap<>();

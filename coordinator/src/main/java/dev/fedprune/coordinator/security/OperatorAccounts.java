@@ -67,7 +67,7 @@ public final class OperatorAccounts {
         }
         if (adminApiToken != null && !adminApiToken.isBlank()) {
             if (adminApiToken.length() < 32) {
-                throw new IllegalArgumentException("fedprune.security.admin.api-token: at least 32 characters of randomness");
+                throw new IllegalArgumentException("fedprune.security.admin.token (env FEDPRUNE_SECURITY_ADMIN_TOKEN): expected at least 32 characters of randomness, got " + adminApiToken.length());
             }
             String hash = SecretTokens.hash(adminApiToken);
             if (store.apiTokenByHash(hash).isEmpty() && store.operator(adminUsername).isPresent()) {

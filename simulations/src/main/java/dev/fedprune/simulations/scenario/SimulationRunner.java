@@ -65,7 +65,7 @@ public final class SimulationRunner {
     }
 
     /** Random byte-level "documents" in the fixture's token-id format, spread over a few categories. */
-    static Path syntheticData(Path file, int lines, long seed) throws IOException {
+    public static Path syntheticData(Path file, int lines, long seed) throws IOException {
         Random random = new Random(seed);
         List<String> out = new ArrayList<>();
         for (int i = 0; i < lines; i++) {
