@@ -163,6 +163,7 @@ public final class OperatorCli {
             String state = "?";
             String lastLine = "";
             java.util.Set<Integer> qualityShown = new java.util.HashSet<>();
+            JsonNode lastJob = null;
             Iterator<String> lines = r.body().iterator();
             while (lines.hasNext()) {
                 String line = lines.next();
@@ -171,6 +172,7 @@ public final class OperatorCli {
                 }
                 JsonNode snapshot = JSON.readTree(line.substring(5));
                 JsonNode job = snapshot.get("job");
+                lastJob = job;
                 state = job.get("state").asString();
                 JsonNode rounds = snapshot.get("rounds");
                 String text = progress(job, rounds, snapshot.get("serverTime").asLong());
@@ -189,6 +191,12 @@ public final class OperatorCli {
                 }
             }
             cli.out.println("job " + id + ": " + state);
+            JsonNode report = lastJob == null ? null : lastJob.get("report");
+            if (report != null && report.has("layerSparsity")) {
+                cli.out.println(String.format(Locale.ROOT, "overall sparsity %.4f; per layer:", report.get("overallSparsity").asDouble()));
+                report.get("layerSparsity").properties().forEach(e ->
+                        cli.out.println(String.format(Locale.ROOT, "  %-10s %.4f", e.getKey(), e.getValue().asDouble())));
+            }
             return state.equals("COMPLETED") ? 0 : 1;
         }
 

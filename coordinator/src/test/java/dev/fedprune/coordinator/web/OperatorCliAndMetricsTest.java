@@ -110,15 +110,19 @@ class OperatorCliAndMetricsTest {
             loops.add(loop);
         }
         try {
-            Files.writeString(DATA.resolve("job.yaml"), "name: cli\nmodel: " + DATA.resolve("model") + "\nlocalPruner: magnitude\nsparsity: 0.5\nagentsPerRound: 2\n");
+            Files.writeString(DATA.resolve("job.yaml"), "name: cli\nmodel: " + DATA.resolve("model") + "\nlocalPruner: magnitude\nsparsity: 0.5\nagentsPerRound: 2\nevaluationSamples: 1\n");
             Run submitted = cli("jobs", "submit", DATA.resolve("job.yaml").toString());
             assertEquals(0, submitted.exit(), () -> "submit: " + submitted.out() + submitted.err());
             String id = submitted.out().trim();
 
             Run watched = cli("jobs", "watch", id);
             assertEquals(0, watched.exit(), () -> "watch: " + watched.out() + watched.err());
-            assertTrue(watched.out().contains("round 1/1 ["), watched.out());
+            // One voting round, then the evaluation round.
+            assertTrue(watched.out().contains("round 1/2 [") && watched.out().contains("round 2/2 ["), watched.out());
+            assertTrue(watched.out().contains("perplexity of the global model at the start: "), watched.out());
+            assertTrue(watched.out().contains("perplexity of the global model after round 1: "), watched.out());
             assertTrue(watched.out().contains("job " + id + ": COMPLETED"), watched.out());
+            assertTrue(watched.out().contains("overall sparsity 0.5000; per layer:") && watched.out().contains("  layer 0    0.5000"), watched.out());
 
             assertTrue(cli("jobs", "list").out().contains(id));
             Run agents = cli("agents", "list");
@@ -133,9 +137,9 @@ class OperatorCliAndMetricsTest {
             assertEquals(2, cli("jobs", "cancel", id).exit(), "a completed job cannot be cancelled");
 
             String scrape = http("/actuator/prometheus");
-            assertEquals(1, metric(scrape, "fedprune_rounds_completed_total"));
-            assertEquals(2, metric(scrape, "fedprune_contributions_folded_total"));
-            assertEquals(2, metric(scrape, "fedprune_fold_latency_seconds_count"));
+            assertEquals(2, metric(scrape, "fedprune_rounds_completed_total"));
+            assertEquals(4, metric(scrape, "fedprune_contributions_folded_total"));
+            assertEquals(4, metric(scrape, "fedprune_fold_latency_seconds_count"));
             long bytes = node.store().tasksOfJob(id).stream().mapToLong(t -> t.bytesUp()).sum();
             assertEquals(bytes, (long) metric(scrape, "fedprune_bytes_in_bytes_total"));
             assertEquals(2, metric(scrape, "fedprune_agents_online"));
