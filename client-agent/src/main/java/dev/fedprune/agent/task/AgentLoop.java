@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
+import dev.fedprune.agent.train.SparseTrainingWorker;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.format.EncodedMask;
@@ -41,6 +42,8 @@ public final class AgentLoop {
     private static final Logger log = LoggerFactory.getLogger(AgentLoop.class);
 
     /**
+     * @param dataFile     the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
+     *                     of IDX image files (own training split + held-out split) for sparse training tasks
      * @param exitWhenIdle stop once the coordinator reports no unfinished job (after having seen one, or after
      *                     {@code idleGraceMillis} without any)
      */
@@ -53,6 +56,7 @@ public final class AgentLoop {
     private final Options options;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
+    private final SparseTrainingWorker training;
     private int tasksDone;
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
@@ -60,6 +64,7 @@ public final class AgentLoop {
         this.models = models;
         this.engines = Map.copyOf(engines);
         this.options = options;
+        this.training = new SparseTrainingWorker(client, options.name(), options.dataFile(), models.directory().resolve("training"));
     }
 
     public void stop() {
@@ -123,6 +128,7 @@ public final class AgentLoop {
             }
         } finally {
             heartbeats.shutdownNow();
+            training.close();
         }
     }
 
@@ -143,6 +149,10 @@ public final class AgentLoop {
     private void runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
+            if (task.hasTraining()) {
+                runTrainingTask(task);
+                return;
+            }
             if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
                 log.error("{}: task {} of kind {} is not supported by this agent version", options.name(), task.getTaskId(), task.getKind());
                 return;
@@ -203,6 +213,22 @@ public final class AgentLoop {
         } finally {
             currentTask.set(null);
         }
+    }
+
+    /** A task of a sparse training job: train (or evaluate, or score ABNS candidates), upload, report. */
+    private void runTrainingTask(Task task) throws IOException {
+        log.info("{}: task {} round {}: {}", options.name(), task.getTaskId(), task.getRoundIndex() + 1, task.getKind());
+        SparseTrainingWorker.Result result = training.run(task);
+        byte[] payload = result.contribution().toByteArray();
+        long computed = System.nanoTime();
+        String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
+        client.upload(task, uploadId, payload);
+        tasksDone++;
+        Map<String, Double> metrics = new LinkedHashMap<>(result.metrics());
+        metrics.put("upload_seconds", (System.nanoTime() - computed) / 1e9);
+        metrics.put("bytes_up", (double) payload.length);
+        log.info("{}: task {} folded ({} bytes up)", options.name(), task.getTaskId(), payload.length);
+        client.reportMetrics(task, metrics);
     }
 
     private Map<String, BitMask> downloadMask(String artifactId, Task task) throws IOException {
