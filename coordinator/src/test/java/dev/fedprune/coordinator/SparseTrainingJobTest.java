@@ -141,6 +141,8 @@ class SparseTrainingJobTest {
 
             double firstAccuracy = summaries.get(2).get("priorAccuracy").asDouble();
             double finalAccuracy = summaries.get(8).get("accuracy").asDouble();
+            System.out.printf("fedtiny job on %s: accuracy of the global model %.4f before training, %.4f at the end%n",
+                    realImages ? "Fashion-MNIST" : "generated images", firstAccuracy, finalAccuracy);
             assertTrue(finalAccuracy > 0.4 && finalAccuracy > firstAccuracy + 0.2,
                     "accuracy of the global model: " + firstAccuracy + " before training, " + finalAccuracy + " at the end");
 
@@ -183,6 +185,7 @@ class SparseTrainingJobTest {
                 }
                 LabeledImages.Batch b = test.batch(idx, 0, n);
                 float accuracy = cnn.evaluate(b.pixels(), b.labels())[1];
+                System.out.printf("final model on %d test images: accuracy %.4f%n", n, accuracy);
                 assertTrue(accuracy > 0.4, "test accuracy of the final model " + accuracy + " (chance 0.1, "
                         + (realImages ? "Fashion-MNIST" : "generated images") + ")");
             }

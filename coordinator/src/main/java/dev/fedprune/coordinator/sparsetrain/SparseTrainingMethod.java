@@ -537,6 +537,9 @@ public final class SparseTrainingMethod implements JobMethod {
                 summary.put("samples", weightSums.totalSamples());
                 summary.put("priorAccuracy", qualitySamples == 0 ? null : qualitySum / qualitySamples);
                 summary.put("density", density());
+                Map<String, Double> sparsity = new LinkedHashMap<>();
+                keep.forEach((name, m) -> sparsity.put(name, 1 - (double) m.cardinality() / m.length()));
+                summary.put("sparsity", sparsity); // per layer, as FedPrLLM rounds report it
             }
             case EVALUATION -> {
                 if (qualitySamples == 0) {

@@ -78,6 +78,17 @@ class JobSpecParserTest {
     }
 
     @Test
+    void readmeSparseTrainingExampleParses() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+        int start = readme.indexOf("```yaml\nname: fedtiny-fmnist");
+        String yaml = readme.substring(start + 8, readme.indexOf("```", start + 8));
+        JobSpec spec = JobSpecParser.parse(yaml);
+        assertEquals(SparseTrainingSpec.Variant.FEDTINY, spec.sparseTraining().variant());
+        assertEquals(0.1, spec.sparseTraining().density());
+        assertEquals(10, spec.agentsPerRound());
+    }
+
+    @Test
     void rejectsBadSparseTrainingFieldsByName() {
         assertRejected(SPARSE + "density: 0", "density", "(0, 1]");
         assertRejected(SPARSE + "density: 1.2", "density", "(0, 1]");
