@@ -91,6 +91,11 @@ class SparseTrainingJobTest {
         return new LabeledImages(new ImageSet(count, 28, 28, pixels), labels, 10);
     }
 
+    static double bytesDown(Federation fed, String jobId, int round, String agentId) {
+        var task = fed.node.store().tasks(jobId, round).stream().filter(t -> t.agentId().equals(agentId)).findFirst().orElseThrow();
+        return fed.node.store().metrics(task.id()).get("bytes_down");
+    }
+
     @Test
     void fedTinyJobLearnsAboveChanceAndEndsAtTargetDensity() throws Exception {
         String spec = """
@@ -138,6 +143,16 @@ class SparseTrainingJobTest {
             assertEquals(0, summaries.get(2 + 4).get("block").asInt());
             assertTrue(summaries.get(2 + 2).get("maskChanged").asBoolean());
             assertEquals("mask_sync", summaries.get(2 + 3).get("mode").asString());
+
+            // The mask travels only when the agent does not hold it: at t = 0 (after ABNS) and in the mask-sync round t = 3.
+            for (var task : fed.node.store().tasks(jobId, 2 + 1)) {
+                double normal = fed.node.store().metrics(task.id()).get("bytes_down");
+                String agent = task.agentId();
+                double first = bytesDown(fed, jobId, 2, agent);
+                double adjust = bytesDown(fed, jobId, 2 + 2, agent);
+                double sync = bytesDown(fed, jobId, 2 + 3, agent);
+                assertTrue(first > normal + 100 && sync > adjust + 100, "bytes down at t = 0, 1, 2, 3: " + first + ", " + normal + ", " + adjust + ", " + sync);
+            }
 
             double firstAccuracy = summaries.get(2).get("priorAccuracy").asDouble();
             double finalAccuracy = summaries.get(8).get("accuracy").asDouble();

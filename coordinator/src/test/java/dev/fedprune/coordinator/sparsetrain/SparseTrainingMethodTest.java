@@ -293,4 +293,72 @@ class SparseTrainingMethodTest {
         assertEquals(expected.build(), restarted.taskTemplate(2).build());
         assertEquals(method.density(), restarted.density());
     }
+
+    @Test
+    void adaptiveBnSelectionAggregatesStatisticsPerCandidateAndInstallsTheLowestLoss() throws Exception {
+        method = new SparseTrainingMethod(JobSpecParser.parse(SPEC.replace("variant: fedtiny_no_abns", "variant: fedtiny\ncandidates: 3")),
+                dir.resolve("abns"), artifacts);
+        Task.Builder task = method.taskTemplate(0);
+        assertEquals(TaskKind.TASK_KIND_BN_CANDIDATE_SCORES, task.getKind());
+        assertEquals(3, task.getTraining().getCandidatesCount());
+        Map<String, Integer> channels = new LinkedHashMap<>();
+        channels.put("bn0", 2);
+        channels.put("bn1", 4);
+        java.util.function.BiFunction<Float, Float, dev.fedprune.proto.v1.CandidateBnStatistics> stats = (mean, variance) -> {
+            var all = dev.fedprune.proto.v1.CandidateBnStatistics.newBuilder();
+            for (int c = 0; c < 3; c++) {
+                Map<String, dev.fedprune.aggregation.sparsetrain.BnStatistics> m = new LinkedHashMap<>();
+                for (var e : channels.entrySet()) {
+                    float[] mu = new float[e.getValue()];
+                    float[] var = new float[e.getValue()];
+                    java.util.Arrays.fill(mu, mean + c);
+                    java.util.Arrays.fill(var, variance);
+                    m.put(e.getKey(), new dev.fedprune.aggregation.sparsetrain.BnStatistics(mu, var));
+                }
+                all.addCandidates(TrainingWire.toWire(m));
+            }
+            return all.build();
+        };
+        method.openRound(0);
+        Contribution a = Contribution.newBuilder().setTaskId("t").setSampleCount(100).setCandidateBnStatistics(stats.apply(0f, 1f)).build();
+        Contribution b = Contribution.newBuilder().setTaskId("t").setSampleCount(300).setCandidateBnStatistics(stats.apply(4f, 3f)).build();
+        var nan = stats.apply(Float.NaN, 1f);
+        assertRefused("candidate_bn_statistics.candidates[0][bn0]", "not finite", () -> method.fold(0, "a", a.toBuilder().setCandidateBnStatistics(nan).build()));
+        var fewer = a.getCandidateBnStatistics().toBuilder().removeCandidates(2).build();
+        assertRefused("candidate_bn_statistics.candidates", "2 candidates, expected 3", () -> method.fold(0, "a", a.toBuilder().setCandidateBnStatistics(fewer).build()));
+        var wrongChannels = a.getCandidateBnStatistics().toBuilder();
+        wrongChannels.setCandidates(1, wrongChannels.getCandidates(1).toBuilder().setLayers(0, wrongChannels.getCandidates(1).getLayers(0).toBuilder().addMean(0f).addVariance(1f)));
+        assertRefused("candidate_bn_statistics.candidates[1][bn0]", "3 means and 3 variances, expected 2", () -> method.fold(0, "a",
+                a.toBuilder().setCandidateBnStatistics(wrongChannels).build()));
+        assertRefused("candidate_bn_statistics", "needs BatchNorm statistics", () -> method.fold(0, "a", Contribution.newBuilder().setTaskId("t")
+                .setSampleCount(1).setSparseUpdate(SparseUpdate.getDefaultInstance()).build()));
+        method.fold(0, "a", a);
+        method.fold(0, "b", b);
+        method.closeRound(0, id -> null);
+
+        Task.Builder losses = method.taskTemplate(1);
+        var aggregated = dev.fedprune.proto.v1.CandidateBnStatistics.parseFrom(artifacts.read(losses.getTraining().getCandidateStatisticsArtifactId()));
+        assertEquals(3 + 1, aggregated.getCandidates(1).getLayers(0).getMean(0), 1e-6, "0.25·1 + 0.75·5");
+        assertEquals(2.5, aggregated.getCandidates(1).getLayers(0).getVariance(0), 1e-6, "plain pooling, O-17");
+        method.openRound(1);
+        assertRefused("losses", "2 losses, expected one per candidate (3)", () -> method.fold(1, "a", Contribution.newBuilder().setTaskId("t")
+                .setCandidateLosses(dev.fedprune.proto.v1.CandidateLosses.newBuilder().addLosses(1f).addLosses(2f)).build()));
+        float[][] perCandidate = {{1.2f, 0.9f, 1.5f}, {1.0f, 1.1f, 1.3f}, {0.8f, 1.6f, 1.2f}}; // O-17: candidate 1 wins
+        for (int k = 0; k < 3; k++) {
+            var l = dev.fedprune.proto.v1.CandidateLosses.newBuilder();
+            for (int c = 0; c < 3; c++) {
+                l.addLosses(perCandidate[c][k]);
+            }
+            method.fold(1, "agent" + k, Contribution.newBuilder().setTaskId("t").setCandidateLosses(l).build());
+        }
+        Map<String, Object> summary = method.closeRound(1, id -> null);
+        assertEquals(1, summary.get("selectedCandidate"));
+        assertEquals("uniform", summary.get("selectedAllocation"));
+        // Training starts from candidate 1 with its aggregated BatchNorm statistics.
+        Map<String, SparseTensor> global = decode(globalWeights(2));
+        assertArrayEquals(new float[] {4, 4}, global.get("bn0.runningMean").toDense(), 1e-6f);
+        assertArrayEquals(new float[] {2.5f, 2.5f}, global.get("bn0.runningVar").toDense(), 1e-6f);
+        var candidate1 = MaskSet.parseFrom(artifacts.read(task.getTraining().getCandidates(1).getMaskArtifactId()));
+        assertEquals(candidate1, MaskSet.parseFrom(artifacts.read(method.taskTemplate(2).getTraining().getMaskArtifactId())));
+    }
 }
