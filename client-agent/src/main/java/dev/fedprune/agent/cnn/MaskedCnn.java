@@ -172,6 +172,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Replaces the tensors named in {@code state} (a subset of {@link #denseState()}'s names). */
     public void setDenseState(Map<String, float[]> state) {
+        gradientsOffOnThisThread();
         for (Map.Entry<String, float[]> e : state.entrySet()) {
             NDArray t = denseState.get(e.getKey());
             if (t == null) {
@@ -191,6 +192,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Installs a keep-mask for one sparse layer and zeroes its inactive weights. */
     public void setKeepMask(String layer, BitMask keep) {
+        gradientsOffOnThisThread();
         NDArray w = weight(layer);
         if (keep.length() != w.size()) {
             throw new IllegalArgumentException("keep-mask for '" + layer + "' has " + keep.length() + " bits, the layer " + w.size() + " weights");
@@ -216,6 +218,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Replaces the weights of one sparse layer; the current mask is applied to them. */
     public void setWeights(String layer, float[] values) {
+        gradientsOffOnThisThread();
         NDArray w = weight(layer);
         if (values.length != w.size()) {
             throw new IllegalArgumentException("weights for '" + layer + "': " + values.length + " values, the layer has " + w.size());
@@ -238,6 +241,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** ABNS step A6: installs aggregated BatchNorm statistics for every BatchNorm layer. */
     public void setBatchNormStatistics(Map<String, BnStatistics> statistics) {
+        gradientsOffOnThisThread();
         for (Map.Entry<String, NDArray[]> e : batchNorms.entrySet()) {
             BnStatistics s = statistics.get(e.getKey());
             long channels = e.getValue()[2].size();
@@ -257,6 +261,7 @@ public abstract class MaskedCnn implements AutoCloseable {
      * {@code pixels} laid out {@code N × C × side × side}; returns the mean cross-entropy before the step.
      */
     public float trainStep(float[] pixels, int[] labels, float learningRate) {
+        gradientsOffOnThisThread();
         try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
             NDArray x = input(step, pixels, labels);
             NDArray oneHot = step.create(labels).oneHot(classes);
@@ -285,6 +290,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Mean cross-entropy and accuracy of a batch in inference mode (running BatchNorm statistics). */
     public float[] evaluate(float[] pixels, int[] labels) {
+        gradientsOffOnThisThread();
         try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
             NDArray x = input(step, pixels, labels);
             NDArray target = step.create(labels);
@@ -301,6 +307,7 @@ public abstract class MaskedCnn implements AutoCloseable {
      * enters with weight {@code 1/i}); the variance is PyTorch's unbiased batch variance.
      */
     public void recalibrateBatchNorm(List<LabeledBatch> batches) {
+        gradientsOffOnThisThread();
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("at least one batch is needed to recalibrate BatchNorm");
         }
@@ -327,6 +334,7 @@ public abstract class MaskedCnn implements AutoCloseable {
      * @param topK {@code k_ℓ} by sparse layer name (the layers of the block being adjusted)
      */
     public Map<String, SparseTensor> topKInactiveGradients(float[] pixels, int[] labels, Map<String, Integer> topK) {
+        gradientsOffOnThisThread();
         for (String layer : topK.keySet()) {
             weight(layer);
         }
@@ -379,6 +387,18 @@ public abstract class MaskedCnn implements AutoCloseable {
     /** {@code w ← w ⊙ mask + 0}: adding +0 turns the -0.0 of a negative inactive weight into +0.0. */
     private static void applyMask(NDArray w, NDArray mask) {
         w.muli(mask).addi(0f);
+    }
+
+    /**
+     * PyTorch's grad mode is per thread and on in every new thread, and in-place updates of a parameter
+     * that requires a gradient fail while it is on: every public operation turns it off for the calling
+     * thread first (a gradient collector turns it on only for its own scope), so that a model may be
+     * used from any one thread at a time (agents of a simulation run on their own threads).
+     */
+    private void gradientsOffOnThisThread() {
+        if ("PyTorch".equals(manager.getEngine().getEngineName())) {
+            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        }
     }
 
     private NDArray weight(String layer) {

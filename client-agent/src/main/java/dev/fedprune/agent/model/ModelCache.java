@@ -33,6 +33,11 @@ public final class ModelCache {
         this.localModel = localModel;
     }
 
+    /** The agent's working directory this cache lives in. */
+    public Path directory() {
+        return cacheRoot.getParent();
+    }
+
     /** Bytes of model files received so far. */
     public long bytesDownloaded() {
         return bytesDownloaded;

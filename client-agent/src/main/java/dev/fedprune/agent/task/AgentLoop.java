@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
+import dev.fedprune.agent.train.SparseTrainingWorker;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.format.EncodedMask;
@@ -42,6 +43,8 @@ public final class AgentLoop {
     private static final Logger log = LoggerFactory.getLogger(AgentLoop.class);
 
     /**
+     * @param dataFile     the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
+     *                     of IDX image files (own training split + held-out split) for sparse training tasks
      * @param exitWhenIdle stop once the coordinator reports no unfinished job (after having seen one, or after
      *                     {@code idleGraceMillis} without any)
      */
@@ -55,6 +58,7 @@ public final class AgentLoop {
     private final Options options;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
+    private final SparseTrainingWorker training;
     private int tasksDone;
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
@@ -68,6 +72,7 @@ public final class AgentLoop {
         this.engines = Map.copyOf(engines);
         this.evaluator = evaluator;
         this.options = options;
+        this.training = new SparseTrainingWorker(client, options.name(), options.dataFile(), models.directory().resolve("training"));
     }
 
     public void stop() {
@@ -131,6 +136,7 @@ public final class AgentLoop {
             }
         } finally {
             heartbeats.shutdownNow();
+            training.close();
         }
     }
 
@@ -151,6 +157,10 @@ public final class AgentLoop {
     private void runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
+            if (task.hasTraining()) {
+                runTrainingTask(task);
+                return;
+            }
             if (task.getKind() == TaskKind.TASK_KIND_EVALUATION) {
                 evaluate(task);
                 return;
@@ -262,6 +272,22 @@ public final class AgentLoop {
         metrics.put("upload_seconds", (uploaded - computed) / 1e9);
         metrics.put("bytes_up", (double) payload.length);
         metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
+        client.reportMetrics(task, metrics);
+    }
+
+    /** A task of a sparse training job: train (or evaluate, or score ABNS candidates), upload, report. */
+    private void runTrainingTask(Task task) throws IOException {
+        log.info("{}: task {} round {}: {}", options.name(), task.getTaskId(), task.getRoundIndex() + 1, task.getKind());
+        SparseTrainingWorker.Result result = training.run(task);
+        byte[] payload = result.contribution().toByteArray();
+        long computed = System.nanoTime();
+        String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
+        client.upload(task, uploadId, payload);
+        tasksDone++;
+        Map<String, Double> metrics = new LinkedHashMap<>(result.metrics());
+        metrics.put("upload_seconds", (System.nanoTime() - computed) / 1e9);
+        metrics.put("bytes_up", (double) payload.length);
+        log.info("{}: task {} folded ({} bytes up)", options.name(), task.getTaskId(), payload.length);
         client.reportMetrics(task, metrics);
     }
 

@@ -343,7 +343,7 @@ public final class FedPrLlmMethod implements JobMethod {
      * prune mask (bit i of the row-major index is bit i%8 of byte i/8; 1 = pruned). The metadata
      * records each tensor's shape and the bit order.
      */
-    static void writeMaskFile(Path file, Map<String, BitMask> masks) throws IOException {
+    public static void writeMaskFile(Path file, Map<String, BitMask> masks) throws IOException {
         Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put("format", "fedprune-prune-mask");
         metadata.put("bit_order", "bit i of the row-major weight index is bit (i % 8) of byte (i / 8); 1 = pruned");

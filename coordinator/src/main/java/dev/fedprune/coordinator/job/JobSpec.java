@@ -2,9 +2,14 @@ package dev.fedprune.coordinator.job;
 
 import dev.fedprune.aggregation.vote.ComparisonGroup;
 import dev.fedprune.aggregation.vote.TieBreak;
+import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
 
 /**
- * A FedPrLLM pruning job as an operator submits it (YAML or JSON), after validation.
+ * A job as an operator submits it (YAML or JSON), after validation. The {@code method} field picks the
+ * federated method: FedPrLLM (the default; every field below but {@code sparseTraining}) or federated
+ * sparse training of CNNs, whose own parameters are in {@code sparseTraining}; for such a job only the
+ * common fields (name, agents per round, quorum, deadline, waiting time, seed) are meaningful and the
+ * FedPrLLM ones hold their defaults.
  *
  * @param modelPath           Hugging Face model directory on the coordinator
  * @param strategy            one-shot (one round) or iterative (one decoder layer per round)
@@ -20,12 +25,32 @@ import dev.fedprune.aggregation.vote.TieBreak;
  * @param evaluationSamples   when positive, every agent measures the perplexity of the global model its task starts
  *                            from on this many of its own samples, and a last evaluation round measures the final
  *                            model: the job's quality per round (0 = no evaluation)
+ * @param sparseTraining      the parameters of a sparse training job; null for FedPrLLM
  */
 public record JobSpec(String name, String modelPath, Strategy strategy, LocalPruner localPruner, boolean localPerRow,
                       double sparsityRatio, int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling,
                       TieBreak tieBreak, int agentsPerRound, int quorum, int deadlineSeconds, int waitForAgentsSeconds,
                       int calibrationSamples, int sequenceLength, long seed, double sparsityTolerance,
-                      boolean weightVotesBySamples, double trimFraction, int evaluationSamples) {
+                      boolean weightVotesBySamples, double trimFraction, int evaluationSamples, SparseTrainingSpec sparseTraining) {
+
+    /** The federated method of a job, by its name in the spec. */
+    public enum Method {
+        FEDPRLLM("fedprllm"), SPARSE_TRAINING("sparse_training");
+
+        private final String label;
+
+        Method(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    public Method method() {
+        return sparseTraining == null ? Method.FEDPRLLM : Method.SPARSE_TRAINING;
+    }
 
     public enum Strategy { ONE_SHOT, ITERATIVE }
 

@@ -1,7 +1,11 @@
 package dev.fedprune.coordinator.job;
 
 import dev.fedprune.aggregation.vote.ComparisonGroup;
+import dev.fedprune.aggregation.sparsetrain.BnPooling;
 import dev.fedprune.aggregation.vote.TieBreak;
+import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +26,11 @@ public final class JobSpecParser {
             "localComparisonGroup", "sparsity", "pattern", "comparisonGroup", "weightScaling", "tieBreak",
             "agentsPerRound", "quorum", "deadlineSeconds", "waitForAgentsSeconds", "calibrationSamples",
             "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples");
+    /** The fields of {@code method: sparse_training}: the common ones and its own. */
+    private static final Set<String> SPARSE_TRAINING_FIELDS = Set.of("name", "method", "agentsPerRound", "quorum",
+            "deadlineSeconds", "waitForAgentsSeconds", "seed", "variant", "architecture", "channels", "width", "imageChannels",
+            "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
+            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages");
 
     private JobSpecParser() {
     }
@@ -38,14 +47,20 @@ public final class JobSpecParser {
         }
         Map<String, Object> fields = new LinkedHashMap<>();
         map.forEach((k, v) -> fields.put(String.valueOf(k), v));
+        String method = string(fields, "method", "fedprllm").trim().toLowerCase(Locale.ROOT).replace('-', '_');
+        if (method.equals("sparse_training")) {
+            return parseSparseTraining(fields);
+        }
+        if (!method.equals("fedprllm")) {
+            throw new InvalidJobSpecException("method", "expected fedprllm or sparse_training, got '" + fields.get("method") + "'");
+        }
         Set<String> unknown = new TreeSet<>(fields.keySet());
         unknown.removeAll(FIELDS);
         if (!unknown.isEmpty()) {
-            throw new InvalidJobSpecException(unknown.iterator().next(), "unknown field; expected one of " + new TreeSet<>(FIELDS));
-        }
-        String method = string(fields, "method", "fedprllm");
-        if (!method.equalsIgnoreCase("fedprllm")) {
-            throw new InvalidJobSpecException("method", "'" + method + "' is not supported yet; expected fedprllm");
+            String field = unknown.iterator().next();
+            throw new InvalidJobSpecException(field, SPARSE_TRAINING_FIELDS.contains(field)
+                    ? "only for method: sparse_training (this job is fedprllm)"
+                    : "unknown field; expected one of " + new TreeSet<>(FIELDS));
         }
         String name = string(fields, "name", "job");
         String model = string(fields, "model", null);
@@ -115,12 +130,161 @@ public final class JobSpecParser {
         }
         int evaluation = integer(fields, "evaluationSamples", 0, 1_000_000, 0);
         return new JobSpec(name, model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, agents,
-                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim, evaluation);
+                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim, evaluation, null);
+    }
+
+    private static JobSpec parseSparseTraining(Map<String, Object> fields) {
+        Set<String> unknown = new TreeSet<>(fields.keySet());
+        unknown.removeAll(SPARSE_TRAINING_FIELDS);
+        if (!unknown.isEmpty()) {
+            String field = unknown.iterator().next();
+            throw new InvalidJobSpecException(field, FIELDS.contains(field)
+                    ? "not a field of method: sparse_training (it belongs to fedprllm); expected one of " + new TreeSet<>(SPARSE_TRAINING_FIELDS)
+                    : "unknown field; expected one of " + new TreeSet<>(SPARSE_TRAINING_FIELDS));
+        }
+        String name = string(fields, "name", "job");
+        SparseTrainingSpec.Variant variant = enumField(fields, "variant", SparseTrainingSpec.Variant.class, "fedtiny");
+        SparseTrainingSpec.Architecture architecture = enumField(fields, "architecture", SparseTrainingSpec.Architecture.class, "small_vgg");
+        int[] channels = {16, 32, 64};
+        if (fields.containsKey("channels")) {
+            if (architecture != SparseTrainingSpec.Architecture.SMALL_VGG) {
+                throw new InvalidJobSpecException("channels", "only for architecture small_vgg; resnet18 takes width");
+            }
+            channels = intList(fields, "channels", 1, 4096);
+        }
+        if (fields.containsKey("width") && architecture != SparseTrainingSpec.Architecture.RESNET18) {
+            throw new InvalidJobSpecException("width", "only for architecture resnet18; small_vgg takes channels");
+        }
+        int width = integer(fields, "width", 1, 1024, 64);
+        int imageChannels = integer(fields, "imageChannels", 1, 64, 1);
+        int imageSide = integer(fields, "imageSide", 1, 4096, 28);
+        int classes = integer(fields, "classes", 2, 100_000, 10);
+        double density;
+        if (variant == SparseTrainingSpec.Variant.DENSE_FEDAVG) {
+            density = number(fields, "density", 1.0);
+            if (density != 1.0) {
+                throw new InvalidJobSpecException("density", "dense_fedavg trains the dense model: leave density out or set it to 1, got " + fields.get("density"));
+            }
+        } else {
+            density = number(fields, "density", Double.NaN);
+            if (!(density > 0 && density <= 1)) {
+                throw new InvalidJobSpecException("density", "required for " + variant.label() + ", a fraction in (0, 1], got " + fields.get("density"));
+            }
+        }
+        int rounds = integer(fields, "rounds", 1, 1_000_000, 10);
+        int localSteps = integer(fields, "localSteps", 1, 1_000_000, 10);
+        int batchSize = integer(fields, "batchSize", 1, 65_536, 64);
+        double learningRate = number(fields, "learningRate", 0.1);
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new InvalidJobSpecException("learningRate", "expected a finite number > 0, got " + fields.get("learningRate"));
+        }
+        double alpha = number(fields, "adjustAlpha", 0.2);
+        if (!(alpha > 0 && alpha <= 1)) {
+            throw new InvalidJobSpecException("adjustAlpha", "expected a fraction in (0, 1], got " + fields.get("adjustAlpha"));
+        }
+        int interval = integer(fields, "adjustInterval", 1, 1_000_000, 10);
+        int stopRound = integer(fields, "adjustStopRound", 1, 1_000_000, Math.max(1, rounds - 1));
+        int blocks = integer(fields, "blocks", 1, 10_000, variant.progressive() ? 2 : 1);
+        if (blocks != 1 && !variant.progressive()) {
+            throw new InvalidJobSpecException("blocks", variant.label() + " has no progressive schedule; leave blocks out or set it to 1, got " + blocks);
+        }
+        int candidates = integer(fields, "candidates", 1, 1000, 5);
+        if (fields.containsKey("candidates") && !variant.selectsCandidate()) {
+            throw new InvalidJobSpecException("candidates", variant.label() + " has no adaptive BN selection; only fedtiny and fedtiny_no_progressive take candidates");
+        }
+        BnPooling pooling = enumField(fields, "bnPooling", BnPooling.class, "plain");
+        int evaluationImages = integer(fields, "evaluationImages", 0, Integer.MAX_VALUE, 0);
+        int agents = integer(fields, "agentsPerRound", 1, 100_000, 2);
+        int quorum = integer(fields, "quorum", 1, agents, agents);
+        int deadline = integer(fields, "deadlineSeconds", 1, 7 * 24 * 3600, 600);
+        int wait = integer(fields, "waitForAgentsSeconds", 0, 30 * 24 * 3600, 0);
+        long seed = (long) number(fields, "seed", 0);
+        SparseTrainingSpec training = new SparseTrainingSpec(variant, architecture, channels, width, imageChannels, imageSide, classes,
+                density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages);
+        try {
+            int layers = training.layout().sparseLayers().size();
+            if (training.effectiveBlocks() > layers) {
+                throw new InvalidJobSpecException("blocks", blocks + " blocks for " + layers + " sparse layers of " + architecture.label()
+                        + "; at most one block per layer");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new InvalidJobSpecException(architecture == SparseTrainingSpec.Architecture.SMALL_VGG ? "channels" : "imageSide",
+                    "no " + architecture.label() + " for these images: " + e.getMessage());
+        }
+        return new JobSpec(name, "", JobSpec.Strategy.ONE_SHOT, JobSpec.LocalPruner.MAGNITUDE, false, 0, 0, 0, ComparisonGroup.LAYER,
+                false, TieBreak.SEEDED_RANDOM, agents, quorum, deadline, wait, 0, 0, seed, 0.05, false, 0, 0, training);
+    }
+
+    private static int[] intList(Map<String, Object> f, String key, int min, int max) {
+        Object v = f.get(key);
+        List<Object> items = new ArrayList<>();
+        if (v instanceof Iterable<?> it) {
+            it.forEach(items::add);
+        } else if (v != null) {
+            for (String part : String.valueOf(v).replace("[", "").replace("]", "").split(",")) {
+                if (!part.isBlank()) {
+                    items.add(part.trim());
+                }
+            }
+        }
+        if (items.isEmpty()) {
+            throw new InvalidJobSpecException(key, "expected a non-empty list of whole numbers such as [16, 32, 64], got " + v);
+        }
+        int[] out = new int[items.size()];
+        for (int i = 0; i < out.length; i++) {
+            Object item = items.get(i);
+            double d;
+            try {
+                d = item instanceof Number n ? n.doubleValue() : Double.parseDouble(String.valueOf(item).trim());
+            } catch (NumberFormatException e) {
+                throw new InvalidJobSpecException(key + "[" + i + "]", "expected a whole number, got '" + item + "'");
+            }
+            if (d != Math.rint(d) || d < min || d > max) {
+                throw new InvalidJobSpecException(key + "[" + i + "]", "expected a whole number in [" + min + ", " + max + "], got " + item);
+            }
+            out[i] = (int) d;
+        }
+        return out;
     }
 
     /** The canonical JSON form of a validated spec, stored with the job. */
     public static String toJson(JobSpec spec) {
         Map<String, Object> out = new LinkedHashMap<>();
+        if (spec.method() == JobSpec.Method.SPARSE_TRAINING) {
+            SparseTrainingSpec t = spec.sparseTraining();
+            out.put("name", spec.name());
+            out.put("method", JobSpec.Method.SPARSE_TRAINING.label());
+            out.put("variant", t.variant().label());
+            out.put("architecture", t.architecture().label());
+            if (t.architecture() == SparseTrainingSpec.Architecture.SMALL_VGG) {
+                out.put("channels", t.channels());
+            } else {
+                out.put("width", t.width());
+            }
+            out.put("imageChannels", t.imageChannels());
+            out.put("imageSide", t.imageSide());
+            out.put("classes", t.classes());
+            out.put("density", t.density());
+            out.put("rounds", t.rounds());
+            out.put("localSteps", t.localSteps());
+            out.put("batchSize", t.batchSize());
+            out.put("learningRate", t.learningRate());
+            out.put("adjustAlpha", t.adjustAlpha());
+            out.put("adjustInterval", t.adjustInterval());
+            out.put("adjustStopRound", t.adjustStopRound());
+            out.put("blocks", t.blocks());
+            if (t.variant().selectsCandidate()) {
+                out.put("candidates", t.candidates());
+            }
+            out.put("bnPooling", t.bnPooling().name().toLowerCase(Locale.ROOT));
+            out.put("evaluationImages", t.evaluationImages());
+            out.put("agentsPerRound", spec.agentsPerRound());
+            out.put("quorum", spec.quorum());
+            out.put("deadlineSeconds", spec.deadlineSeconds());
+            out.put("waitForAgentsSeconds", spec.waitForAgentsSeconds());
+            out.put("seed", spec.seed());
+            return JSON.writeValueAsString(out);
+        }
         out.put("name", spec.name());
         out.put("model", spec.modelPath());
         out.put("method", "fedprllm");

@@ -18,6 +18,7 @@ import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
+import dev.fedprune.coordinator.sparsetrain.SparseTrainingMethod;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
 import dev.fedprune.coordinator.store.Records.JobRecord;
@@ -109,6 +110,28 @@ public final class RoundEngine implements AutoCloseable {
 
     /** Validates and creates a job; the model is read and hashed on the engine's own thread. */
     public String submit(JobSpec spec) {
+        if (spec.method() == JobSpec.Method.SPARSE_TRAINING) {
+            SparseTrainingMethod.validate(spec);
+        } else {
+            checkModelDirectory(spec);
+        }
+        String id = "job-" + UUID.randomUUID().toString().substring(0, 8);
+        long now = clock.getAsLong();
+        store.insertJob(new JobRecord(id, spec.name(), JobSpecParser.toJson(spec), JobState.CREATED.name(), 0, 0, null, null, now, now));
+        active.put(id, new ActiveJob(id, spec, JobState.CREATED, 0, now));
+        if (spec.method() == JobSpec.Method.SPARSE_TRAINING) {
+            var t = spec.sparseTraining();
+            event(id, "created " + spec.name() + ": sparse training " + t.variant().label() + " of " + t.architecture().label()
+                    + " at density " + t.density() + ", " + t.rounds() + " rounds, " + spec.agentsPerRound() + " agents per round");
+            return id;
+        }
+        event(id, "created " + spec.name() + ": FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", "
+                + spec.localPruner().name().toLowerCase() + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel()
+                + ", " + spec.comparisonGroup().name().toLowerCase() + " comparison, " + spec.agentsPerRound() + " agents per round");
+        return id;
+    }
+
+    private static void checkModelDirectory(JobSpec spec) {
         Path model = Path.of(spec.modelPath());
         if (!Files.isDirectory(model)) {
             throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' is not a directory on the coordinator");
@@ -127,14 +150,6 @@ public final class RoundEngine implements AutoCloseable {
         } catch (IOException e) {
             throw new InvalidJobSpecException("model", "cannot read " + model.resolve(ModelManifests.WEIGHTS) + ": " + e.getMessage());
         }
-        String id = "job-" + UUID.randomUUID().toString().substring(0, 8);
-        long now = clock.getAsLong();
-        store.insertJob(new JobRecord(id, spec.name(), JobSpecParser.toJson(spec), JobState.CREATED.name(), 0, 0, null, null, now, now));
-        active.put(id, new ActiveJob(id, spec, JobState.CREATED, 0, now));
-        event(id, "created " + spec.name() + ": FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", "
-                + spec.localPruner().name().toLowerCase() + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel()
-                + ", " + spec.comparisonGroup().name().toLowerCase() + " comparison, " + spec.agentsPerRound() + " agents per round");
-        return id;
     }
 
     public void cancel(String jobId) {
@@ -236,6 +251,15 @@ public final class RoundEngine implements AutoCloseable {
     }
 
     private void load(ActiveJob job) throws IOException {
+        if (job.spec.method() == JobSpec.Method.SPARSE_TRAINING) {
+            // The coordinator builds and initialises the CNN itself from the spec: there is no model directory.
+            SparseTrainingMethod method = new SparseTrainingMethod(job.spec, jobDir(job.id), artifacts);
+            job.manifest = method.manifest();
+            job.wireManifest = method.wireManifest();
+            job.method = method;
+            store.setTotalRounds(job.id, method.totalRounds());
+            return;
+        }
         Path modelDir = Path.of(job.spec.modelPath());
         job.manifest = ModelManifests.describe(modelDir);
         dev.fedprune.proto.v1.ModelManifest.Builder wire = dev.fedprune.proto.v1.ModelManifest.newBuilder()

@@ -1,10 +1,13 @@
 package dev.fedprune.coordinator.job;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fedprune.aggregation.sparsetrain.BnPooling;
 import dev.fedprune.aggregation.vote.ComparisonGroup;
+import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
 import org.junit.jupiter.api.Test;
 
 class JobSpecParserTest {
@@ -43,8 +46,71 @@ class JobSpecParserTest {
         assertRejected("model: /m\nsparsity: 0.6\npattern: 2:4", "sparsity", "0.5");
         assertRejected("model: /m\nsparsity: 0.5\nagentsPerRound: 2\nquorum: 3", "quorum", "[1, 2]");
         assertRejected("model: /m\nsparsity: 0.5\nspeed: fast", "speed", "unknown field");
-        assertRejected("model: /m\nsparsity: 0.5\nmethod: fedavg", "method", "fedprllm");
+        assertRejected("model: /m\nsparsity: 0.5\nmethod: fedavg", "method", "fedprllm or sparse_training");
+        assertRejected("model: /m\nsparsity: 0.5\nvariant: fedtiny", "variant", "only for method: sparse_training");
         assertRejected("model: [unclosed", "spec", "not valid YAML");
         assertRejected("- a\n- b", "spec", "mapping");
+    }
+
+    private static final String SPARSE = "method: sparse_training\n";
+
+    @Test
+    void readsSparseTrainingSpecWithDefaultsAndRoundTripsThroughCanonicalJson() {
+        JobSpec spec = JobSpecParser.parse(SPARSE + "density: 0.1\nrounds: 30\nchannels: [8, 16]\nagentsPerRound: 10\nseed: 3\n");
+        assertEquals(JobSpec.Method.SPARSE_TRAINING, spec.method());
+        SparseTrainingSpec t = spec.sparseTraining();
+        assertEquals(SparseTrainingSpec.Variant.FEDTINY, t.variant());
+        assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, t.architecture());
+        assertArrayEquals(new int[] {8, 16}, t.channels());
+        assertEquals(0.1, t.density());
+        assertEquals(29, t.adjustStopRound());
+        assertEquals(2, t.blocks());
+        assertEquals(5, t.candidates());
+        assertEquals(BnPooling.PLAIN, t.bnPooling());
+        assertEquals(10, spec.agentsPerRound());
+        assertEquals(spec, JobSpecParser.parse(JobSpecParser.toJson(spec)));
+
+        JobSpec dense = JobSpecParser.parse(SPARSE + "variant: dense_fedavg\narchitecture: resnet18\nwidth: 8\n");
+        assertEquals(1.0, dense.sparseTraining().density());
+        assertEquals(1, dense.sparseTraining().effectiveBlocks());
+        assertEquals(dense, JobSpecParser.parse(JobSpecParser.toJson(dense)));
+        assertEquals(JobSpec.Method.FEDPRLLM, JobSpecParser.parse("model: /m\nsparsity: 0.5\nmethod: fedprllm").method());
+    }
+
+    @Test
+    void readmeSparseTrainingExampleParses() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+        int start = readme.indexOf("```yaml\nname: fedtiny-fmnist");
+        String yaml = readme.substring(start + 8, readme.indexOf("```", start + 8));
+        JobSpec spec = JobSpecParser.parse(yaml);
+        assertEquals(SparseTrainingSpec.Variant.FEDTINY, spec.sparseTraining().variant());
+        assertEquals(0.1, spec.sparseTraining().density());
+        assertEquals(10, spec.agentsPerRound());
+    }
+
+    @Test
+    void rejectsBadSparseTrainingFieldsByName() {
+        assertRejected(SPARSE + "density: 0", "density", "(0, 1]");
+        assertRejected(SPARSE + "density: 1.2", "density", "(0, 1]");
+        assertRejected(SPARSE + "variant: static_sparse", "density", "required for static_sparse");
+        assertRejected(SPARSE + "variant: dense_fedavg\ndensity: 0.5", "density", "dense_fedavg");
+        assertRejected(SPARSE + "variant: fedsparse\ndensity: 0.1", "variant", "dense_fedavg, static_sparse, fedtiny");
+        assertRejected(SPARSE + "density: 0.1\narchitecture: vgg19", "architecture", "small_vgg, resnet18");
+        assertRejected(SPARSE + "density: 0.1\nsparsity: 0.9", "sparsity", "belongs to fedprllm");
+        assertRejected(SPARSE + "density: 0.1\nmodel: /m", "model", "belongs to fedprllm");
+        assertRejected(SPARSE + "density: 0.1\nepochs: 3", "epochs", "unknown field");
+        assertRejected(SPARSE + "density: 0.1\nchannels: [8, 0]", "channels[1]", "[1, 4096]");
+        assertRejected(SPARSE + "density: 0.1\nchannels: [8, x]", "channels[1]", "whole number");
+        assertRejected(SPARSE + "density: 0.1\narchitecture: resnet18\nchannels: [8]", "channels", "only for architecture small_vgg");
+        assertRejected(SPARSE + "density: 0.1\nwidth: 8", "width", "only for architecture resnet18");
+        assertRejected(SPARSE + "density: 0.1\nchannels: [4, 4, 4, 4, 4, 4]", "channels", "too small");
+        assertRejected(SPARSE + "density: 0.1\nvariant: static_sparse\nblocks: 2", "blocks", "no progressive schedule");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedtiny_no_abns\ncandidates: 3", "candidates", "no adaptive BN selection");
+        assertRejected(SPARSE + "density: 0.1\nchannels: [8]\nblocks: 3", "blocks", "at most one block per layer");
+        assertRejected(SPARSE + "density: 0.1\nlearningRate: -1", "learningRate", "> 0");
+        assertRejected(SPARSE + "density: 0.1\nadjustAlpha: 2", "adjustAlpha", "(0, 1]");
+        assertRejected(SPARSE + "density: 0.1\nrounds: 0", "rounds", "[1, 1000000]");
+        assertRejected(SPARSE + "density: 0.1\nbatchSize: 2.5", "batchSize", "whole number");
+        assertRejected(SPARSE + "density: 0.1\nbnPooling: median", "bnPooling", "plain, exact");
     }
 }

@@ -1,0 +1,482 @@
+package dev.fedprune.agent.train;
+
+import ai.djl.Device;
+import com.google.protobuf.ByteString;
+import dev.fedprune.agent.cnn.CnnConfig;
+import dev.fedprune.agent.cnn.MaskedCnn;
+import dev.fedprune.agent.cnn.ResNet18;
+import dev.fedprune.agent.cnn.SmallVggCnn;
+import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.image.LabeledImages;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.FormatException;
+import dev.fedprune.aggregation.format.MaskCodec;
+import dev.fedprune.aggregation.sparse.SparseTensor;
+import dev.fedprune.aggregation.sparse.SparseTensorParts;
+import dev.fedprune.aggregation.sparsetrain.BnStatistics;
+import dev.fedprune.aggregation.sparsetrain.LayerShape;
+import dev.fedprune.proto.v1.AbnsStep;
+import dev.fedprune.proto.v1.BnLayerStatistics;
+import dev.fedprune.proto.v1.BnStatisticsSet;
+import dev.fedprune.proto.v1.CandidateBnStatistics;
+import dev.fedprune.proto.v1.CandidateLosses;
+import dev.fedprune.proto.v1.CandidateModel;
+import dev.fedprune.proto.v1.CnnModelSpec;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.DType;
+import dev.fedprune.proto.v1.IndexEncoding;
+import dev.fedprune.proto.v1.MaskSet;
+import dev.fedprune.proto.v1.ModelQuality;
+import dev.fedprune.proto.v1.SparseUpdate;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TaskKind;
+import dev.fedprune.proto.v1.TensorEntry;
+import dev.fedprune.proto.v1.TensorMask;
+import dev.fedprune.proto.v1.TopKGradients;
+import dev.fedprune.proto.v1.TopKRequest;
+import dev.fedprune.proto.v1.TrainingRoundMode;
+import dev.fedprune.proto.v1.TrainingTaskSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The agent-side half of federated sparse training (algorithms.md section 3): builds the job's masked
+ * CNN, installs the global weights (and the mask when it changed), measures the accuracy of that global
+ * model on the held-out images, trains {@code local_steps} SGD steps on the agent's own images with the
+ * mask enforced, and returns a contribution of active weights only; in adjustment rounds also the
+ * top-K inactive gradients of the adjusted block from one further batch, and for FedTiny's adaptive BN
+ * selection the recalibrated BatchNorm statistics or the loss of every candidate.
+ *
+ * <p>The model and the last mask stay in memory between rounds of the same job. DJL's gradient
+ * collection is global to the JVM, so every worker of the JVM trains under one lock.
+ */
+public final class SparseTrainingWorker implements AutoCloseable {
+    /** Serialises model computation across the agents of one JVM (simulations, tests). */
+    private static final Object DJL_LOCK = new Object();
+
+    /** A contribution and the metrics to report with it. */
+    public record Result(Contribution contribution, Map<String, Double> metrics) {
+    }
+
+    private final CoordinatorClient client;
+    private final String agentName;
+    private final Path dataDir;
+    private final Path workDir;
+    private LocalImages data;
+    private String dataKey;
+    private MaskedCnn model;
+    private String modelKey;
+    private String heldMaskArtifact;
+    private Map<String, BitMask> keep = Map.of();
+    private long bytesDown;
+
+    /**
+     * @param dataDir the agent's images (see {@link LocalImages})
+     * @param workDir where downloaded artifacts are written while they are read
+     */
+    public SparseTrainingWorker(CoordinatorClient client, String agentName, Path dataDir, Path workDir) {
+        this.client = client;
+        this.agentName = agentName;
+        this.dataDir = dataDir;
+        this.workDir = workDir;
+    }
+
+    /** Runs a task whose spec is a {@link TrainingTaskSpec}. */
+    public Result run(Task task) throws IOException {
+        TrainingTaskSpec spec = task.getTraining();
+        long downBefore = bytesDown;
+        long started = System.nanoTime();
+        LocalImages images = data(spec.getModel());
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        Contribution.Builder out = Contribution.newBuilder().setTaskId(task.getTaskId());
+        if (task.getKind() == TaskKind.TASK_KIND_BN_CANDIDATE_SCORES) {
+            List<byte[][]> candidates = new ArrayList<>();
+            for (CandidateModel c : spec.getCandidatesList()) {
+                candidates.add(new byte[][] {download(c.getWeightsArtifactId()), download(c.getMaskArtifactId())});
+            }
+            CandidateBnStatistics aggregated = spec.getAbnsStep() == AbnsStep.ABNS_STEP_CANDIDATE_LOSSES
+                    ? CandidateBnStatistics.parseFrom(download(spec.getCandidateStatisticsArtifactId())) : null;
+            synchronized (DJL_LOCK) {
+                MaskedCnn cnn = model(task);
+                if (spec.getAbnsStep() == AbnsStep.ABNS_STEP_BN_STATISTICS) {
+                    CandidateBnStatistics.Builder all = CandidateBnStatistics.newBuilder();
+                    for (byte[][] c : candidates) {
+                        install(cnn, c[0], c[1]);
+                        cnn.recalibrateBatchNorm(batches(images.train(), spec.getBatchSize()));
+                        all.addCandidates(toWire(cnn.batchNormStatistics()));
+                    }
+                    out.setCandidateBnStatistics(all).setSampleCount(images.train().size());
+                } else if (spec.getAbnsStep() == AbnsStep.ABNS_STEP_CANDIDATE_LOSSES) {
+                    if (aggregated.getCandidatesCount() != candidates.size()) {
+                        throw new IllegalArgumentException("candidate_statistics_artifact_id: " + aggregated.getCandidatesCount()
+                                + " candidates' statistics for " + candidates.size() + " candidates");
+                    }
+                    CandidateLosses.Builder losses = CandidateLosses.newBuilder();
+                    for (int c = 0; c < candidates.size(); c++) {
+                        install(cnn, candidates.get(c)[0], candidates.get(c)[1]);
+                        cnn.setBatchNormStatistics(fromWire(aggregated.getCandidates(c)));
+                        losses.addLosses((float) evaluate(cnn, images.train(), images.train().size(), spec.getBatchSize())[0]);
+                    }
+                    out.setCandidateLosses(losses).setSampleCount(images.train().size());
+                } else {
+                    throw new IllegalArgumentException("abns_step: " + spec.getAbnsStep() + " is not a step of adaptive BN selection");
+                }
+                heldMaskArtifact = null; // the candidates replaced the mask
+            }
+        } else {
+            byte[] mask = spec.getMaskArtifactId().equals(heldMaskArtifact) ? null : download(spec.getMaskArtifactId());
+            byte[] weights = download(spec.getWeightsArtifactId());
+            synchronized (DJL_LOCK) {
+                MaskedCnn cnn = model(task);
+                if (mask != null) {
+                    installMask(cnn, mask);
+                    heldMaskArtifact = spec.getMaskArtifactId();
+                }
+                installWeights(cnn, weights);
+                int evaluated = spec.getEvaluationImages() == 0 ? images.heldOut().size() : Math.min(spec.getEvaluationImages(), images.heldOut().size());
+                double[] prior = evaluate(cnn, images.heldOut(), evaluated, spec.getBatchSize());
+                out.setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(prior[1]).setSamples(evaluated).setLowerIsBetter(false));
+                metrics.put("prior_accuracy", prior[1]);
+                metrics.put("prior_loss", prior[0]);
+                if (task.getKind() == TaskKind.TASK_KIND_EVALUATION) {
+                    out.setSampleCount(evaluated);
+                } else {
+                    out.setSampleCount(images.train().size());
+                    long trainStarted = System.nanoTime();
+                    BatchOrder order = new BatchOrder(images.train(), spec.getBatchSize(),
+                            new SplittableRandom(spec.getSeed() * 1_000_003L + spec.getTrainingRound() * 7919L + agentName.hashCode()));
+                    double lossSum = 0;
+                    for (int s = 0; s < spec.getLocalSteps(); s++) {
+                        LabeledImages.Batch b = order.next();
+                        lossSum += cnn.trainStep(b.pixels(), b.labels(), (float) spec.getLearningRate());
+                    }
+                    metrics.put("train_loss", lossSum / spec.getLocalSteps());
+                    metrics.put("train_images_per_second", spec.getLocalSteps() * (double) spec.getBatchSize() / ((System.nanoTime() - trainStarted) / 1e9));
+                    SparseUpdate.Builder update = SparseUpdate.newBuilder();
+                    for (LayerShape l : cnn.sparseLayers()) {
+                        update.addTensors(toWire(l.name(), SparseTensor.ofDense(cnn.weights(l.name()))));
+                    }
+                    cnn.denseState().forEach((name, values) -> update.addTensors(toWire(name, full(values))));
+                    out.setSparseUpdate(update);
+                    if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
+                        Map<String, Integer> topK = new LinkedHashMap<>();
+                        for (TopKRequest r : spec.getTopKList()) {
+                            topK.put(r.getTensorName(), r.getK());
+                        }
+                        LabeledImages.Batch b = order.next(); // the first batch after local training [C]
+                        Map<String, SparseTensor> gradients = cnn.topKInactiveGradients(b.pixels(), b.labels(), topK);
+                        TopKGradients.Builder g = TopKGradients.newBuilder();
+                        gradients.forEach((name, t) -> g.addTensors(toWire(name, t)));
+                        out.setTopKGradients(g);
+                        metrics.put("top_k_buffer_bytes", (double) topK.values().stream().mapToLong(k -> 8L * k).sum());
+                    }
+                }
+            }
+        }
+        metrics.put("compute_seconds", (System.nanoTime() - started) / 1e9);
+        metrics.put("model_bytes_down", (double) (bytesDown - downBefore)); // global weights, mask, candidates: what the dashboard shows as bytes down
+        return new Result(out.build(), metrics);
+    }
+
+    // ------------------------------------------------------------------ model
+
+    private MaskedCnn model(Task task) {
+        TrainingTaskSpec spec = task.getTraining();
+        String key = task.getJobId() + "/" + task.getModel().getModelId();
+        if (model != null && key.equals(modelKey)) {
+            return model;
+        }
+        if (model != null) {
+            model.close();
+            model = null;
+        }
+        CnnModelSpec m = spec.getModel();
+        MaskedCnn cnn = switch (m.getArchitecture()) {
+            case CNN_ARCHITECTURE_SMALL_VGG -> new SmallVggCnn(new CnnConfig(m.getImageChannels(), m.getImageSide(),
+                    m.getChannelsList().stream().mapToInt(Integer::intValue).toArray(), m.getClasses()), spec.getSeed(), Device.cpu());
+            case CNN_ARCHITECTURE_RESNET18 -> new ResNet18(m.getImageChannels(), m.getImageSide(), m.getClasses(), m.getWidth(), spec.getSeed(), Device.cpu());
+            default -> throw new IllegalArgumentException("model.architecture: " + m.getArchitecture() + " is not a CNN this agent can build");
+        };
+        try {
+            checkManifest(cnn, task.getModel());
+        } catch (RuntimeException e) {
+            cnn.close();
+            throw e;
+        }
+        model = cnn;
+        modelKey = key;
+        heldMaskArtifact = null;
+        return cnn;
+    }
+
+    /** The task's manifest must list exactly the tensors of the CNN this agent built, with the same shapes. */
+    static void checkManifest(MaskedCnn cnn, dev.fedprune.proto.v1.ModelManifest manifest) {
+        Map<String, long[]> sparse = new LinkedHashMap<>();
+        for (LayerShape l : cnn.sparseLayers()) {
+            sparse.put(l.name(), l.shape());
+        }
+        Map<String, float[]> dense = cnn.denseState();
+        int seen = 0;
+        for (TensorEntry t : manifest.getTensorsList()) {
+            long[] shape = t.getShapeList().stream().mapToLong(Long::longValue).toArray();
+            if (t.getPrunable()) {
+                long[] own = sparse.get(t.getName());
+                if (own == null || !java.util.Arrays.equals(own, shape)) {
+                    throw new IllegalArgumentException("model.tensors[" + t.getName() + "]: sparse layer of shape " + java.util.Arrays.toString(shape)
+                            + ", this agent's CNN has " + (own == null ? "no such layer" : java.util.Arrays.toString(own)));
+                }
+            } else {
+                float[] own = dense.get(t.getName());
+                long size = java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+                if (own == null || own.length != size) {
+                    throw new IllegalArgumentException("model.tensors[" + t.getName() + "]: dense tensor of " + size + " values, this agent's CNN has "
+                            + (own == null ? "no such tensor" : own.length + " values"));
+                }
+            }
+            seen++;
+        }
+        if (seen != sparse.size() + dense.size()) {
+            throw new IllegalArgumentException("model.tensors: " + seen + " tensors, this agent's CNN has " + (sparse.size() + dense.size()));
+        }
+    }
+
+    private void install(MaskedCnn cnn, byte[] weights, byte[] mask) throws IOException {
+        installMask(cnn, mask);
+        installWeights(cnn, weights);
+    }
+
+    /** Installs the prune masks (1 = inactive) of a MaskSet as keep-masks. */
+    private void installMask(MaskedCnn cnn, byte[] maskSet) throws IOException {
+        Map<String, BitMask> masks = new LinkedHashMap<>();
+        Map<String, Integer> sizes = new LinkedHashMap<>();
+        cnn.sparseLayers().forEach(l -> sizes.put(l.name(), l.weightCount()));
+        for (TensorMask m : MaskSet.parseFrom(maskSet).getMasksList()) {
+            Integer size = sizes.get(m.getTensorName());
+            if (size == null || m.getNumWeights() != size) {
+                throw new IllegalArgumentException("mask[" + m.getTensorName() + "]: " + m.getNumWeights() + " weights, the CNN's layer has "
+                        + (size == null ? "no such layer" : size));
+            }
+            try {
+                BitMask pruned = MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(m.getEncoding().name()), size, m.getData().toByteArray());
+                BitMask k = new BitMask(size);
+                for (int i = 0; i < size; i++) {
+                    if (!pruned.get(i)) {
+                        k.set(i);
+                    }
+                }
+                masks.put(m.getTensorName(), k);
+            } catch (FormatException e) {
+                throw new IllegalArgumentException("mask[" + m.getTensorName() + "].data: " + e.getMessage(), e);
+            }
+        }
+        if (!masks.keySet().equals(sizes.keySet())) {
+            throw new IllegalArgumentException("mask: layers " + masks.keySet() + ", the CNN has " + sizes.keySet());
+        }
+        masks.forEach(cnn::setKeepMask);
+        keep = masks;
+    }
+
+    /** Installs global weights: active values of the sparse layers (only at active positions) and the dense tensors. */
+    private void installWeights(MaskedCnn cnn, byte[] updateBytes) throws IOException {
+        SparseUpdate update = SparseUpdate.parseFrom(updateBytes);
+        Map<String, float[]> dense = cnn.denseState();
+        Map<String, float[]> newDense = new LinkedHashMap<>();
+        Map<String, float[]> newSparse = new LinkedHashMap<>();
+        Map<String, Integer> sizes = new LinkedHashMap<>();
+        cnn.sparseLayers().forEach(l -> sizes.put(l.name(), l.weightCount()));
+        for (dev.fedprune.proto.v1.SparseTensor t : update.getTensorsList()) {
+            String field = "weights[" + t.getTensorName() + "]";
+            Integer sparseSize = sizes.get(t.getTensorName());
+            long size = sparseSize != null ? sparseSize : dense.containsKey(t.getTensorName()) ? dense.get(t.getTensorName()).length : -1;
+            if (size < 0) {
+                throw new IllegalArgumentException(field + ": not a tensor of this CNN");
+            }
+            SparseTensor decoded = fromWire(field, t, size);
+            if (sparseSize != null) {
+                BitMask k = keep.get(t.getTensorName());
+                for (int i : decoded.indices()) {
+                    if (k == null || !k.get(i)) {
+                        throw new IllegalArgumentException(field + ": index " + i + " is an inactive weight of the mask");
+                    }
+                }
+                newSparse.put(t.getTensorName(), decoded.toDense());
+            } else {
+                newDense.put(t.getTensorName(), decoded.toDense());
+            }
+        }
+        if (!newSparse.keySet().equals(sizes.keySet()) || !newDense.keySet().equals(dense.keySet())) {
+            throw new IllegalArgumentException("weights: tensors " + newSparse.keySet() + " + " + newDense.keySet() + ", the CNN has "
+                    + sizes.keySet() + " + " + dense.keySet());
+        }
+        newSparse.forEach(cnn::setWeights);
+        cnn.setDenseState(newDense);
+    }
+
+    /** Mean cross-entropy and accuracy over the first {@code count} images, in inference mode. */
+    private static double[] evaluate(MaskedCnn cnn, LabeledImages images, int count, int batchSize) {
+        int[] all = new int[count];
+        for (int i = 0; i < count; i++) {
+            all[i] = i;
+        }
+        double loss = 0;
+        double correct = 0;
+        for (int from = 0; from < count; from += batchSize) {
+            int to = Math.min(count, from + batchSize);
+            LabeledImages.Batch b = images.batch(all, from, to);
+            float[] r = cnn.evaluate(b.pixels(), b.labels());
+            loss += (double) r[0] * b.size();
+            correct += (double) r[1] * b.size();
+        }
+        return new double[] {loss / count, correct / count};
+    }
+
+    private static List<MaskedCnn.LabeledBatch> batches(LabeledImages images, int batchSize) {
+        int[] all = new int[images.size()];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = i;
+        }
+        List<MaskedCnn.LabeledBatch> out = new ArrayList<>();
+        for (int from = 0; from < all.length; from += batchSize) {
+            LabeledImages.Batch b = images.batch(all, from, Math.min(all.length, from + batchSize));
+            out.add(new MaskedCnn.LabeledBatch(b.pixels(), b.labels()));
+        }
+        return out;
+    }
+
+    /** Mini-batches in a seeded random order, reshuffled after every pass over the data. */
+    static final class BatchOrder {
+        private final LabeledImages images;
+        private final int batchSize;
+        private final SplittableRandom random;
+        private final int[] order;
+        private int position;
+
+        BatchOrder(LabeledImages images, int batchSize, SplittableRandom random) {
+            this.images = images;
+            this.batchSize = Math.min(batchSize, images.size());
+            this.random = random;
+            this.order = new int[images.size()];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            shuffle();
+        }
+
+        LabeledImages.Batch next() {
+            if (position + batchSize > order.length) {
+                shuffle();
+            }
+            LabeledImages.Batch b = images.batch(order, position, position + batchSize);
+            position += batchSize;
+            return b;
+        }
+
+        private void shuffle() {
+            for (int i = order.length - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+            position = 0;
+        }
+    }
+
+    // ------------------------------------------------------------------ data and wire
+
+    private LocalImages data(CnnModelSpec m) throws IOException {
+        if (m.getImageChannels() != 1) {
+            throw new IllegalArgumentException("model.image_channels: " + m.getImageChannels() + "; this agent's IDX images are grey (1 channel)");
+        }
+        String key = m.getImageSide() + "/" + m.getClasses();
+        if (data == null || !key.equals(dataKey)) {
+            data = LocalImages.load(dataDir, m.getImageSide(), m.getClasses());
+            dataKey = key;
+        }
+        return data;
+    }
+
+    private byte[] download(String artifactId) throws IOException {
+        if (artifactId.isEmpty() || !artifactId.startsWith("sha256:")) {
+            throw new IllegalArgumentException("artifact id '" + artifactId + "' is not a sha256: id");
+        }
+        Files.createDirectories(workDir);
+        Path file = Files.createTempFile(workDir, "artifact", ".bin");
+        try {
+            Files.delete(file);
+            bytesDown += client.download(artifactId, artifactId.substring("sha256:".length()), file);
+            return Files.readAllBytes(file);
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    static dev.fedprune.proto.v1.SparseTensor toWire(String name, SparseTensor t) {
+        return dev.fedprune.proto.v1.SparseTensor.newBuilder().setTensorName(name).addShape(t.size()).setNumValues(t.nonZeroCount())
+                .setIndexEncoding(IndexEncoding.INDEX_ENCODING_DELTA_VARINT).setIndices(ByteString.copyFrom(SparseTensorParts.indices(t)))
+                .setValueDtype(DType.DTYPE_F32).setValues(ByteString.copyFrom(SparseTensorParts.values(t))).build();
+    }
+
+    static SparseTensor fromWire(String field, dev.fedprune.proto.v1.SparseTensor t, long size) {
+        try {
+            return SparseTensorParts.decode(field, size, t.getNumValues(), t.getIndices().toByteArray(), t.getValues().toByteArray());
+        } catch (FormatException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    private static SparseTensor full(float[] values) {
+        int[] indices = new int[values.length];
+        for (int i = 0; i < indices.length; i++) {
+            indices[i] = i;
+        }
+        return new SparseTensor(values.length, indices, values);
+    }
+
+    private static BnStatisticsSet toWire(Map<String, BnStatistics> statistics) {
+        BnStatisticsSet.Builder set = BnStatisticsSet.newBuilder();
+        statistics.forEach((layer, s) -> {
+            BnLayerStatistics.Builder b = BnLayerStatistics.newBuilder().setLayer(layer);
+            for (float v : s.mean()) {
+                b.addMean(v);
+            }
+            for (float v : s.variance()) {
+                b.addVariance(v);
+            }
+            set.addLayers(b);
+        });
+        return set.build();
+    }
+
+    private static Map<String, BnStatistics> fromWire(BnStatisticsSet set) {
+        Map<String, BnStatistics> out = new LinkedHashMap<>();
+        for (BnLayerStatistics l : set.getLayersList()) {
+            float[] mean = new float[l.getMeanCount()];
+            float[] variance = new float[l.getVarianceCount()];
+            for (int i = 0; i < mean.length; i++) {
+                mean[i] = l.getMean(i);
+            }
+            for (int i = 0; i < variance.length; i++) {
+                variance[i] = l.getVariance(i);
+            }
+            out.put(l.getLayer(), new BnStatistics(mean, variance));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        synchronized (DJL_LOCK) {
+            if (model != null) {
+                model.close();
+                model = null;
+            }
+        }
+    }
+}

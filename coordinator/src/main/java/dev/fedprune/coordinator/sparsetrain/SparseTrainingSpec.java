@@ -1,0 +1,105 @@
+package dev.fedprune.coordinator.sparsetrain;
+
+import dev.fedprune.aggregation.sparsetrain.BnPooling;
+import dev.fedprune.aggregation.sparsetrain.CnnLayout;
+import java.util.Locale;
+
+/**
+ * The parameters of a federated sparse training job ({@code method: sparse_training}), after
+ * validation: which variant, which CNN, how long and how agents train, and FedTiny's schedule.
+ *
+ * @param variant          dense FedAvg, static sparse training, FedTiny or one of its ablations
+ * @param architecture     the CNN every agent builds
+ * @param channels         small VGG: output channels of each block
+ * @param width            ResNet-18: base width
+ * @param density          target fraction of sparse-layer weights kept, in (0, 1] (1 for dense FedAvg)
+ * @param rounds           training rounds {@code R} (ABNS and the final evaluation come on top)
+ * @param localSteps       SGD steps (mini-batches) per agent and round
+ * @param adjustAlpha      {@code α} of the cosine decay: {@code k_ℓ = ⌊f_decay(t)·|active_ℓ|⌋} is the top-K size
+ * @param adjustInterval   {@code ΔT}: rounds between adjustments
+ * @param adjustStopRound  {@code T_end}: the last round that may adjust
+ * @param blocks           {@code J}: blocks of the progressive schedule (FedTiny without progressive pruning: 1)
+ * @param candidates       {@code C}: size of the ABNS candidate pool
+ * @param bnPooling        how ABNS aggregates BatchNorm variances
+ * @param evaluationImages held-out images each agent evaluates for the quality it reports (0 = all)
+ */
+public record SparseTrainingSpec(Variant variant, Architecture architecture, int[] channels, int width, int imageChannels,
+                                 int imageSide, int classes, double density, int rounds, int localSteps, int batchSize,
+                                 double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound, int blocks,
+                                 int candidates, BnPooling bnPooling, int evaluationImages) {
+
+    public SparseTrainingSpec {
+        channels = channels.clone();
+    }
+
+    @Override
+    public int[] channels() {
+        return channels.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof SparseTrainingSpec s && s.variant == variant && s.architecture == architecture
+                && java.util.Arrays.equals(s.channels, channels) && s.width == width && s.imageChannels == imageChannels
+                && s.imageSide == imageSide && s.classes == classes && Double.compare(s.density, density) == 0 && s.rounds == rounds
+                && s.localSteps == localSteps && s.batchSize == batchSize && Double.compare(s.learningRate, learningRate) == 0
+                && Double.compare(s.adjustAlpha, adjustAlpha) == 0 && s.adjustInterval == adjustInterval
+                && s.adjustStopRound == adjustStopRound && s.blocks == blocks && s.candidates == candidates
+                && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(variant, architecture, java.util.Arrays.hashCode(channels), width, density, rounds, localSteps, otherFieldsHash());
+    }
+
+    private int otherFieldsHash() {
+        return java.util.Objects.hash(imageChannels, imageSide, classes, batchSize, learningRate, adjustAlpha, adjustInterval,
+                adjustStopRound, blocks, candidates, bnPooling, evaluationImages);
+    }
+
+    /** The methods of issue 8 in one engine: baselines, FedTiny and its two ablations. */
+    public enum Variant {
+        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE;
+
+        /** Adaptive BN selection before round 0. */
+        public boolean selectsCandidate() {
+            return this == FEDTINY || this == FEDTINY_NO_PROGRESSIVE;
+        }
+
+        /** Prune-and-grow in adjustment rounds. */
+        public boolean adjustsMask() {
+            return this == FEDTINY || this == FEDTINY_NO_ABNS || this == FEDTINY_NO_PROGRESSIVE;
+        }
+
+        /** Block by block (otherwise every sparse layer in every adjustment round). */
+        public boolean progressive() {
+            return this == FEDTINY || this == FEDTINY_NO_ABNS;
+        }
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public enum Architecture {
+        SMALL_VGG, RESNET18;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** The layers and tensors of the job's CNN. */
+    public CnnLayout layout() {
+        return switch (architecture) {
+            case SMALL_VGG -> CnnLayout.smallVgg(imageChannels, imageSide, channels, classes);
+            case RESNET18 -> CnnLayout.resnet18(imageChannels, imageSide, classes, width);
+        };
+    }
+
+    /** Blocks of the progressive schedule this variant actually uses. */
+    public int effectiveBlocks() {
+        return variant.progressive() ? blocks : 1;
+    }
+}

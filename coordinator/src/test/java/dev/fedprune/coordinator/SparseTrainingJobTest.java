@@ -1,0 +1,212 @@
+package dev.fedprune.coordinator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import dev.fedprune.agent.cnn.CnnConfig;
+import dev.fedprune.agent.cnn.SmallVggCnn;
+import dev.fedprune.agent.image.FashionMnist;
+import dev.fedprune.agent.image.IdxWriter;
+import dev.fedprune.agent.image.ImageSet;
+import dev.fedprune.agent.image.LabelPartitioner;
+import dev.fedprune.agent.image.LabeledImages;
+import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.SafetensorsFile;
+import dev.fedprune.aggregation.sparsetrain.DensityAllocation;
+import dev.fedprune.aggregation.sparsetrain.LayerShape;
+import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.Records.RoundRecord;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * A short FedTiny job (adaptive BN selection, progressive prune-and-grow, final evaluation) with a
+ * coordinator and three agents as real gRPC peers, each agent training on its own partition of
+ * Fashion-MNIST (generated images when the Debian package is missing).
+ */
+class SparseTrainingJobTest {
+    private static final int[] CHANNELS = {4, 8};
+    private static final double DENSITY = 0.3;
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @TempDir
+    static Path dir;
+    static LabeledImages test;
+    static boolean realImages;
+
+    @BeforeAll
+    static void partitions() throws Exception {
+        LabeledImages train;
+        realImages = FashionMnist.isPresent(FashionMnist.DEBIAN_DIRECTORY);
+        if (realImages) {
+            train = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, FashionMnist.Split.TRAIN);
+            test = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY, FashionMnist.Split.TEST);
+        } else {
+            System.err.println("*** SparseTrainingJobTest: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); "
+                    + "training on GENERATED images instead ***");
+            train = generated(3000, 1);
+            test = generated(1000, 2);
+        }
+        List<int[]> parts = LabelPartitioner.dirichlet(firstLabels(train, 1800), 10, 3, 0.5, 100, 11);
+        List<int[]> heldOut = LabelPartitioner.iid(600, 3, 100, 12);
+        for (int a = 0; a < 3; a++) {
+            Path agentDir = dir.resolve("data-" + a);
+            IdxWriter.write(agentDir, FashionMnist.Split.TRAIN, train, parts.get(a));
+            IdxWriter.write(agentDir, FashionMnist.Split.TEST, test, heldOut.get(a));
+        }
+    }
+
+    private static int[] firstLabels(LabeledImages images, int n) {
+        int[] all = images.labelArray();
+        return java.util.Arrays.copyOf(all, Math.min(n, all.length));
+    }
+
+    /** Ten classes of 28x28 images: a bright bar whose position and orientation is the class, plus noise. */
+    static LabeledImages generated(int count, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        byte[] pixels = new byte[count * 784];
+        byte[] labels = new byte[count];
+        for (int i = 0; i < count; i++) {
+            int label = i % 10;
+            labels[i] = (byte) label;
+            for (int p = 0; p < 784; p++) {
+                int r = p / 28;
+                int c = p % 28;
+                boolean bar = label < 5 ? Math.abs(r - (4 + 5 * label)) <= 1 : Math.abs(c - (4 + 5 * (label - 5))) <= 1;
+                pixels[i * 784 + p] = (byte) Math.min(255, (bar ? 180 : 0) + random.nextInt(60));
+            }
+        }
+        return new LabeledImages(new ImageSet(count, 28, 28, pixels), labels, 10);
+    }
+
+    static double bytesDown(Federation fed, String jobId, int round, String agentId) {
+        var task = fed.node.store().tasks(jobId, round).stream().filter(t -> t.agentId().equals(agentId)).findFirst().orElseThrow();
+        return fed.node.store().metrics(task.id()).get("model_bytes_down");
+    }
+
+    @Test
+    void fedTinyJobLearnsAboveChanceAndEndsAtTargetDensity() throws Exception {
+        String spec = """
+            name: fedtiny-it
+            method: sparse_training
+            variant: fedtiny
+            architecture: small_vgg
+            channels: [4, 8]
+            density: %s
+            rounds: 6
+            localSteps: 10
+            batchSize: 32
+            learningRate: 0.1
+            adjustInterval: 2
+            adjustStopRound: 4
+            blocks: 2
+            candidates: 3
+            evaluationImages: 200
+            agentsPerRound: 3
+            quorum: 3
+            deadlineSeconds: 120
+            seed: 5
+            """.formatted(DENSITY);
+        try (Federation fed = new Federation(dir.resolve("coord"))) {
+            for (int a = 0; a < 3; a++) {
+                fed.startAgent("agent-" + a, dir.resolve("data-" + a), dir.resolve("agent-" + a), Map.of());
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
+            JobRecord job = fed.awaitFinal(jobId, 120_000);
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + " " + fed.node.store().events(jobId));
+
+            // 2 ABNS rounds + 6 training rounds + the evaluation round, each from all three agents.
+            List<RoundRecord> rounds = fed.node.store().rounds(jobId);
+            assertEquals(9, rounds.size());
+            List<JsonNode> summaries = new ArrayList<>();
+            for (RoundRecord r : rounds) {
+                assertEquals(3, r.folded(), "round " + r.roundIndex());
+                summaries.add(JSON.readTree(r.summary()));
+            }
+            assertEquals("candidate_losses", summaries.get(1).get("phase").asString());
+            assertEquals(3, summaries.get(1).get("meanLosses").size());
+            // Adjustment rounds t = 2 and 4 visit the output block first, then the input block, and change the mask.
+            assertEquals("adjustment", summaries.get(2 + 2).get("mode").asString());
+            assertEquals(1, summaries.get(2 + 2).get("block").asInt());
+            assertEquals(0, summaries.get(2 + 4).get("block").asInt());
+            assertTrue(summaries.get(2 + 2).get("maskChanged").asBoolean());
+            assertEquals("mask_sync", summaries.get(2 + 3).get("mode").asString());
+
+            // The mask travels only when the agent does not hold it: at t = 0 (after ABNS) and in the mask-sync round t = 3.
+            for (var task : fed.node.store().tasks(jobId, 2 + 1)) {
+                double normal = fed.node.store().metrics(task.id()).get("model_bytes_down");
+                String agent = task.agentId();
+                double first = bytesDown(fed, jobId, 2, agent);
+                double adjust = bytesDown(fed, jobId, 2 + 2, agent);
+                double sync = bytesDown(fed, jobId, 2 + 3, agent);
+                assertTrue(first > normal + 100 && sync > adjust + 100, "bytes down at t = 0, 1, 2, 3: " + first + ", " + normal + ", " + adjust + ", " + sync);
+            }
+
+            double firstAccuracy = summaries.get(2).get("priorAccuracy").asDouble();
+            double finalAccuracy = summaries.get(8).get("accuracy").asDouble();
+            System.out.printf("fedtiny job on %s: accuracy of the global model %.4f before training, %.4f at the end%n",
+                    realImages ? "Fashion-MNIST" : "generated images", firstAccuracy, finalAccuracy);
+            assertTrue(finalAccuracy > 0.4 && finalAccuracy > firstAccuracy + 0.2,
+                    "accuracy of the global model: " + firstAccuracy + " before training, " + finalAccuracy + " at the end");
+
+            // The final model: exactly the ERK budget of weights kept, nothing outside the mask, and it
+            // classifies the test set well above chance when loaded into a fresh CNN.
+            Path result = Path.of(job.resultDir());
+            Map<String, BitMask> pruneMasks = FederatedJobTest.readMasks(result);
+            try (SmallVggCnn cnn = new SmallVggCnn(new CnnConfig(1, 28, CHANNELS, 10), 1, Device.cpu());
+                 SafetensorsFile model = SafetensorsFile.open(result.resolve("model/model.safetensors"))) {
+                List<LayerShape> layers = cnn.sparseLayers();
+                long kept = 0;
+                for (LayerShape l : layers) {
+                    BitMask pruned = pruneMasks.get(l.name());
+                    BitMask keep = new BitMask(pruned.length());
+                    for (int i = 0; i < pruned.length(); i++) {
+                        if (!pruned.get(i)) {
+                            keep.set(i);
+                        }
+                    }
+                    kept += keep.cardinality();
+                    float[] w = model.floats(l.name());
+                    for (int i = 0; i < w.length; i++) {
+                        if (pruned.get(i)) {
+                            assertEquals(0f, w[i], l.name() + "[" + i + "] is pruned");
+                        }
+                    }
+                    cnn.setKeepMask(l.name(), keep);
+                    cnn.setWeights(l.name(), w);
+                }
+                assertEquals(DensityAllocation.budget(layers, DENSITY), kept, "kept weights");
+                Map<String, float[]> dense = new HashMap<>();
+                for (String name : cnn.denseState().keySet()) {
+                    dense.put(name, model.floats(name));
+                }
+                cnn.setDenseState(dense);
+                int n = 1000;
+                int[] idx = new int[n];
+                for (int i = 0; i < n; i++) {
+                    idx[i] = test.size() - 1 - i; // not among the agents' held-out images
+                }
+                LabeledImages.Batch b = test.batch(idx, 0, n);
+                float accuracy = cnn.evaluate(b.pixels(), b.labels())[1];
+                System.out.printf("final model on %d test images: accuracy %.4f%n", n, accuracy);
+                assertTrue(accuracy > 0.4, "test accuracy of the final model " + accuracy + " (chance 0.1, "
+                        + (realImages ? "Fashion-MNIST" : "generated images") + ")");
+            }
+            JsonNode report = JSON.readTree(Files.readString(result.resolve("report.json")));
+            assertEquals("fedtiny", report.get("variant").asString());
+            assertEquals(finalAccuracy, report.get("finalAccuracy").asDouble(), 1e-12);
+        }
+    }
+}
