@@ -96,6 +96,45 @@ class SparseTrainingJobTest {
         return fed.node.store().metrics(task.id()).get("model_bytes_down");
     }
 
+    /** A short FedTiny job (ABNS, one adjustment, mask sync) on a fresh coordinator; returns the final model's bytes. */
+    byte[] shortJob(String name) throws Exception {
+        String spec = """
+            name: %s
+            method: sparse_training
+            variant: fedtiny
+            architecture: small_vgg
+            channels: [4, 8]
+            density: 0.3
+            rounds: 3
+            localSteps: 3
+            batchSize: 16
+            adjustInterval: 1
+            adjustStopRound: 1
+            blocks: 2
+            candidates: 2
+            evaluationImages: 50
+            agentsPerRound: 3
+            seed: 9
+            """.formatted(name);
+        try (Federation fed = new Federation(dir.resolve("coord-" + name))) {
+            for (int a = 0; a < 3; a++) {
+                fed.startAgent("agent-" + a, dir.resolve("data-" + a), dir.resolve(name + "-agent-" + a), Map.of());
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
+            JobRecord job = fed.awaitFinal(jobId, 120_000);
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + " " + fed.node.store().events(jobId));
+            return java.nio.file.Files.readAllBytes(Path.of(job.resultDir()).resolve("model/model.safetensors"));
+        }
+    }
+
+    @Test
+    void sameJobSameSeedGivesTheSameModelBitForBit() throws Exception {
+        // Agents train on their own threads and their uploads arrive in any order; the result must not change.
+        byte[] first = shortJob("repeat-a");
+        byte[] second = shortJob("repeat-b");
+        assertTrue(java.util.Arrays.equals(first, second), "two runs of the same job and seed wrote different models");
+    }
+
     @Test
     void fedTinyJobLearnsAboveChanceAndEndsAtTargetDensity() throws Exception {
         String spec = """
