@@ -33,7 +33,7 @@ public final class ActivationPruning {
 
     /**
      * Flat positions of the {@code ⌊(1−γ)·|x|⌋} largest {@code |x|}, ascending. Works on the float bits of
-     * {@code |x|} with one transient {@code int[|x|]}, freed on return.
+     * {@code |x|} with two transient {@code int[|x|]} (the magnitudes and a sorted copy), freed on return.
      *
      * @throws IllegalArgumentException if {@code gamma} is outside [0, 1] or an entry of {@code x} is not finite
      */

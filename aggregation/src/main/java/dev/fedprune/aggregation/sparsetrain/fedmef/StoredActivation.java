@@ -74,6 +74,12 @@ public sealed interface StoredActivation {
             if (positions.length != values.length) {
                 throw new IllegalArgumentException("positions has " + positions.length + " entries, values " + values.length);
             }
+            for (int j = 0; j < positions.length; j++) {
+                if (positions[j] < 0 || positions[j] >= size || (j > 0 && positions[j] <= positions[j - 1])) {
+                    throw new IllegalArgumentException("positions[" + j + "] = " + positions[j]
+                            + " must be in [0, " + size + ") and above the previous position");
+                }
+            }
         }
 
         @Override
@@ -109,6 +115,16 @@ public sealed interface StoredActivation {
         public Bitmap {
             if (bits.length != (size + 7) >>> 3) {
                 throw new IllegalArgumentException("bits has " + bits.length + " bytes, " + size + " entries need " + ((size + 7) >>> 3));
+            }
+            int set = 0;
+            for (byte b : bits) {
+                set += Integer.bitCount(b & 0xff);
+            }
+            if ((size & 7) != 0 && (bits[bits.length - 1] & 0xff) >>> (size & 7) != 0) {
+                throw new IllegalArgumentException("bits has bits set past the " + size + " entries");
+            }
+            if (set != values.length) {
+                throw new IllegalArgumentException("bits marks " + set + " entries, values has " + values.length);
             }
         }
 

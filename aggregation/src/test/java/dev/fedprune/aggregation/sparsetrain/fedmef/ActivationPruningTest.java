@@ -196,6 +196,11 @@ class ActivationPruningTest {
         assertMessage("x[2] is not finite: NaN", () -> ActivationPruning.store(new float[] {1, 2, Float.NaN}, 0.5));
         assertMessage("kept must lie in [0, size 4], got 5", () -> new StorageCost(4, 5));
         assertMessage("out has 5 entries, the activation 6", () -> ActivationPruning.store(O15_X, 0.5).rebuildInto(new float[5]));
+        assertMessage("positions[1] = 1 must be in [0, 6) and above the previous position",
+                () -> new StoredActivation.Positions(6, new int[] {3, 1}, new float[2]));
+        assertMessage("positions[0] = 6 must be in [0, 6)", () -> new StoredActivation.Positions(6, new int[] {6}, new float[1]));
+        assertMessage("bits marks 2 entries, values has 3", () -> new StoredActivation.Bitmap(6, new byte[] {0b11}, new float[3]));
+        assertMessage("bits has bits set past the 6 entries", () -> new StoredActivation.Bitmap(6, new byte[] {(byte) 0b1000_0001}, new float[2]));
         assertMessage("delta has 3 values, shape [1, 2] needs 2", () -> LinearGradients.weightGradient(new float[3], O15_X, 1, 2, 6));
     }
 }
