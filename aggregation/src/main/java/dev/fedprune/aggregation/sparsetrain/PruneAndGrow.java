@@ -35,6 +35,43 @@ public final class PruneAndGrow {
     private PruneAndGrow() {
     }
 
+    /**
+     * The {@code k} active weights with the smallest {@code |θ|}, ordered by ({@code |θ|} ascending,
+     * index ascending), returned as indices ascending: the weights this step prunes. FedMef's agents
+     * use it to mark the same weights for extrusion before the server prunes them.
+     *
+     * @throws IllegalArgumentException if the mask length differs from the layer, an active weight is
+     *                                  not finite, or {@code k} is outside {@code [0, active count]}
+     */
+    public static int[] smallestActive(float[] weights, BitMask keep, int k) {
+        int n = weights.length;
+        if (keep.length() != n) {
+            throw new IllegalArgumentException("keep-mask of " + keep.length() + " bits for a layer of " + n + " weights");
+        }
+        int active = (int) keep.cardinality();
+        if (k < 0 || k > active) {
+            throw new IllegalArgumentException("k = " + k + " must lie in [0, active count " + active + "]");
+        }
+        long[] words = keep.words();
+        long[] keys = new long[active];
+        for (int i = 0, j = 0; i < n; i++) {
+            if ((words[i >>> 6] & (1L << i)) != 0) {
+                if (!Float.isFinite(weights[i])) {
+                    throw new IllegalArgumentException("weight at index " + i + " is not finite: " + weights[i]);
+                }
+                // |θ| is non-negative, so its float bits order like its value.
+                keys[j++] = ((long) Float.floatToIntBits(Math.abs(weights[i])) << 32) | i;
+            }
+        }
+        Arrays.sort(keys);
+        int[] smallest = new int[k];
+        for (int j = 0; j < k; j++) {
+            smallest[j] = (int) keys[j];
+        }
+        Arrays.sort(smallest);
+        return smallest;
+    }
+
     /** The step with a dense aggregated gradient. */
     public static LayerAdjustment adjust(float[] weights, BitMask keep, float[] gradient, int k, Regrowth regrowth) {
         if (gradient.length != weights.length) {
@@ -69,21 +106,7 @@ public final class PruneAndGrow {
         if (k < 0 || k > active || k > n - active) {
             throw new IllegalArgumentException("k = " + k + " must lie in [0, min(active " + active + ", inactive " + (n - active) + ")]");
         }
-        long[] words = keep.words();
-
-        // Prune: k smallest |θ| among the active, by (|θ| ascending, index ascending).
-        long[] keys = new long[active];
-        for (int i = 0, j = 0; i < n; i++) {
-            if ((words[i >>> 6] & (1L << i)) != 0) {
-                keys[j++] = ((long) Float.floatToIntBits(Math.abs(weights[i])) << 32) | i;
-            }
-        }
-        Arrays.sort(keys);
-        int[] pruned = new int[k];
-        for (int j = 0; j < k; j++) {
-            pruned[j] = (int) keys[j];
-        }
-        Arrays.sort(pruned);
+        int[] pruned = smallestActive(weights, keep, k);
         BitMask afterPrune = keep.copy();
         for (int i : pruned) {
             afterPrune.set(i, false);
