@@ -4,11 +4,16 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
+import dev.fedprune.agent.llm.DecoderRuntime;
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.task.MaskEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,6 +32,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "Local held-out data (token-id JSONL) for the perplexity the coordinator asks for each round (default: --data).")
     Path evalData;
 
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEVICE",
+            description = "cpu (default), cuda or cuda:N: where pruners, evaluation and CNN training run; cuda needs DJL's CUDA natives.")
+    String device;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Local copy of the model; used when its tensors match the job's manifest.")
     Path model;
 
@@ -43,6 +52,13 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (!Files.isRegularFile(data)) {
             System.err.println("--data: " + data + " is not a file");
+            return 2;
+        }
+        ai.djl.Device compute;
+        try {
+            compute = DecoderRuntime.device(device);
+        } catch (IllegalArgumentException e) {
+            System.err.println("--device: " + e.getMessage());
             return 2;
         }
         if (evalData != null && !Files.isRegularFile(evalData)) {
@@ -73,8 +89,10 @@ public final class RunCommand implements Callable<Integer> {
                 }
             });
             client.renewIfDue();
-            AgentLoop loop = new AgentLoop(client, new ModelCache(client, workdir, model), AgentLoop.defaultEngines(),
-                    new LlmQualityEvaluator(ai.djl.Device.cpu(), evalData), new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
+            MaskEngine llm = new LlmMaskEngine(compute);
+            AgentLoop loop = new AgentLoop(client, new ModelCache(client, workdir, model),
+                    Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm),
+                    new LlmQualityEvaluator(compute, evalData), compute, new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
             Runtime.getRuntime().addShutdownHook(new Thread(loop::stop));
             loop.run();
         }

@@ -67,12 +67,19 @@ public final class AgentLoop {
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
                      QualityEvaluator evaluator, Options options) {
+        this(client, models, engines, evaluator, ai.djl.Device.cpu(), options);
+    }
+
+    /** @param trainingDevice where sparse training jobs build and train their CNN */
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
+                     QualityEvaluator evaluator, ai.djl.Device trainingDevice, Options options) {
         this.client = client;
         this.models = models;
         this.engines = Map.copyOf(engines);
         this.evaluator = evaluator;
         this.options = options;
-        this.training = new SparseTrainingWorker(client, options.name(), options.dataFile(), models.directory().resolve("training"));
+        this.training = new SparseTrainingWorker(client, options.name(), options.dataFile(), models.directory().resolve("training"),
+                trainingDevice);
     }
 
     public void stop() {

@@ -72,6 +72,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
     private String dataKey;
     private MaskedCnn model;
     private String modelKey;
+    private final Device device;
     private String heldMaskArtifact;
     private Map<String, BitMask> keep = Map.of();
     private long bytesDown;
@@ -81,10 +82,16 @@ public final class SparseTrainingWorker implements AutoCloseable {
      * @param workDir where downloaded artifacts are written while they are read
      */
     public SparseTrainingWorker(CoordinatorClient client, String agentName, Path dataDir, Path workDir) {
+        this(client, agentName, dataDir, workDir, Device.cpu());
+    }
+
+    /** @param device where the CNN is built and trained: the CPU, or a CUDA device when the engine has one */
+    public SparseTrainingWorker(CoordinatorClient client, String agentName, Path dataDir, Path workDir, Device device) {
         this.client = client;
         this.agentName = agentName;
         this.dataDir = dataDir;
         this.workDir = workDir;
+        this.device = device;
     }
 
     /** Runs a task whose spec is a {@link TrainingTaskSpec}. */
@@ -199,8 +206,8 @@ public final class SparseTrainingWorker implements AutoCloseable {
         CnnModelSpec m = spec.getModel();
         MaskedCnn cnn = switch (m.getArchitecture()) {
             case CNN_ARCHITECTURE_SMALL_VGG -> new SmallVggCnn(new CnnConfig(m.getImageChannels(), m.getImageSide(),
-                    m.getChannelsList().stream().mapToInt(Integer::intValue).toArray(), m.getClasses()), spec.getSeed(), Device.cpu());
-            case CNN_ARCHITECTURE_RESNET18 -> new ResNet18(m.getImageChannels(), m.getImageSide(), m.getClasses(), m.getWidth(), spec.getSeed(), Device.cpu());
+                    m.getChannelsList().stream().mapToInt(Integer::intValue).toArray(), m.getClasses()), spec.getSeed(), device);
+            case CNN_ARCHITECTURE_RESNET18 -> new ResNet18(m.getImageChannels(), m.getImageSide(), m.getClasses(), m.getWidth(), spec.getSeed(), device);
             default -> throw new IllegalArgumentException("model.architecture: " + m.getArchitecture() + " is not a CNN this agent can build");
         };
         try {
