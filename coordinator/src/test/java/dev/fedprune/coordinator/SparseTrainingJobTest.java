@@ -128,6 +128,56 @@ class SparseTrainingJobTest {
     }
 
     @Test
+    void fedMefAgentsMarkAndPenaliseTheWeightsTheCoordinatorThenPrunes() throws Exception {
+        String spec = """
+            name: fedmef-it
+            method: sparse_training
+            variant: fedmef
+            architecture: small_vgg
+            channels: [4, 8]
+            density: 0.3
+            rounds: 4
+            localSteps: 6
+            batchSize: 16
+            adjustAlpha: 0.3
+            adjustInterval: 2
+            adjustStopRound: 3
+            extrusionLambda: 5
+            evaluationImages: 50
+            agentsPerRound: 3
+            seed: 4
+            """;
+        try (Federation fed = new Federation(dir.resolve("coord-fedmef"))) {
+            for (int a = 0; a < 3; a++) {
+                fed.startAgent("agent-" + a, dir.resolve("data-" + a), dir.resolve("fedmef-agent-" + a), Map.of());
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
+            JobRecord job = fed.awaitFinal(jobId, 120_000);
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + " " + fed.node.store().events(jobId));
+            // No ABNS: round index 2 (t = 2) is the adjustment round; every agent marked weights and shrank them.
+            for (var task : fed.node.store().tasks(jobId, 2)) {
+                Map<String, Double> m = fed.node.store().metrics(task.id());
+                assertTrue(m.get("bae_marked_weights") > 0, m.toString());
+                // Exactly the k weights per layer that the coordinator prunes after this round (the top-K size k_l,
+                // 8 bytes per buffered gradient); how the penalty moves them is checked step by step in
+                // ExtrusionTrainingTest. The norms are logged for the study.
+                assertEquals(m.get("top_k_buffer_bytes"), 8 * m.get("bae_marked_weights"), m.toString());
+                assertTrue(Double.isFinite(m.get("bae_marked_norm_start")) && Double.isFinite(m.get("bae_marked_norm_end")), m.toString());
+            }
+            for (int r : new int[] {0, 1, 3}) {
+                for (var task : fed.node.store().tasks(jobId, r)) {
+                    assertTrue(!fed.node.store().metrics(task.id()).containsKey("bae_marked_weights"), "no extrusion outside adjustment rounds");
+                }
+            }
+            var report = JSON.readTree(java.nio.file.Files.readString(Path.of(job.resultDir()).resolve("report.json")));
+            assertEquals("fedmef", report.get("variant").asString());
+            assertEquals(report.get("keptWeights").asLong(),
+                    dev.fedprune.aggregation.sparsetrain.DensityAllocation.budget(
+                            dev.fedprune.aggregation.sparsetrain.CnnLayout.smallVgg(1, 28, CHANNELS, 10).sparseLayers(), 0.3));
+        }
+    }
+
+    @Test
     void sameJobSameSeedGivesTheSameModelBitForBit() throws Exception {
         // Agents train on their own threads and their uploads arrive in any order; the result must not change.
         byte[] first = shortJob("repeat-a");

@@ -51,6 +51,9 @@ public abstract class MaskedCnn implements AutoCloseable {
     private final List<LayerShape> sparseLayers = new ArrayList<>();
     private final Map<String, NDArray> weights = new LinkedHashMap<>();
     private final Map<String, NDArray> masks = new LinkedHashMap<>();
+    /** FedMef budget-aware extrusion: 1 at the marked weights of each layer that has any; empty when off. */
+    private final Map<String, NDArray> extrusionMarks = new LinkedHashMap<>();
+    private float extrusionLambda;
     private final Map<String, BitMask> keepMasks = new LinkedHashMap<>();
     private final Map<String, NDArray[]> batchNorms = new LinkedHashMap<>(); // gamma, beta, runningMean, runningVar
     private final List<NDArray> denseParameters = new ArrayList<>();
@@ -206,6 +209,46 @@ public abstract class MaskedCnn implements AutoCloseable {
         applyMask(w, masks.get(layer));
     }
 
+    /**
+     * Turns on FedMef's budget-aware extrusion for the next training steps: {@code λ·‖Θ_low‖₂²} over the
+     * marked weights joins the loss, so each step adds {@code 2λθ} to their gradients (and nothing to
+     * any other weight's). Marked weights must be active; an empty map turns extrusion off.
+     */
+    public void setExtrusion(Map<String, int[]> markedIndices, float lambda) {
+        gradientsOffOnThisThread();
+        if (!(lambda >= 0) || Float.isInfinite(lambda)) {
+            throw new IllegalArgumentException("extrusion lambda must be a finite number >= 0, got " + lambda);
+        }
+        extrusionMarks.values().forEach(NDArray::close);
+        extrusionMarks.clear();
+        extrusionLambda = lambda;
+        markedIndices.forEach((layer, indices) -> {
+            NDArray w = weight(layer);
+            BitMask keep = keepMasks.get(layer);
+            float[] m = new float[(int) w.size()];
+            for (int i : indices) {
+                if (i < 0 || i >= m.length || !keep.get(i)) {
+                    throw new IllegalArgumentException("extrusion mark " + i + " of '" + layer + "' is not an active weight");
+                }
+                m[i] = 1f;
+            }
+            NDArray marks = manager.create(m, w.getShape());
+            extrusionMarks.put(layer, marks);
+        });
+    }
+
+    /** {@code ‖Θ_low‖₂} of the marked weights as they are now (0 when extrusion is off). */
+    public double markedNorm() {
+        gradientsOffOnThisThread();
+        double sum = 0;
+        for (Map.Entry<String, NDArray> e : extrusionMarks.entrySet()) {
+            try (NDArray marked = weight(e.getKey()).mul(e.getValue())) {
+                sum += marked.mul(marked).sum().getFloat();
+            }
+        }
+        return Math.sqrt(sum);
+    }
+
     public BitMask keepMask(String layer) {
         weight(layer);
         return keepMasks.get(layer).copy();
@@ -274,6 +317,10 @@ public abstract class MaskedCnn implements AutoCloseable {
             for (Map.Entry<String, NDArray> e : weights.entrySet()) {
                 NDArray mask = masks.get(e.getKey());
                 NDArray g = e.getValue().getGradient();
+                NDArray marks = extrusionMarks.get(e.getKey());
+                if (marks != null) {
+                    g.addi(e.getValue().mul(marks).muli(2f * extrusionLambda)); // gradient of λ·‖Θ_low‖₂²
+                }
                 g.muli(mask); // drop the gradients of inactive weights
                 e.getValue().subi(g.mul(learningRate));
                 applyMask(e.getValue(), mask); // exactly +0 where inactive, whatever the optimiser did

@@ -12,6 +12,8 @@ import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.FormatException;
 import dev.fedprune.aggregation.format.MaskCodec;
 import dev.fedprune.aggregation.sparse.SparseTensor;
+import dev.fedprune.aggregation.sparsetrain.fedmef.MarkedWeights;
+import dev.fedprune.aggregation.sparsetrain.fedmef.RexLearningRate;
 import dev.fedprune.aggregation.sparse.SparseTensorParts;
 import dev.fedprune.aggregation.sparsetrain.BnStatistics;
 import dev.fedprune.aggregation.sparsetrain.LayerShape;
@@ -158,10 +160,16 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     long trainStarted = System.nanoTime();
                     BatchOrder order = new BatchOrder(images.train(), spec.getBatchSize(),
                             new SplittableRandom(spec.getSeed() * 1_000_003L + spec.getTrainingRound() * 7919L + agentName.hashCode()));
+                    RexLearningRate rex = startExtrusion(cnn, spec, metrics);
                     double lossSum = 0;
                     for (int s = 0; s < spec.getLocalSteps(); s++) {
                         LabeledImages.Batch b = order.next();
-                        lossSum += cnn.trainStep(b.pixels(), b.labels(), (float) spec.getLearningRate());
+                        float rate = rex == null ? (float) spec.getLearningRate() : (float) rex.stepRate(s, spec.getLearningRate(), cnn.markedNorm());
+                        lossSum += cnn.trainStep(b.pixels(), b.labels(), rate);
+                    }
+                    if (rex != null) {
+                        metrics.put("bae_marked_norm_end", cnn.markedNorm());
+                        cnn.setExtrusion(Map.of(), 0f);
                     }
                     metrics.put("train_loss", lossSum / spec.getLocalSteps());
                     metrics.put("train_images_per_second", spec.getLocalSteps() * (double) spec.getBatchSize() / ((System.nanoTime() - trainStarted) / 1e9));
@@ -189,6 +197,31 @@ public final class SparseTrainingWorker implements AutoCloseable {
         metrics.put("compute_seconds", (System.nanoTime() - started) / 1e9);
         metrics.put("model_bytes_down", (double) (bytesDown - downBefore)); // global weights, mask, candidates: what the dashboard shows as bytes down
         return new Result(out.build(), metrics);
+    }
+
+    /**
+     * FedMef budget-aware extrusion in an adjustment round (algorithms.md 4.4 step 3, the paper's column):
+     * in every layer to be adjusted, the k lowest-magnitude active weights of the received model are the
+     * ones the coordinator will prune; they are penalised with {@code λ·‖Θ_low‖₂²} and the learning rate
+     * follows {@code max(η, β_b)} with the REX profile over this round's local steps (the budget
+     * {@code B_bud}; local training here is counted in steps, not epochs). Returns null when the task asks
+     * for no extrusion. The marked weights' norm before and after training goes into the metrics.
+     */
+    private static RexLearningRate startExtrusion(MaskedCnn cnn, TrainingTaskSpec spec, Map<String, Double> metrics) {
+        if (spec.getMode() != TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT || spec.getExtrusionLambda() <= 0) {
+            return null;
+        }
+        Map<String, int[]> marked = new LinkedHashMap<>();
+        long count = 0;
+        for (TopKRequest r : spec.getTopKList()) {
+            int[] indices = MarkedWeights.mark(cnn.weights(r.getTensorName()), cnn.keepMask(r.getTensorName()), r.getK()).indices();
+            marked.put(r.getTensorName(), indices);
+            count += indices.length;
+        }
+        cnn.setExtrusion(marked, (float) spec.getExtrusionLambda());
+        metrics.put("bae_marked_weights", (double) count);
+        metrics.put("bae_marked_norm_start", cnn.markedNorm());
+        return new RexLearningRate(spec.getLocalSteps(), spec.getLearningRate());
     }
 
     // ------------------------------------------------------------------ model

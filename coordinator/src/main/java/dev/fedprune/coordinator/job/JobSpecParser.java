@@ -30,7 +30,7 @@ public final class JobSpecParser {
     private static final Set<String> SPARSE_TRAINING_FIELDS = Set.of("name", "method", "agentsPerRound", "quorum",
             "deadlineSeconds", "waitForAgentsSeconds", "seed", "variant", "architecture", "channels", "width", "imageChannels",
             "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
-            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages");
+            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda");
 
     private JobSpecParser() {
     }
@@ -199,8 +199,20 @@ public final class JobSpecParser {
         int deadline = integer(fields, "deadlineSeconds", 1, 7 * 24 * 3600, 600);
         int wait = integer(fields, "waitForAgentsSeconds", 0, 30 * 24 * 3600, 0);
         long seed = (long) number(fields, "seed", 0);
+        if (fields.containsKey("extrusionLambda") && !variant.extrudes()) {
+            throw new InvalidJobSpecException("extrusionLambda", variant.label() + " has no budget-aware extrusion; only fedmef takes extrusionLambda");
+        }
+        double extrusionLambda = 0;
+        if (variant.extrudes()) {
+            extrusionLambda = number(fields, "extrusionLambda", 0.01);
+            if (!(extrusionLambda > 0) || Double.isInfinite(extrusionLambda)) {
+                throw new InvalidJobSpecException("extrusionLambda", "expected a finite number > 0 (fedmef_no_bae turns extrusion off), got "
+                        + fields.get("extrusionLambda"));
+            }
+        }
         SparseTrainingSpec training = new SparseTrainingSpec(variant, architecture, channels, width, imageChannels, imageSide, classes,
-                density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages);
+                density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages,
+                extrusionLambda);
         try {
             int layers = training.layout().sparseLayers().size();
             if (training.effectiveBlocks() > layers) {
@@ -278,6 +290,9 @@ public final class JobSpecParser {
             }
             out.put("bnPooling", t.bnPooling().name().toLowerCase(Locale.ROOT));
             out.put("evaluationImages", t.evaluationImages());
+            if (t.variant().extrudes()) {
+                out.put("extrusionLambda", t.extrusionLambda());
+            }
             out.put("agentsPerRound", spec.agentsPerRound());
             out.put("quorum", spec.quorum());
             out.put("deadlineSeconds", spec.deadlineSeconds());

@@ -158,11 +158,40 @@ public final class SparseTrainingMethod implements JobMethod {
                     }
                     masks.put(l.name(), all);
                 }
+            } else if (spec.variant().randomInitialMask()) {
+                masks = randomErkMasks(layers, spec.density(), seed);
             } else {
                 masks = byName(CandidatePool.generate(layers, initialWeights, spec.density(), List.of(new Allocation.Erk())).get(0).keepMasks());
             }
             install(masks, masked(masks), layout.initialDenseState());
         }
+    }
+
+    /**
+     * FedMef's initial mask [P]: in every sparse layer, ERK's number of kept weights at positions drawn
+     * uniformly at random (a seeded partial Fisher-Yates shuffle per layer), whatever the initial weights.
+     */
+    static Map<String, BitMask> randomErkMasks(List<LayerShape> layers, double density, long seed) {
+        int[] kept = DensityAllocation.keptCounts(layers, DensityAllocation.erk(layers, density), DensityAllocation.budget(layers, density));
+        Map<String, BitMask> masks = new LinkedHashMap<>();
+        for (int l = 0; l < layers.size(); l++) {
+            int n = (int) layers.get(l).weightCount();
+            int[] order = new int[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            java.util.SplittableRandom random = new java.util.SplittableRandom(seed * 1_000_003L + l);
+            BitMask keep = new BitMask(n);
+            for (int i = 0; i < kept[l]; i++) {
+                int j = i + random.nextInt(n - i);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+                keep.set(order[i]);
+            }
+            masks.put(layers.get(l).name(), keep);
+        }
+        return masks;
     }
 
     /** Refuses, naming the field, a spec whose density leaves a sparse layer of its CNN without any weight. */
@@ -268,6 +297,9 @@ public final class SparseTrainingMethod implements JobMethod {
                     case MASK_SYNC -> TrainingRoundMode.TRAINING_ROUND_MODE_MASK_SYNC;
                 });
                 topK(t).forEach((layer, k) -> training.addTopK(TopKRequest.newBuilder().setTensorName(layer).setK(k)));
+                if (mode == RoundMode.ADJUSTMENT && spec.variant().extrudes()) {
+                    training.setExtrusionLambda(spec.extrusionLambda());
+                }
                 training.setWeightsArtifactId(nonNull(weightsArtifact)).setMaskArtifactId(nonNull(maskArtifact));
             }
             default -> {

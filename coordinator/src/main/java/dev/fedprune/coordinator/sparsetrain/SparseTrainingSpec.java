@@ -22,11 +22,12 @@ import java.util.Locale;
  * @param candidates       {@code C}: size of the ABNS candidate pool
  * @param bnPooling        how ABNS aggregates BatchNorm variances
  * @param evaluationImages held-out images each agent evaluates for the quality it reports (0 = all)
+ * @param extrusionLambda  FedMef: {@code λ} of budget-aware extrusion in adjustment rounds (0 for every other variant)
  */
 public record SparseTrainingSpec(Variant variant, Architecture architecture, int[] channels, int width, int imageChannels,
                                  int imageSide, int classes, double density, int rounds, int localSteps, int batchSize,
                                  double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound, int blocks,
-                                 int candidates, BnPooling bnPooling, int evaluationImages) {
+                                 int candidates, BnPooling bnPooling, int evaluationImages, double extrusionLambda) {
 
     public SparseTrainingSpec {
         channels = channels.clone();
@@ -45,7 +46,8 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
                 && s.localSteps == localSteps && s.batchSize == batchSize && Double.compare(s.learningRate, learningRate) == 0
                 && Double.compare(s.adjustAlpha, adjustAlpha) == 0 && s.adjustInterval == adjustInterval
                 && s.adjustStopRound == adjustStopRound && s.blocks == blocks && s.candidates == candidates
-                && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages;
+                && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages
+                && Double.compare(s.extrusionLambda, extrusionLambda) == 0;
     }
 
     @Override
@@ -55,12 +57,16 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
 
     private int otherFieldsHash() {
         return java.util.Objects.hash(imageChannels, imageSide, classes, batchSize, learningRate, adjustAlpha, adjustInterval,
-                adjustStopRound, blocks, candidates, bnPooling, evaluationImages);
+                adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda);
     }
 
-    /** The methods of issue 8 in one engine: baselines, FedTiny and its two ablations. */
+    /**
+     * The methods in one engine: baselines, FedTiny and its two ablations, and FedMef's dynamic pruning
+     * (random ERK mask, all layers adjusted, budget-aware extrusion on the agents) with its BaE ablation.
+     * FedMef's scaled activation pruning and NSConv are not part of these variants yet.
+     */
     public enum Variant {
-        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE;
+        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE, FEDMEF, FEDMEF_NO_BAE;
 
         /** Adaptive BN selection before round 0. */
         public boolean selectsCandidate() {
@@ -69,7 +75,17 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
 
         /** Prune-and-grow in adjustment rounds. */
         public boolean adjustsMask() {
-            return this == FEDTINY || this == FEDTINY_NO_ABNS || this == FEDTINY_NO_PROGRESSIVE;
+            return this != DENSE_FEDAVG && this != STATIC_SPARSE;
+        }
+
+        /** FedMef starts from a random keep-mask under ERK densities [P]; the others from the magnitudes of the initial weights. */
+        public boolean randomInitialMask() {
+            return this == FEDMEF || this == FEDMEF_NO_BAE;
+        }
+
+        /** Budget-aware extrusion on the agents in adjustment rounds. */
+        public boolean extrudes() {
+            return this == FEDMEF;
         }
 
         /** Block by block (otherwise every sparse layer in every adjustment round). */

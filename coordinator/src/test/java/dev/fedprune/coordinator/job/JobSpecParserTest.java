@@ -108,6 +108,13 @@ class JobSpecParserTest {
         assertRejected(SPARSE + "density: 0.1\nvariant: fedtiny_no_abns\ncandidates: 3", "candidates", "no adaptive BN selection");
         assertRejected(SPARSE + "density: 0.1\nchannels: [8]\nblocks: 3", "blocks", "at most one block per layer");
         assertRejected(SPARSE + "density: 0.1\nlearningRate: -1", "learningRate", "> 0");
+        assertRejected(SPARSE + "density: 0.1\nextrusionLambda: 0.1", "extrusionLambda", "only fedmef");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\nextrusionLambda: 0.1", "extrusionLambda", "only fedmef");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: 0", "extrusionLambda", "> 0");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nblocks: 2", "blocks", "no progressive schedule");
+        JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\n");
+        assertEquals(0.01, fedmef.sparseTraining().extrusionLambda());
+        assertEquals(fedmef, JobSpecParser.parse(JobSpecParser.toJson(fedmef)));
         assertRejected(SPARSE + "density: 0.1\nadjustAlpha: 2", "adjustAlpha", "(0, 1]");
         assertRejected(SPARSE + "density: 0.1\nrounds: 0", "rounds", "[1, 1000000]");
         assertRejected(SPARSE + "density: 0.1\nbatchSize: 2.5", "batchSize", "whole number");

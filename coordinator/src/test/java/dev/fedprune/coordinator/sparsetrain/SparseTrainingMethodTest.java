@@ -363,6 +363,28 @@ class SparseTrainingMethodTest {
     }
 
     @Test
+    void fedMefStartsFromARandomMaskWithErkCountsPerLayerDrawnBySeed() {
+        java.util.List<dev.fedprune.aggregation.sparsetrain.LayerShape> layers =
+                dev.fedprune.aggregation.sparsetrain.CnnLayout.smallVgg(1, 28, new int[] {4, 8}, 10).sparseLayers();
+        var densities = dev.fedprune.aggregation.sparsetrain.DensityAllocation.erk(layers, 0.2);
+        int[] counts = dev.fedprune.aggregation.sparsetrain.DensityAllocation.keptCounts(layers, densities,
+                dev.fedprune.aggregation.sparsetrain.DensityAllocation.budget(layers, 0.2));
+        Map<String, BitMask> a = SparseTrainingMethod.randomErkMasks(layers, 0.2, 1);
+        Map<String, BitMask> b = SparseTrainingMethod.randomErkMasks(layers, 0.2, 1);
+        Map<String, BitMask> c = SparseTrainingMethod.randomErkMasks(layers, 0.2, 2);
+        assertEquals(a, b, "same seed, same mask");
+        for (int l = 0; l < layers.size(); l++) {
+            String name = layers.get(l).name();
+            assertEquals(counts[l], a.get(name).cardinality(), name);
+        }
+        assertTrue(!a.equals(c), "another seed draws other positions");
+        // Random, not by magnitude: the kept positions of the first layer are spread over the whole tensor.
+        BitMask first = a.get(layers.get(0).name());
+        long firstHalf = first.cardinality(0, first.length() / 2);
+        assertTrue(firstHalf > 0 && firstHalf < first.cardinality(), "kept weights in both halves: " + firstHalf + " of " + first.cardinality());
+    }
+
+    @Test
     void baselinesNeverAdjust() throws Exception {
         String base = SPEC.replace("variant: fedtiny_no_abns\n", "").replace("blocks: 1\n", "");
         SparseTrainingMethod dense = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: dense_fedavg")),
