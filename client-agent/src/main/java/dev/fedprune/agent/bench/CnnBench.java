@@ -90,7 +90,7 @@ public final class CnnBench {
         @Option(names = "--lr", defaultValue = "0.05") float learningRate;
         @Option(names = "--seed", defaultValue = "0") long seed;
         @Option(names = "--djl-threads", description = "also call libtorch's set_num_threads through DJL (ai.djl.pytorch.num_threads);"
-                + " by default libtorch takes its thread count from OMP_NUM_THREADS (see docs/benchmarks.md: the call slows training here)") Integer djlThreads;
+                + " by default libtorch takes its thread count from OMP_NUM_THREADS, which the bench prints") Integer djlThreads;
         @Option(names = "--check-steps", defaultValue = "5", description = "losses of the first steps printed for the cross-check") int checkSteps;
         @Option(names = "--export", description = "directory to write the initial model of each density as JSON for bench/cnn_torch.py") Path export;
 
