@@ -18,7 +18,7 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class StudyReport {
     private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final String[] COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    static final String[] COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
         "#bcbd22", "#17becf", "#393b79", "#637939"};
 
     private StudyReport() {
@@ -122,7 +122,7 @@ public final class StudyReport {
         return h.toString();
     }
 
-    private static String lineChart(Map<String, TreeMap<Double, Double>> series, String xLabel, String yLabel, boolean logY) {
+    static String lineChart(Map<String, TreeMap<Double, Double>> series, String xLabel, String yLabel, boolean logY) {
         if (series.isEmpty()) {
             return "<p>no data</p>";
         }
@@ -184,7 +184,7 @@ public final class StudyReport {
         return svg + legend.append("</div>").toString();
     }
 
-    private static String groupedBars(Map<String, Map<String, Double>> groups, String unit) {
+    static String groupedBars(Map<String, Map<String, Double>> groups, String unit) {
         if (groups.isEmpty()) {
             return "<p>no data</p>";
         }
@@ -217,7 +217,7 @@ public final class StudyReport {
         return svg.append("</svg>").toString().replace(String.format(Locale.ROOT, "height=\"%d\"", hgt), String.format(Locale.ROOT, "height=\"%d\"", y + 5));
     }
 
-    private static String esc(String s) {
+    static String esc(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }
