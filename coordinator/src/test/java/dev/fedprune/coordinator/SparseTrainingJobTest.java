@@ -93,7 +93,7 @@ class SparseTrainingJobTest {
 
     static double bytesDown(Federation fed, String jobId, int round, String agentId) {
         var task = fed.node.store().tasks(jobId, round).stream().filter(t -> t.agentId().equals(agentId)).findFirst().orElseThrow();
-        return fed.node.store().metrics(task.id()).get("bytes_down");
+        return fed.node.store().metrics(task.id()).get("model_bytes_down");
     }
 
     @Test
@@ -146,7 +146,7 @@ class SparseTrainingJobTest {
 
             // The mask travels only when the agent does not hold it: at t = 0 (after ABNS) and in the mask-sync round t = 3.
             for (var task : fed.node.store().tasks(jobId, 2 + 1)) {
-                double normal = fed.node.store().metrics(task.id()).get("bytes_down");
+                double normal = fed.node.store().metrics(task.id()).get("model_bytes_down");
                 String agent = task.agentId();
                 double first = bytesDown(fed, jobId, 2, agent);
                 double adjust = bytesDown(fed, jobId, 2 + 2, agent);

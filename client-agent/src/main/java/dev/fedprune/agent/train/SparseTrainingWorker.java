@@ -180,7 +180,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
             }
         }
         metrics.put("compute_seconds", (System.nanoTime() - started) / 1e9);
-        metrics.put("bytes_down", (double) (bytesDown - downBefore));
+        metrics.put("model_bytes_down", (double) (bytesDown - downBefore)); // global weights, mask, candidates: what the dashboard shows as bytes down
         return new Result(out.build(), metrics);
     }
 

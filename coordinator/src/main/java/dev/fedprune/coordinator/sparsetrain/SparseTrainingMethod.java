@@ -205,12 +205,6 @@ public final class SparseTrainingMethod implements JobMethod {
         return wire.build();
     }
 
-    /** A one-line description for the job's events. */
-    public String describe() {
-        return "sparse training " + spec.variant().label() + " of " + spec.architecture().label() + " at density " + spec.density() + ", "
-                + spec.rounds() + " rounds of " + spec.localSteps() + " local steps";
-    }
-
     private CnnModelSpec modelSpec() {
         CnnModelSpec.Builder b = CnnModelSpec.newBuilder().setImageChannels(spec.imageChannels()).setImageSide(spec.imageSide())
                 .setClasses(spec.classes());

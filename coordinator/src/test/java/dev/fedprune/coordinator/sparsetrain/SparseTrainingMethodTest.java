@@ -361,4 +361,25 @@ class SparseTrainingMethodTest {
         var candidate1 = MaskSet.parseFrom(artifacts.read(task.getTraining().getCandidates(1).getMaskArtifactId()));
         assertEquals(candidate1, MaskSet.parseFrom(artifacts.read(method.taskTemplate(2).getTraining().getMaskArtifactId())));
     }
+
+    @Test
+    void baselinesNeverAdjust() throws Exception {
+        String base = SPEC.replace("variant: fedtiny_no_abns\n", "").replace("blocks: 1\n", "");
+        SparseTrainingMethod dense = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: dense_fedavg")),
+                dir.resolve("dense"), artifacts);
+        SparseTrainingMethod fixed = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: static_sparse\ndensity: 0.5")),
+                dir.resolve("static"), artifacts);
+        assertEquals(1.0, dense.density());
+        assertEquals(125.0 / 250, fixed.density(), 1e-12, "ERK keeps exactly the budget of 0.5");
+        for (SparseTrainingMethod m : List.of(dense, fixed)) {
+            assertEquals(5, m.totalRounds());
+            for (int r = 0; r < 4; r++) {
+                Task.Builder t = m.taskTemplate(r);
+                assertEquals(TaskKind.TASK_KIND_SPARSE_UPDATE, t.getKind(), "round " + r);
+                assertEquals(TrainingRoundMode.TRAINING_ROUND_MODE_NORMAL, t.getTraining().getMode(), "round " + r);
+                assertEquals(0, t.getTraining().getTopKCount());
+            }
+            assertEquals(TaskKind.TASK_KIND_EVALUATION, m.taskTemplate(4).getKind());
+        }
+    }
 }
