@@ -149,7 +149,7 @@ public final class TrainingStudyRunner {
         for (TaskRecord t : r.tasks()) {
             bytesUp += t.bytesUp();
             Map<String, Double> m = r.metrics().getOrDefault(t.id(), Map.of());
-            bytesDown += m.getOrDefault("bytes_down", 0.0);
+            bytesDown += m.getOrDefault("model_bytes_down", m.getOrDefault("bytes_down", 0.0)); // the name before and after the dashboard's
             if (m.containsKey("train_loss")) {
                 trainSeconds += m.getOrDefault("compute_seconds", 0.0);
                 trainTasks++;
