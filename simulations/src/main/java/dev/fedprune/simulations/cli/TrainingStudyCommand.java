@@ -24,6 +24,9 @@ final class TrainingStudyCommand implements Callable<Integer> {
     @Option(names = "--work", description = "Where the agents' data and every run's coordinator and agents go (default: OUT/work).")
     Path work;
 
+    @Option(names = "--report-only", description = "Run nothing: redraw report.html and results.csv from OUT/results.json.")
+    boolean reportOnly;
+
     @Override
     public Integer call() throws Exception {
         TrainingScenario s;
@@ -32,6 +35,11 @@ final class TrainingStudyCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             return 2;
+        }
+        if (reportOnly) {
+            TrainingReport.write(s, TrainingReport.read(out.resolve("results.json")), out);
+            System.out.println("redrawn: " + out.resolve("report.html"));
+            return 0;
         }
         List<TrainingRow> rows = new TrainingStudyRunner(s, out, work == null ? out.resolve("work") : work, System.out).run();
         TrainingReport.write(s, rows, out);

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -69,6 +70,33 @@ public final class TrainingReport {
         return sb.toString();
     }
 
+    /** Colours by method, the same in every chart; FedTiny drawn last, on top. */
+    private static final Map<String, String> METHOD_COLORS = Map.of("dense_fedavg", "#7f7f7f", "static_sparse", "#1f77b4",
+            "fedtiny_no_abns", "#ff7f0e", "fedtiny_no_progressive", "#2ca02c", "fedtiny", "#d62728");
+    private static final List<String> DRAW_ORDER = List.of("dense_fedavg", "static_sparse", "fedtiny_no_abns", "fedtiny_no_progressive", "fedtiny");
+
+    /** Reads the rows of a results.json this class wrote (to redraw a report without running the study again). */
+    public static List<TrainingRow> read(Path resultsJson) throws IOException {
+        List<TrainingRow> rows = new ArrayList<>();
+        for (JsonNode m : JSON.readTree(Files.readString(resultsJson))) {
+            List<Double> perRound = new ArrayList<>();
+            m.path("accuracy_per_round").forEach(v -> perRound.add(v.asDouble()));
+            Map<String, Long> memory = new LinkedHashMap<>();
+            m.path("agent_memory").properties().forEach(e -> memory.put(e.getKey(), e.getValue().asLong()));
+            rows.add(new TrainingRow(m.get("method").asString(), m.get("density").asDouble(), m.get("agents").asInt(), m.get("rounds").asInt(),
+                    m.get("seed").asLong(), m.path("state").asString("COMPLETED"), m.hasNonNull("failure_reason") ? m.get("failure_reason").asString() : null,
+                    number(m, "accuracy"), perRound, number(m, "actual_density"),
+                    m.hasNonNull("selected_allocation") ? m.get("selected_allocation").asString() : null, number(m, "bytes_up_per_agent"),
+                    number(m, "bytes_down_per_agent"), m.hasNonNull("agent_peak_bytes") ? m.get("agent_peak_bytes").asLong() : -1, memory,
+                    number(m, "wall_seconds"), number(m, "agent_seconds_per_round")));
+        }
+        return rows;
+    }
+
+    private static double number(JsonNode m, String key) {
+        return m.hasNonNull(key) ? m.get(key).asDouble() : Double.NaN;
+    }
+
     static String label(TrainingRow r) {
         return r.method().equals("dense_fedavg") ? "dense FedAvg" : String.format(Locale.ROOT, "%s d=%.2f", r.method(), r.density());
     }
@@ -89,10 +117,14 @@ public final class TrainingReport {
                         ? "Dirichlet(alpha " + s.alpha() + ") over labels, at least " + s.minSamples() + " images each" : "IID",
                 java.util.Arrays.toString(s.channels()), s.rounds(), s.localSteps(), s.batchSize(), s.learningRate(), s.seed()));
 
+        List<TrainingRow> drawOrder = new ArrayList<>(rows);
+        drawOrder.sort(java.util.Comparator.comparingInt(r -> DRAW_ORDER.indexOf(r.method())));
         for (double d : s.densities()) {
             Map<String, TreeMap<Double, Double>> series = new LinkedHashMap<>();
-            for (TrainingRow r : rows) {
+            Map<String, String> colors = new LinkedHashMap<>();
+            for (TrainingRow r : drawOrder) {
                 if (r.method().equals("dense_fedavg") || r.density() == d) {
+                    colors.put(label(r), METHOD_COLORS.getOrDefault(r.method(), "#000"));
                     TreeMap<Double, Double> points = new TreeMap<>();
                     for (int t = 0; t < r.accuracyPerRound().size(); t++) {
                         points.put((double) t, r.accuracyPerRound().get(t));
@@ -103,7 +135,7 @@ public final class TrainingReport {
                 }
             }
             h.append(String.format(Locale.ROOT, "<h2>Test accuracy per round, density %.2f</h2>", d))
-                    .append(StudyReport.lineChart(series, "training rounds completed", "test accuracy", false));
+                    .append(StudyReport.lineChart(series, "training rounds completed", "test accuracy", false, colors));
         }
 
         Map<String, Map<String, Double>> finals = new LinkedHashMap<>();
@@ -127,7 +159,7 @@ public final class TrainingReport {
 
         h.append("<h2>All runs</h2><table><tr><th>method</th><th>density</th><th>state</th><th>final accuracy</th><th>best round accuracy</th>")
                 .append("<th>kept density</th><th>ABNS choice</th><th>KiB up/agent</th><th>KiB down/agent</th><th>agent peak MiB</th>")
-                .append("<th>top-K buffer KiB</th><th>s per agent round</th><th>wall s</th></tr>");
+                .append("<th>top-K buffer KiB</th><th>s per agent task (with waits)</th><th>wall s</th></tr>");
         for (TrainingRow r : rows) {
             double best = r.accuracyPerRound().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
             h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%.2f</td><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%s</td>"

@@ -17,7 +17,8 @@ import java.util.Map;
  *                           run (see {@link AgentMemoryProbe}); -1 when not measured
  * @param agentMemory        the probe's other figures and the largest top-K buffer an agent reported
  * @param wallSeconds        wall time of the whole job (ABNS, training, evaluation) with all agents in one JVM
- * @param agentSecondsPerRound mean compute seconds of one agent's training task
+ * @param agentSecondsPerRound mean seconds of one agent's training task as its worker reports them ({@code compute_seconds});
+ *                           in-process agents take turns on one engine lock, so this includes waiting for the others
  */
 public record TrainingRow(String method, double density, int agents, int rounds, long seed, String state, String failureReason,
                          double accuracy, List<Double> accuracyPerRound, double actualDensity, String selectedAllocation,

@@ -161,5 +161,11 @@ class TrainingScenarioTest {
         assertTrue(html.contains("Test accuracy per round, density 0.10"));
         assertTrue(html.contains("fedtiny d=0.10: 0.6600"), "the chart's points carry their values");
         assertTrue(html.endsWith("</html>\n"));
+
+        // Redrawing from results.json gives the same results back.
+        Path again = dir.resolve("again");
+        TrainingReport.write(s, TrainingReport.read(out.resolve("results.json")), again);
+        assertEquals(Files.readString(out.resolve("results.json")), Files.readString(again.resolve("results.json")));
+        assertEquals(Files.readString(out.resolve("results.csv")), Files.readString(again.resolve("results.csv")));
     }
 }
