@@ -10,6 +10,7 @@ import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.node.CoordinatorNode;
 import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.Records.RoundRecord;
 import dev.fedprune.coordinator.store.Records.TaskRecord;
 import dev.fedprune.proto.v1.DeviceResources;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -32,9 +34,14 @@ import tools.jackson.databind.json.JsonMapper;
 public final class VirtualFederation {
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    /** What a run left behind. */
+    /**
+     * What a run left behind.
+     *
+     * @param rounds  the job's rounds with their summaries, as the coordinator stored them
+     * @param metrics the metrics each agent reported with its task, by task id
+     */
     public record Result(String jobId, String state, String failureReason, Path resultDir, JsonNode report, List<TaskRecord> tasks,
-                         long wallMillis) {
+                         long wallMillis, List<RoundRecord> rounds, Map<String, Map<String, Double>> metrics) {
     }
 
     /** The failure given to one agent. */
@@ -87,8 +94,13 @@ public final class VirtualFederation {
                 t.join(10_000);
             }
             JsonNode report = job.resultDir() == null ? null : JSON.readTree(Files.readString(Path.of(job.resultDir()).resolve("report.json")));
+            List<TaskRecord> tasks = node.store().tasksOfJob(jobId);
+            Map<String, Map<String, Double>> metrics = new LinkedHashMap<>();
+            for (TaskRecord t : tasks) {
+                metrics.put(t.id(), node.store().metrics(t.id()));
+            }
             return new Result(jobId, job.state(), job.failureReason(), job.resultDir() == null ? null : Path.of(job.resultDir()), report,
-                    node.store().tasksOfJob(jobId), System.currentTimeMillis() - started);
+                    tasks, System.currentTimeMillis() - started, node.store().rounds(jobId), metrics);
         } finally {
             loops.forEach(AgentLoop::stop);
             clients.forEach(CoordinatorClient::close);

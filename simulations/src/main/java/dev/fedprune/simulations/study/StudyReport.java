@@ -18,7 +18,7 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class StudyReport {
     private static final JsonMapper JSON = JsonMapper.builder().build();
-    private static final String[] COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    static final String[] COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
         "#bcbd22", "#17becf", "#393b79", "#637939"};
 
     private StudyReport() {
@@ -122,7 +122,12 @@ public final class StudyReport {
         return h.toString();
     }
 
-    private static String lineChart(Map<String, TreeMap<Double, Double>> series, String xLabel, String yLabel, boolean logY) {
+    static String lineChart(Map<String, TreeMap<Double, Double>> series, String xLabel, String yLabel, boolean logY) {
+        return lineChart(series, xLabel, yLabel, logY, Map.of());
+    }
+
+    /** @param colors the colour of a series by its name; the others take the palette in order */
+    static String lineChart(Map<String, TreeMap<Double, Double>> series, String xLabel, String yLabel, boolean logY, Map<String, String> colors) {
         if (series.isEmpty()) {
             return "<p>no data</p>";
         }
@@ -152,9 +157,16 @@ public final class StudyReport {
         svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-size=\"11\">", w, hgt));
         svg.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", left, hgt - bottom, w - right, hgt - bottom));
         svg.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>", left, topPad, left, hgt - bottom));
+        boolean whole = xs.stream().allMatch(x -> x == Math.rint(x));
+        int every = (int) Math.ceil(xs.size() / 20.0); // at most about 20 labels
+        int n = 0;
         for (double x : xs) {
+            if (n++ % every != 0) {
+                continue;
+            }
             double px = left + (x - xMin) / (xMax - xMin) * (w - left - right);
-            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.2f</text>", px, hgt - bottom + 15, x));
+            svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">" + (whole ? "%.0f" : "%.2f") + "</text>",
+                    px, hgt - bottom + 15, x));
         }
         for (int i = 0; i <= 4; i++) {
             double v = yMin + (yMax - yMin) * i / 4;
@@ -167,7 +179,8 @@ public final class StudyReport {
         StringBuilder legend = new StringBuilder("<div class=\"legend\">");
         int c = 0;
         for (Map.Entry<String, TreeMap<Double, Double>> s : series.entrySet()) {
-            String color = COLORS[c++ % COLORS.length];
+            String color = colors.getOrDefault(s.getKey(), COLORS[c % COLORS.length]);
+            c++;
             StringBuilder points = new StringBuilder();
             for (Map.Entry<Double, Double> p : s.getValue().entrySet()) {
                 double px = left + (p.getKey() - xMin) / (xMax - xMin) * (w - left - right);
@@ -184,7 +197,7 @@ public final class StudyReport {
         return svg + legend.append("</div>").toString();
     }
 
-    private static String groupedBars(Map<String, Map<String, Double>> groups, String unit) {
+    static String groupedBars(Map<String, Map<String, Double>> groups, String unit) {
         if (groups.isEmpty()) {
             return "<p>no data</p>";
         }
@@ -217,7 +230,7 @@ public final class StudyReport {
         return svg.append("</svg>").toString().replace(String.format(Locale.ROOT, "height=\"%d\"", hgt), String.format(Locale.ROOT, "height=\"%d\"", y + 5));
     }
 
-    private static String esc(String s) {
+    static String esc(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

@@ -175,7 +175,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     }
 
     /** Line of every key, by dotted path, from the YAML token stream. */
-    private static Map<String, Integer> keyLines(Path file, String text) {
+    static Map<String, Integer> keyLines(Path file, String text) {
         Map<String, Integer> lines = new HashMap<>();
         Deque<String> path = new ArrayDeque<>();
         String pending = null;
@@ -218,7 +218,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     }
 
     /** Typed access to one mapping of the scenario, with errors that carry file, line and field. */
-    private static final class Fields {
+    static final class Fields {
         private final Path file;
         private final Map<String, Integer> lines;
         private final Map<String, Object> values = new LinkedHashMap<>();
