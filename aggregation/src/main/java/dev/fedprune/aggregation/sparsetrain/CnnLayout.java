@@ -59,6 +59,37 @@ public record CnnLayout(List<LayerShape> sparseLayers, double[] gains, List<Dens
         return b.build();
     }
 
+    /**
+     * The small VGG-style CNN of FedMef, BatchNorm-free (algorithms.md 4.5): per entry of {@code channels}
+     * a 3x3 NSConv (mask-aware weight standardisation, a per-channel gain {@code conv<i>.gain} starting at
+     * {@link dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation#RELU_GAIN} and a bias
+     * {@code conv<i>.bias}), ReLU and 2x2 max-pool, then a linear classifier.
+     */
+    public static CnnLayout nsConvVgg(int imageChannels, int side, int[] channels, int classes) {
+        if (imageChannels < 1 || classes < 2 || channels.length == 0) {
+            throw new IllegalArgumentException("need imageChannels >= 1, classes >= 2 and at least one block");
+        }
+        Builder b = new Builder();
+        int in = imageChannels;
+        int s = side;
+        for (int i = 0; i < channels.length; i++) {
+            if (channels[i] < 1) {
+                throw new IllegalArgumentException("channels[" + i + "] must be >= 1, got " + channels[i]);
+            }
+            b.sparse("conv" + i + ".weight", new long[] {channels[i], in, 3, 3}, 2.0);
+            b.dense("conv" + i + ".gain", channels[i], (float) dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation.RELU_GAIN);
+            b.dense("conv" + i + ".bias", channels[i], 0f);
+            in = channels[i];
+            s /= 2;
+        }
+        if (s < 1) {
+            throw new IllegalArgumentException("image side " + side + " is too small for " + channels.length + " pooling blocks");
+        }
+        b.sparse("fc.weight", new long[] {classes, (long) in * s * s}, 1.0);
+        b.dense("fc.bias", classes, 0f);
+        return b.build();
+    }
+
     /** ResNet-18 with the CIFAR-style stem and base width {@code width}. */
     public static CnnLayout resnet18(int imageChannels, int side, int classes, int width) {
         if (imageChannels < 1 || classes < 2 || width < 1) {
