@@ -109,11 +109,16 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Declares a dense bias, zero-initialised. */
     protected final NDArray addBias(String name, int size) {
-        NDArray bias = manager.zeros(new Shape(size));
-        bias.setRequiresGradient(true);
-        denseParameters.add(bias);
-        denseState.put(name, bias);
-        return bias;
+        return addDense(name, size, 0f);
+    }
+
+    /** Declares a dense trainable tensor (a bias, a gain) of {@code size} entries, all {@code initial}. */
+    protected final NDArray addDense(String name, int size, float initial) {
+        NDArray p = manager.full(new Shape(size), initial);
+        p.setRequiresGradient(true);
+        denseParameters.add(p);
+        denseState.put(name, p);
+        return p;
     }
 
     /** The forward pass to logits; {@code bnMomentum} and {@code effective} are to be passed to the helpers. */
@@ -134,7 +139,8 @@ public abstract class MaskedCnn implements AutoCloseable {
         return Linear.linear(h, masked(name, effective), bias).singletonOrThrow();
     }
 
-    private NDArray masked(String name, Map<String, NDArray> effective) {
+    /** {@code weight ⊙ keepMask} of a sparse layer, or its entry of {@code effective} when given. */
+    protected final NDArray masked(String name, Map<String, NDArray> effective) {
         return effective != null ? effective.get(name) : weights.get(name).mul(masks.get(name));
     }
 
@@ -309,30 +315,45 @@ public abstract class MaskedCnn implements AutoCloseable {
             NDArray x = input(step, pixels, labels);
             NDArray oneHot = step.create(labels).oneHot(classes);
             float loss;
-            try (GradientCollector collector = Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector()) {
+            try (GradientCollector collector = newCollector()) {
                 NDArray l = crossEntropy(forward(x, true, BN_MOMENTUM, null), oneHot);
                 collector.backward(l);
                 loss = l.getFloat();
             }
-            for (Map.Entry<String, NDArray> e : weights.entrySet()) {
-                NDArray mask = masks.get(e.getKey());
-                NDArray g = e.getValue().getGradient();
-                NDArray marks = extrusionMarks.get(e.getKey());
-                if (marks != null) {
-                    g.addi(e.getValue().mul(marks).muli(2f * extrusionLambda)); // gradient of λ·‖Θ_low‖₂²
-                }
-                g.muli(mask); // drop the gradients of inactive weights
-                e.getValue().subi(g.mul(learningRate));
-                applyMask(e.getValue(), mask); // exactly +0 where inactive, whatever the optimiser did
-                g.subi(g);
+            for (String layer : weights.keySet()) {
+                sgdStep(layer, learningRate);
             }
             for (NDArray p : denseParameters) {
-                NDArray g = p.getGradient();
-                p.subi(g.mul(learningRate));
-                g.subi(g);
+                sgdStep(p, learningRate);
             }
             return loss;
         }
+    }
+
+    /**
+     * The SGD step of one sparse layer from the gradient accumulated in its weight: adds the extrusion
+     * gradient {@code 2λθ} of its marked weights, drops the gradients of inactive weights, steps, holds
+     * inactive weights at +0 and zeroes the gradient. Every training path goes through here.
+     */
+    protected final void sgdStep(String layer, float learningRate) {
+        NDArray w = weight(layer);
+        NDArray mask = masks.get(layer);
+        NDArray g = w.getGradient();
+        NDArray marks = extrusionMarks.get(layer);
+        if (marks != null) {
+            g.addi(w.mul(marks).muli(2f * extrusionLambda)); // gradient of λ·‖Θ_low‖₂²
+        }
+        g.muli(mask); // drop the gradients of inactive weights
+        w.subi(g.mul(learningRate));
+        applyMask(w, mask); // exactly +0 where inactive, whatever the optimiser did
+        g.subi(g);
+    }
+
+    /** The SGD step of one dense parameter (declared with {@link #addDense}), zeroing its gradient. */
+    protected static void sgdStep(NDArray denseParameter, float learningRate) {
+        NDArray g = denseParameter.getGradient();
+        denseParameter.subi(g.mul(learningRate));
+        g.subi(g);
     }
 
     /** Mean cross-entropy and accuracy of a batch in inference mode (running BatchNorm statistics). */
@@ -394,7 +415,7 @@ public abstract class MaskedCnn implements AutoCloseable {
                 eff.setRequiresGradient(true);
                 effective.put(e.getKey(), eff);
             }
-            try (GradientCollector collector = Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector()) {
+            try (GradientCollector collector = newCollector()) {
                 collector.backward(crossEntropy(forward(x, true, 1f, effective), oneHot));
             }
             Map<String, SparseTensor> out = new LinkedHashMap<>();
@@ -410,11 +431,16 @@ public abstract class MaskedCnn implements AutoCloseable {
         }
     }
 
+    /** A gradient collector of this model's engine (one at a time per JVM). */
+    protected final GradientCollector newCollector() {
+        return Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector();
+    }
+
     /** One batch of images and labels. */
     public record LabeledBatch(float[] pixels, int[] labels) {
     }
 
-    private NDArray input(NDManager step, float[] pixels, int[] labels) {
+    protected final NDArray input(NDManager step, float[] pixels, int[] labels) {
         long per = (long) inputChannels * side * side;
         if (pixels.length != labels.length * per) {
             throw new IllegalArgumentException(pixels.length + " pixels for a batch of " + labels.length + " images of " + per + " values");
@@ -427,7 +453,7 @@ public abstract class MaskedCnn implements AutoCloseable {
         return step.create(pixels, new Shape(labels.length, inputChannels, side, side));
     }
 
-    private static NDArray crossEntropy(NDArray logits, NDArray oneHot) {
+    protected static NDArray crossEntropy(NDArray logits, NDArray oneHot) {
         return logits.logSoftmax(1).mul(oneHot).sum(new int[] {1}).mean().neg();
     }
 
@@ -442,13 +468,20 @@ public abstract class MaskedCnn implements AutoCloseable {
      * thread first (a gradient collector turns it on only for its own scope), so that a model may be
      * used from any one thread at a time (agents of a simulation run on their own threads).
      */
-    private void gradientsOffOnThisThread() {
+    protected final void gradientsOffOnThisThread() {
         if ("PyTorch".equals(manager.getEngine().getEngineName())) {
             ai.djl.pytorch.jni.JniUtils.setGradMode(false);
         }
     }
 
-    private NDArray weight(String layer) {
+    /** The keep-mask of a sparse layer as a 0/1 float tensor of the layer's shape. */
+    protected final NDArray maskTensor(String layer) {
+        weight(layer);
+        return masks.get(layer);
+    }
+
+    /** The weight tensor of a sparse layer (requires a gradient; inactive entries are +0). */
+    protected final NDArray weight(String layer) {
         NDArray w = weights.get(layer);
         if (w == null) {
             throw new IllegalArgumentException("unknown sparse layer '" + layer + "', expected one of " + weights.keySet());

@@ -42,4 +42,11 @@ class CnnLayoutTest {
             assertSameModel(CnnLayout.resnet18(1, 28, 10, 4), cnn, 8);
         }
     }
+
+    @Test
+    void nsConvVggLayoutMatchesTheAgentsCnn() {
+        try (NsConvCnn cnn = new NsConvCnn(new CnnConfig(1, 28, new int[] {4, 8, 16}, 10), 5, Device.cpu())) {
+            assertSameModel(CnnLayout.nsConvVgg(1, 28, new int[] {4, 8, 16}, 10), cnn, 5);
+        }
+    }
 }

@@ -25,6 +25,18 @@ public sealed interface StoredActivation {
     /** Writes {@code x̃} into {@code out}, which must have {@link #size()} entries. */
     void rebuildInto(float[] out);
 
+    /**
+     * Writes entries {@code [from, from + out.length)} of {@code x̃} into {@code out}: a slice of the
+     * rebuilt activation (a few samples of the batch) without rebuilding the whole of it.
+     */
+    void rebuildInto(int from, float[] out);
+
+    private static void checkRange(int from, float[] out, int size) {
+        if (from < 0 || out.length > size - from) {
+            throw new IllegalArgumentException("entries [" + from + ", " + ((long) from + out.length) + ") lie outside the activation of " + size);
+        }
+    }
+
     /** {@code x̃} as a new array. */
     default float[] rebuild() {
         float[] out = new float[size()];
@@ -66,6 +78,12 @@ public sealed interface StoredActivation {
             checkOut(out, values.length);
             System.arraycopy(values, 0, out, 0, values.length);
         }
+
+        @Override
+        public void rebuildInto(int from, float[] out) {
+            checkRange(from, out, values.length);
+            System.arraycopy(values, from, out, 0, out.length);
+        }
     }
 
     /** Kept values with their flat positions, positions ascending. */
@@ -103,6 +121,17 @@ public sealed interface StoredActivation {
             Arrays.fill(out, 0);
             for (int j = 0; j < positions.length; j++) {
                 out[positions[j]] = values[j];
+            }
+        }
+
+        @Override
+        public void rebuildInto(int from, float[] out) {
+            checkRange(from, out, size);
+            Arrays.fill(out, 0);
+            int to = from + out.length;
+            int j = Arrays.binarySearch(positions, from);
+            for (j = j >= 0 ? j : -j - 1; j < positions.length && positions[j] < to; j++) {
+                out[positions[j] - from] = values[j];
             }
         }
     }
@@ -149,6 +178,24 @@ public sealed interface StoredActivation {
             int j = 0;
             for (int i = 0; i < size; i++) {
                 out[i] = (bits[i >>> 3] & (1 << (i & 7))) != 0 ? values[j++] : 0f;
+            }
+        }
+
+        @Override
+        public void rebuildInto(int from, float[] out) {
+            checkRange(from, out, size);
+            int j = 0; // values before entry `from`: whole bytes, then the bits of the partial byte
+            for (int b = 0; b < from >>> 3; b++) {
+                j += Integer.bitCount(bits[b] & 0xff);
+            }
+            for (int i = from & ~7; i < from; i++) {
+                if ((bits[i >>> 3] & (1 << (i & 7))) != 0) {
+                    j++;
+                }
+            }
+            for (int i = 0; i < out.length; i++) {
+                int e = from + i;
+                out[i] = (bits[e >>> 3] & (1 << (e & 7))) != 0 ? values[j++] : 0f;
             }
         }
     }

@@ -203,4 +203,29 @@ class ActivationPruningTest {
         assertMessage("bits has bits set past the 6 entries", () -> new StoredActivation.Bitmap(6, new byte[] {(byte) 0b1000_0001}, new float[2]));
         assertMessage("delta has 3 values, shape [1, 2] needs 2", () -> LinearGradients.weightGradient(new float[3], O15_X, 1, 2, 6));
     }
+
+    @Test
+    void everySliceOfEveryFormatEqualsTheSameSliceOfTheWholeRebuild() {
+        SplittableRandom random = new SplittableRandom(23);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + random.nextInt(300);
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = random.nextInt(4) == 0 ? 0f : (float) random.nextGaussian();
+            }
+            double gamma = random.nextDouble(0.99);
+            for (StorageFormat format : StorageFormat.values()) {
+                StoredActivation stored = ActivationPruning.store(x, gamma, format);
+                float[] whole = stored.rebuild();
+                int from = random.nextInt(n);
+                float[] slice = new float[random.nextInt(n - from + 1)];
+                java.util.Arrays.fill(slice, Float.NaN); // every entry must be written
+                stored.rebuildInto(from, slice);
+                assertArrayEquals(java.util.Arrays.copyOfRange(whole, from, from + slice.length), slice,
+                        format + " slice [" + from + ", " + (from + slice.length) + ") of " + n);
+            }
+        }
+        StoredActivation stored = ActivationPruning.store(O15_X, 0.5);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> stored.rebuildInto(4, new float[3]));
+    }
 }
