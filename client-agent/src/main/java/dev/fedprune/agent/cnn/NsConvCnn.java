@@ -16,6 +16,7 @@ import ai.djl.training.GradientCollector;
 import dev.fedprune.aggregation.sparsetrain.fedmef.ActivationPruning;
 import dev.fedprune.aggregation.sparsetrain.fedmef.StoredActivation;
 import dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,7 +60,7 @@ public final class NsConvCnn extends MaskedCnn {
     private final NDArray classifierBias;
     private double gamma;
     private int backwardChunkRows = DEFAULT_BACKWARD_CHUNK_ROWS;
-    private ActivationMemory lastStepMemory = new ActivationMemory(0, 0);
+    private ActivationMemory lastStepMemory = ActivationMemory.none();
 
     public NsConvCnn(CnnConfig config, long seed, Device device) {
         super(config.inputChannels(), config.side(), config.classes(), seed, device);
@@ -140,6 +141,34 @@ public final class NsConvCnn extends MaskedCnn {
         });
     }
 
+    /**
+     * One SGD step by whole-graph autograd, the engine keeping every activation for backward: the
+     * reference the layer-wise trainer is compared with (benchmarks; same result as {@code gamma = 0}).
+     */
+    public float trainStepWholeGraph(float[] pixels, int[] labels, float learningRate) {
+        return super.trainStep(pixels, labels, learningRate);
+    }
+
+    /**
+     * Bytes PyTorch's autograd keeps for backward in {@link #trainStepWholeGraph} on a batch of
+     * {@code batch} images, computed from the layer shapes: per block the conv input (float32), the ReLU
+     * output that ReLU and max-pool share (float32) and max-pool's int64 indices; the classifier input.
+     * NSConv's small weight-standardisation graph is not counted.
+     */
+    public long wholeGraphCacheBytes(int batch) {
+        long bytes = 0;
+        long in = (long) config.inputChannels() * config.side() * config.side();
+        int side = config.side();
+        for (int c : config.channels()) {
+            long conv = (long) c * side * side;
+            side /= 2;
+            long pooled = (long) c * side * side;
+            bytes += 4 * in + 4 * conv + 8 * pooled;
+            in = pooled;
+        }
+        return batch * (bytes + 4 * in);
+    }
+
     /** The gradients of the layer-wise trainer for one batch, by tensor name, without a step. */
     Map<String, float[]> layerwiseGradients(float[] pixels, int[] labels) {
         Map<String, float[]> out = new LinkedHashMap<>();
@@ -185,114 +214,171 @@ public final class NsConvCnn extends MaskedCnn {
         int n = labels.length;
         Meter meter = new Meter();
         StoredActivation[] inputs = new StoredActivation[blocks + 1];
-        Shape[] inputShapes = new Shape[blocks + 1];
+        long[][] inputDims = new long[blocks + 1][];
         byte[][] routes = new byte[blocks][];
-        Shape[] convShapes = new Shape[blocks];
+        long[][] convDims = new long[blocks][];
+        NDArray[] layerWeights = new NDArray[blocks + 1]; // Ŵ of each conv, W ⊙ m of the classifier
+        List<ActivationMemory.StoredInput> stored = new ArrayList<>();
+        long routeBytes = 0;
+        // Every intermediate tensor lives in the scope of the operation that makes it, so that nothing of
+        // a layer's activations outlives its forward pass except what `inputs` and `routes` keep.
         try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
-            NDArray h = input(step, pixels, labels);
+            float[] h = pixels;
+            long[] dims = {n, config.inputChannels(), config.side(), config.side()};
             for (int b = 0; b < blocks; b++) {
-                inputShapes[b] = h.getShape();
+                int block = b;
+                inputDims[b] = dims;
                 inputs[b] = keep(h, meter);
-                NDArray z = nsConv(h, b, masked(convName(b), null));
-                h.close();
-                convShapes[b] = z.getShape();
-                NDArray[] pooled = poolAndRoute(z);
-                z.close();
-                routes[b] = pack(pooled[1].toIntArray());
-                pooled[1].close();
+                layerWeights[b] = scoped(() -> standardised(masked(convName(block), null), maskTensor(convName(block)), gains[block]));
+                float[] in = h;
+                long[] inDims = dims;
+                float[] z = scoped(step, s -> Conv2d.conv2d(s.create(in, new Shape(inDims)), layerWeights[block], biases[block],
+                        new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow().toFloatArray());
+                convDims[b] = new long[] {n, config.channels()[b], dims[2], dims[3]};
+                Pooled pooled = poolAndRoute(z, convDims[b]);
+                routes[b] = pooled.routes();
                 meter.hold(routes[b].length, routes[b].length);
-                h = Activation.relu(pooled[0]);
-                pooled[0].close();
+                routeBytes += routes[b].length;
+                h = pooled.values();
+                dims = new long[] {n, convDims[b][1], convDims[b][2] / 2, convDims[b][3] / 2};
             }
-            NDArray flat = h.reshape(n, config.classifierInputs());
-            h.close();
-            inputShapes[blocks] = flat.getShape();
-            inputs[blocks] = keep(flat, meter);
-            NDArray logits = Linear.linear(flat, masked("fc.weight", null), classifierBias).singletonOrThrow();
-            flat.close();
-            // δ of the logits from a graph over the loss alone: the same arithmetic as whole-graph autograd.
-            logits.setRequiresGradient(true);
-            float loss;
-            try (GradientCollector collector = newCollector()) {
-                NDArray l = crossEntropy(logits, step.create(labels).oneHot(classes()));
-                collector.backward(l);
-                loss = l.getFloat();
+            inputDims[blocks] = new long[] {n, config.classifierInputs()};
+            inputs[blocks] = keep(h, meter);
+            for (int b = 0; b <= blocks; b++) {
+                String layer = b < blocks ? convName(b) : "fc.weight";
+                stored.add(new ActivationMemory.StoredInput(layer, inputs[b].size(), inputs[b].keptCount(), inputs[b].format(), inputs[b].heldBytes()));
             }
-            NDArray delta = logits.getGradient();
+            layerWeights[blocks] = scoped(() -> masked("fc.weight", null));
+            float[] flat = h;
+            float[] loss = new float[1];
+            float[] delta = scoped(step, s -> {
+                NDArray logits = Linear.linear(s.create(flat, new Shape(inputDims[blocks])), layerWeights[blocks], classifierBias).singletonOrThrow();
+                // δ of the logits from a graph over the loss alone: the same arithmetic as whole-graph autograd.
+                logits.setRequiresGradient(true);
+                try (GradientCollector collector = newCollector()) {
+                    NDArray l = crossEntropy(logits, s.create(labels).oneHot(classes()));
+                    collector.backward(l);
+                    loss[0] = l.getFloat();
+                }
+                return logits.getGradient().toFloatArray();
+            });
+            h = null;
 
-            NDArray dx = backward(step, inputs[blocks], inputShapes[blocks], delta, true, meter,
-                    x -> Linear.linear(x, masked("fc.weight", null), classifierBias).singletonOrThrow());
+            long[] classifierOut = {n, config.classes()};
+            float[] dx = backward(step, inputs[blocks], inputDims[blocks], classifierOut, (from, rows) -> slice(delta, classifierOut, from, rows),
+                    true, meter, layerWeights[blocks], blocks, (x, w) -> Linear.linear(x, w, classifierBias).singletonOrThrow());
             meter.release(inputs[blocks].heldBytes(), 4L * inputs[blocks].size());
             inputs[blocks] = null;
             done.accept("fc.weight", List.of(classifierBias));
             for (int b = blocks - 1; b >= 0; b--) {
-                Shape pooledShape = new Shape(n, convShapes[b].get(1), convShapes[b].get(2) / 2, convShapes[b].get(3) / 2);
-                NDArray dz = unpool(step, dx.reshape(pooledShape), routes[b], convShapes[b]);
-                dx.close();
+                int block = b;
+                float[] pooledGradient = dx;
+                byte[] route = routes[b];
+                dx = backward(step, inputs[b], inputDims[b], convDims[b], (from, rows) -> unpool(pooledGradient, route, convDims[block], from, rows),
+                        b > 0, meter, layerWeights[b], b, (x, w) -> Conv2d.conv2d(x, w, biases[block], new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1)
+                                .singletonOrThrow());
                 meter.release(routes[b].length, routes[b].length);
                 routes[b] = null;
-                int block = b;
-                dx = backward(step, inputs[b], inputShapes[b], dz, b > 0, meter, x -> nsConv(x, block, masked(convName(block), null)));
-                dz.close();
                 meter.release(inputs[b].heldBytes(), 4L * inputs[b].size());
                 inputs[b] = null;
                 done.accept(convName(b), List.of(gains[b], biases[b]));
             }
-            lastStepMemory = new ActivationMemory(meter.peak, meter.densePeak);
-            return loss;
+            lastStepMemory = new ActivationMemory(meter.peak, meter.densePeak, stored, routeBytes);
+            return loss[0];
+        } finally {
+            for (NDArray w : layerWeights) {
+                if (w != null) {
+                    w.close();
+                }
+            }
         }
     }
 
-    /** Copies an activation to the heap and keeps what SAP keeps of it; the native tensor is the caller's to close. */
-    private StoredActivation keep(NDArray activation, Meter meter) {
-        StoredActivation stored = ActivationPruning.store(activation.toFloatArray(), gamma);
+    /** Keeps what SAP keeps of an activation (copied to the heap). */
+    private StoredActivation keep(float[] activation, Meter meter) {
+        StoredActivation stored = ActivationPruning.store(activation, gamma);
         meter.hold(stored.heldBytes(), 4L * stored.size());
         return stored;
     }
 
+    /** The output gradient of samples {@code [from, from + rows)} of a layer. */
+    private interface OutputGradient {
+        float[] rows(int from, int rows);
+    }
+
+    /** Runs a conv/linear layer on an input slice with the given (leaf) weight. */
+    private interface LayerOp {
+        NDArray apply(NDArray input, NDArray weight);
+    }
+
     /**
-     * Back-propagates {@code delta} through one conv/linear layer whose input was kept as {@code stored}:
-     * for each slice of the batch, rebuilds {@code x̃}, reruns the layer and back-propagates
-     * {@code Σ y·δ}. Gradients accumulate in the layer's parameters; returns the input gradient (or null).
+     * Back-propagates through one conv/linear layer whose input was kept as {@code stored}: for each slice
+     * of the batch, rebuilds {@code x̃}, reruns the layer with the weight of the forward pass as a
+     * leaf and back-propagates {@code Σ y·δ}, accumulating the gradient of that weight and of the bias;
+     * then carries the weight's gradient back to the sparse weight (and NSConv's gain) through the
+     * standardisation (or the mask). Returns the input gradient, or null when not asked for.
      */
-    private NDArray backward(NDManager step, StoredActivation stored, Shape inputShape, NDArray delta, boolean inputGradient,
-                             Meter meter, UnaryOperator<NDArray> layer) {
-        int n = (int) inputShape.get(0);
+    private float[] backward(NDManager step, StoredActivation stored, long[] inputDims, long[] outputDims, OutputGradient delta,
+                             boolean inputGradient, Meter meter, NDArray weight, int layer, LayerOp op) {
+        int n = (int) inputDims[0];
         int perSample = stored.size() / n;
-        NDList inputGradients = new NDList();
+        float[] dx = inputGradient ? new float[stored.size()] : null;
+        weight.setRequiresGradient(true); // the weight of the forward pass becomes a leaf that collects its gradient
         for (int from = 0; from < n; from += backwardChunkRows) {
             int rows = Math.min(backwardChunkRows, n - from);
             float[] slice = new float[rows * perSample];
             stored.rebuildInto(from * perSample, slice);
             long rebuilt = 2L * 4 * slice.length; // the slice on the heap and as a native tensor
             meter.hold(rebuilt, 0);
-            long[] dims = inputShape.getShape().clone();
-            dims[0] = rows;
-            NDArray x = step.create(slice, new Shape(dims));
-            if (inputGradient) {
-                x.setRequiresGradient(true);
-            }
-            NDArray sliceDelta = rows == n ? delta : delta.get(new NDIndex("{}:{}", from, from + rows));
-            try (GradientCollector collector = newCollector()) {
-                NDArray y = layer.apply(x);
-                collector.backward(y.mul(sliceDelta).sum());
-            }
-            if (inputGradient) {
-                inputGradients.add(x.getGradient());
-            }
-            x.close();
+            long[] in = inputDims.clone();
+            in[0] = rows;
+            long[] out = outputDims.clone();
+            out[0] = rows;
+            float[] sliceDelta = delta.rows(from, rows);
+            float[] gradient = scoped(step, s -> {
+                NDArray x = s.create(slice, new Shape(in));
+                if (inputGradient) {
+                    x.setRequiresGradient(true);
+                }
+                try (GradientCollector collector = newCollector()) {
+                    collector.backward(op.apply(x, weight).mul(s.create(sliceDelta, new Shape(out))).sum());
+                }
+                return inputGradient ? x.getGradient().toFloatArray() : null;
+            });
             meter.release(rebuilt, 0);
+            if (gradient != null) {
+                System.arraycopy(gradient, 0, dx, from * perSample, gradient.length);
+            }
         }
-        if (!inputGradient) {
+        String name = layer < config.channels().length ? convName(layer) : "fc.weight";
+        scoped(() -> {
+            NDArray upstream = weight.getGradient();
+            try (GradientCollector collector = newCollector()) {
+                NDArray w = layer < config.channels().length
+                        ? standardised(masked(name, null), maskTensor(name), gains[layer]) : masked(name, null);
+                collector.backward(w.mul(upstream).sum());
+            }
             return null;
-        }
-        return inputGradients.size() == 1 ? inputGradients.get(0) : ai.djl.ndarray.NDArrays.concat(inputGradients, 0);
+        });
+        return dx;
     }
 
-    /** {@code conv(h, Ŵ) + bias} with NSConv's standardised weight. */
-    private NDArray nsConv(NDArray h, int block, NDArray maskedWeight) {
-        NDArray w = standardised(maskedWeight, maskTensor(convName(block)), gains[block]);
-        return Conv2d.conv2d(h, w, biases[block], new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow();
+    /** Runs {@code work} in its own scope: every tensor it makes is closed on return except its result (may be null). */
+    private static NDArray scoped(java.util.function.Supplier<NDArray> work) {
+        try (NDScope scope = new NDScope()) {
+            NDArray result = work.get();
+            if (result != null) {
+                NDScope.unregister(result);
+            }
+            return result;
+        }
+    }
+
+    /** Runs {@code work} on a fresh sub-manager in its own scope; every tensor it makes is closed on return. */
+    private static float[] scoped(NDManager parent, java.util.function.Function<NDManager, float[]> work) {
+        try (NDScope scope = new NDScope(); NDManager m = parent.newSubManager()) {
+            return work.apply(m);
+        }
     }
 
     /** {@code Ŵ_o = g_o·d/(‖d‖₂ + ε)}, {@code d = (W − μ_o)} on the active entries of channel {@code o}. */
@@ -305,42 +391,87 @@ public final class NsConvCnn extends MaskedCnn {
         return centred.mul(gain.reshape(-1, 1, 1, 1)).div(norm.add(NSCONV_EPSILON));
     }
 
-    /**
-     * 2x2 max-pool (floor mode) of {@code z} before ReLU: {@code [pooled maxima, route codes]}, the code of
-     * a pooled output being 0 when its maximum is not positive (ReLU passes no gradient) and otherwise
-     * 1 + the row-major index of the first maximal entry of its window (where max-pool routes the gradient).
-     */
-    private static NDArray[] poolAndRoute(NDArray z) {
-        Shape s = z.getShape();
-        long n = s.get(0);
-        long c = s.get(1);
-        long hp = s.get(2) / 2;
-        long wp = s.get(3) / 2;
-        NDArray cropped = s.get(2) % 2 == 0 && s.get(3) % 2 == 0 ? z : z.get(new NDIndex(":, :, :{}, :{}", 2 * hp, 2 * wp));
-        NDArray windows = cropped.reshape(n, c, hp, 2, wp, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, hp, wp, 4);
-        NDArray max = windows.max(new int[] {4});
-        NDArray route = windows.argMax(4).add(1).mul(max.gt(0f)).toType(DataType.INT32, false);
-        return new NDArray[] {max, route};
+    /** {@code conv(h, Ŵ) + bias} with NSConv's standardised weight (the whole-graph forward). */
+    private NDArray nsConv(NDArray h, int block, NDArray maskedWeight) {
+        NDArray w = standardised(maskedWeight, maskTensor(convName(block)), gains[block]);
+        return Conv2d.conv2d(h, w, biases[block], new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow();
     }
 
-    /** The gradient of {@code z} from that of {@code ReLU(maxpool(z))}, routed by the codes. */
-    private static NDArray unpool(NDManager step, NDArray pooledGradient, byte[] packed, Shape convShape) {
-        Shape ps = pooledGradient.getShape();
-        long n = ps.get(0);
-        long c = ps.get(1);
-        long hp = ps.get(2);
-        long wp = ps.get(3);
-        NDArray routes = step.create(unpack(packed, (int) ps.size()), ps);
-        NDArray select = routes.oneHot(5).get(new NDIndex(":, :, :, :, 1:"));
-        NDArray dz = select.mul(pooledGradient.expandDims(4))
-                .reshape(n, c, hp, wp, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, 2 * hp, 2 * wp);
-        if (convShape.get(3) > 2 * wp) {
-            dz = dz.concat(step.zeros(new Shape(n, c, 2 * hp, convShape.get(3) - 2 * wp)), 3);
+    /** {@code ReLU(maxpool(z))} and the packed route codes of a block. */
+    record Pooled(float[] values, byte[] routes) {
+    }
+
+    /**
+     * 2x2 max-pool (floor mode) and ReLU of {@code z} ({@code [n, c, h, w]}, row-major) on the heap. The
+     * code of a pooled output is 0 when its maximum is not positive (ReLU passes no gradient) and
+     * otherwise 1 + the row-major index in its window of the first maximal entry, where PyTorch's
+     * max-pool routes the gradient (a NaN counts as maximal, as there).
+     */
+    static Pooled poolAndRoute(float[] z, long[] dims) {
+        int n = (int) dims[0];
+        int c = (int) dims[1];
+        int h = (int) dims[2];
+        int w = (int) dims[3];
+        int hp = h / 2;
+        int wp = w / 2;
+        float[] values = new float[n * c * hp * wp];
+        byte[] routes = new byte[(values.length + 1) / 2];
+        int o = 0;
+        for (int plane = 0; plane < n * c; plane++) {
+            int base = plane * h * w;
+            for (int i = 0; i < hp; i++) {
+                for (int j = 0; j < wp; j++, o++) {
+                    int top = base + 2 * i * w + 2 * j;
+                    float max = z[top];
+                    int arg = 0;
+                    for (int k = 1; k < 4; k++) {
+                        float v = z[top + (k >> 1) * w + (k & 1)];
+                        if (v > max || Float.isNaN(v)) {
+                            max = v;
+                            arg = k;
+                        }
+                    }
+                    int code = max > 0 ? arg + 1 : 0;
+                    values[o] = max > 0 ? max : 0f;
+                    routes[o >>> 1] |= (byte) (code << ((o & 1) * 4));
+                }
+            }
         }
-        if (convShape.get(2) > 2 * hp) {
-            dz = dz.concat(step.zeros(new Shape(n, c, convShape.get(2) - 2 * hp, convShape.get(3))), 2);
+        return new Pooled(values, routes);
+    }
+
+    /**
+     * The gradient of {@code z} for samples {@code [from, from + rows)} from that of {@code ReLU(maxpool(z))}
+     * ({@code [n, c, h/2, w/2]}), routed by the codes; {@code 0 + g} where routed, as PyTorch accumulates
+     * into zeros (so a {@code −0} gradient arrives as {@code +0}), and {@code +0} elsewhere.
+     */
+    static float[] unpool(float[] pooledGradient, byte[] routes, long[] convDims, int from, int rows) {
+        int c = (int) convDims[1];
+        int h = (int) convDims[2];
+        int w = (int) convDims[3];
+        int hp = h / 2;
+        int wp = w / 2;
+        float[] dz = new float[rows * c * h * w];
+        int o = from * c * hp * wp;
+        for (int plane = 0; plane < rows * c; plane++) {
+            int base = plane * h * w;
+            for (int i = 0; i < hp; i++) {
+                for (int j = 0; j < wp; j++, o++) {
+                    int code = (routes[o >>> 1] >>> ((o & 1) * 4)) & 0xf;
+                    if (code != 0) {
+                        int k = code - 1;
+                        dz[base + (2 * i + (k >> 1)) * w + 2 * j + (k & 1)] = 0f + pooledGradient[o];
+                    }
+                }
+            }
         }
         return dz;
+    }
+
+    /** Samples {@code [from, from + rows)} of a row-major array whose first dimension is the batch. */
+    private static float[] slice(float[] values, long[] dims, int from, int rows) {
+        int per = (int) (values.length / dims[0]);
+        return java.util.Arrays.copyOfRange(values, from * per, (from + rows) * per);
     }
 
     /** Two 4-bit codes per byte, the first in the low nibble. */

@@ -1,6 +1,5 @@
 package dev.fedprune.aggregation.sparsetrain.fedmef;
 
-import java.util.Arrays;
 
 /**
  * Scaled activation pruning (SAP, algorithms.md 4.4 step 2 and 4.8, O-15): of a layer's flattened
@@ -32,41 +31,62 @@ public final class ActivationPruning {
     }
 
     /**
-     * Flat positions of the {@code ⌊(1−γ)·|x|⌋} largest {@code |x|}, ascending. Works on the float bits of
-     * {@code |x|} with two transient {@code int[|x|]} (the magnitudes and a sorted copy), freed on return.
+     * Flat positions of the {@code ⌊(1−γ)·|x|⌋} largest {@code |x|}, ascending. The threshold magnitude
+     * is found by a two-pass radix selection on the float bits of {@code |x|} (which order like the
+     * values for non-negative floats), in linear time with two histograms of 65,536 counts and no copy of
+     * {@code x}; entries above it are kept, and as many entries equal to it as needed, lowest index first.
      *
      * @throws IllegalArgumentException if {@code gamma} is outside [0, 1] or an entry of {@code x} is not finite
      */
     public static int[] keptPositions(float[] x, double gamma) {
         int n = x.length;
         int kept = keptCount(n, gamma);
-        int[] magnitude = new int[n];
+        int[] high = new int[1 << 16];
         for (int i = 0; i < n; i++) {
             if (!Float.isFinite(x[i])) {
                 throw new IllegalArgumentException("x[" + i + "] is not finite: " + x[i]);
             }
-            // For non-negative floats the int bits order like the values.
-            magnitude[i] = Float.floatToIntBits(Math.abs(x[i]));
+            high[magnitude(x[i]) >>> 16]++;
         }
         int[] positions = new int[kept];
         if (kept == 0) {
             return positions;
         }
-        int[] sorted = magnitude.clone();
-        Arrays.sort(sorted);
-        int threshold = sorted[n - kept];
-        int above = n - upperBound(sorted, threshold);
-        int atThreshold = kept - above;
+        // The kept-th largest magnitude: first its high 16 bits, then its low 16 bits within that bucket.
+        int remaining = kept;
+        int bucket = high.length - 1;
+        while (high[bucket] < remaining) {
+            remaining -= high[bucket--];
+        }
+        int[] low = new int[1 << 16];
+        for (int i = 0; i < n; i++) {
+            int m = magnitude(x[i]);
+            if (m >>> 16 == bucket) {
+                low[m & 0xffff]++;
+            }
+        }
+        int lowBits = low.length - 1;
+        while (low[lowBits] < remaining) {
+            remaining -= low[lowBits--];
+        }
+        int threshold = bucket << 16 | lowBits;
+        int atThreshold = remaining; // entries equal to the threshold that are kept
         int j = 0;
         for (int i = 0; i < n && j < kept; i++) {
-            if (magnitude[i] > threshold) {
+            int m = magnitude(x[i]);
+            if (m > threshold) {
                 positions[j++] = i;
-            } else if (magnitude[i] == threshold && atThreshold > 0) {
+            } else if (m == threshold && atThreshold > 0) {
                 positions[j++] = i;
                 atThreshold--;
             }
         }
         return positions;
+    }
+
+    /** The int bits of {@code |v|} (-0 and +0 alike), which order like the magnitudes. */
+    private static int magnitude(float v) {
+        return Float.floatToRawIntBits(v) & 0x7fffffff;
     }
 
     /** Prunes {@code x} at removal ratio {@code gamma} and stores the kept entries in the cheapest format. */
@@ -108,20 +128,5 @@ public final class ActivationPruning {
         if (!(gamma >= 0 && gamma <= 1)) {
             throw new IllegalArgumentException("gamma must lie in [0, 1], got " + gamma);
         }
-    }
-
-    /** First index whose value is greater than {@code key} in an ascending array. */
-    private static int upperBound(int[] sorted, int key) {
-        int lo = 0;
-        int hi = sorted.length;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (sorted[mid] <= key) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
     }
 }

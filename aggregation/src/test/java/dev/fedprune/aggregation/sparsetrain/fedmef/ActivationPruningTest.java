@@ -228,4 +228,31 @@ class ActivationPruningTest {
         StoredActivation stored = ActivationPruning.store(O15_X, 0.5);
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> stored.rebuildInto(4, new float[3]));
     }
+
+    @Test
+    void radixSelectionKeepsWhatAStableSortByMagnitudeKeeps() {
+        SplittableRandom random = new SplittableRandom(31);
+        for (int trial = 0; trial < 300; trial++) {
+            int n = random.nextInt(2000);
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                // Few distinct values in some trials (many ties), wide ranges and signed zeros in others.
+                x[i] = trial % 3 == 0 ? random.nextInt(5) - 2f
+                        : trial % 3 == 1 ? (float) (random.nextGaussian() * Math.pow(10, random.nextInt(-30, 30))) : (random.nextBoolean() ? -0f : 0f);
+            }
+            double gamma = random.nextDouble();
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Float.compare(Math.abs(x[b]), Math.abs(x[a]))); // stable: ties keep the lower index first
+            int kept = ActivationPruning.keptCount(n, gamma);
+            int[] expected = new int[kept];
+            for (int j = 0; j < kept; j++) {
+                expected[j] = order[j];
+            }
+            java.util.Arrays.sort(expected);
+            assertArrayEquals(expected, ActivationPruning.keptPositions(x, gamma), "trial " + trial);
+        }
+    }
 }
