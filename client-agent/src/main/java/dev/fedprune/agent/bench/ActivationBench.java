@@ -58,7 +58,7 @@ public final class ActivationBench {
                             + " \"whole_graph_autograd_cache_bytes\": %d, \"layerwise_native_peak_bytes\": %d,"
                             + " \"whole_graph_native_peak_bytes\": %d, \"layerwise_ms_per_step\": %.2f, \"whole_graph_ms_per_step\": %.2f}%n",
                     o.gamma(), o.batch(), o.density(), o.chunkRows(), m.denseCacheBytes(), m.peakBytes(), m.storedBytes(), m.ratio(),
-                    whole.wholeGraphCacheBytes(o.batch()), layerwise.nativePeak(), wholeGraph.nativePeak(), layerwise.millis(), wholeGraph.millis());
+                    whole.wholeGraphCacheBytes(o.batch()).orElseThrow(), layerwise.nativePeak(), wholeGraph.nativePeak(), layerwise.millis(), wholeGraph.millis());
         }
     }
 

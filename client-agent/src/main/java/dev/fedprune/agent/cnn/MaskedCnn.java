@@ -436,6 +436,14 @@ public abstract class MaskedCnn implements AutoCloseable {
         return Engine.getEngine(manager.getEngine().getEngineName()).newGradientCollector();
     }
 
+    /**
+     * Bytes the engine's autograd keeps for backward in one {@link #trainStep} on {@code batch} images,
+     * computed from the layer shapes where a subclass knows them; empty otherwise.
+     */
+    public java.util.OptionalLong wholeGraphCacheBytes(int batch) {
+        return java.util.OptionalLong.empty();
+    }
+
     /** One batch of images and labels. */
     public record LabeledBatch(float[] pixels, int[] labels) {
     }

@@ -155,7 +155,8 @@ public final class NsConvCnn extends MaskedCnn {
      * output that ReLU and max-pool share (float32) and max-pool's int64 indices; the classifier input.
      * NSConv's small weight-standardisation graph is not counted.
      */
-    public long wholeGraphCacheBytes(int batch) {
+    @Override
+    public java.util.OptionalLong wholeGraphCacheBytes(int batch) {
         long bytes = 0;
         long in = (long) config.inputChannels() * config.side() * config.side();
         int side = config.side();
@@ -166,7 +167,7 @@ public final class NsConvCnn extends MaskedCnn {
             bytes += 4 * in + 4 * conv + 8 * pooled;
             in = pooled;
         }
-        return batch * (bytes + 4 * in);
+        return java.util.OptionalLong.of(batch * (bytes + 4 * in));
     }
 
     /** The gradients of the layer-wise trainer for one batch, by tensor name, without a step. */

@@ -34,6 +34,25 @@ public final class SmallVggCnn extends MaskedCnn {
         return config;
     }
 
+    /**
+     * Per block: the conv input, the BatchNorm input (the conv output), the ReLU output that ReLU and
+     * max-pool share (float32 each) and max-pool's int64 indices; then the classifier input.
+     */
+    @Override
+    public java.util.OptionalLong wholeGraphCacheBytes(int batch) {
+        long bytes = 0;
+        long in = (long) config.inputChannels() * config.side() * config.side();
+        int side = config.side();
+        for (int c : config.channels()) {
+            long conv = (long) c * side * side;
+            side /= 2;
+            long pooled = (long) c * side * side;
+            bytes += 4 * in + 4 * conv + 4 * conv + 8 * pooled;
+            in = pooled;
+        }
+        return java.util.OptionalLong.of(batch * (bytes + 4 * in));
+    }
+
     @Override
     protected NDArray forward(NDArray x, boolean training, float bnMomentum, Map<String, NDArray> effective) {
         NDArray h = x;

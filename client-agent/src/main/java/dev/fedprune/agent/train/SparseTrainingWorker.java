@@ -4,6 +4,7 @@ import ai.djl.Device;
 import com.google.protobuf.ByteString;
 import dev.fedprune.agent.cnn.CnnConfig;
 import dev.fedprune.agent.cnn.MaskedCnn;
+import dev.fedprune.agent.cnn.NsConvCnn;
 import dev.fedprune.agent.cnn.ResNet18;
 import dev.fedprune.agent.cnn.SmallVggCnn;
 import dev.fedprune.agent.connection.CoordinatorClient;
@@ -161,15 +162,38 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     BatchOrder order = new BatchOrder(images.train(), spec.getBatchSize(),
                             new SplittableRandom(spec.getSeed() * 1_000_003L + spec.getTrainingRound() * 7919L + agentName.hashCode()));
                     RexLearningRate rex = startExtrusion(cnn, spec, metrics);
+                    NsConvCnn sap = activationPruning(cnn, spec);
                     double lossSum = 0;
+                    long activationPeak = 0;
+                    long activationDense = 0;
                     for (int s = 0; s < spec.getLocalSteps(); s++) {
                         LabeledImages.Batch b = order.next();
                         float rate = rex == null ? (float) spec.getLearningRate() : (float) rex.stepRate(s, spec.getLearningRate(), cnn.markedNorm());
                         lossSum += cnn.trainStep(b.pixels(), b.labels(), rate);
+                        if (sap != null) {
+                            activationPeak = Math.max(activationPeak, sap.lastStepMemory().peakBytes());
+                            activationDense = Math.max(activationDense, sap.lastStepMemory().denseCacheBytes());
+                        }
                     }
                     if (rex != null) {
                         metrics.put("bae_marked_norm_end", cnn.markedNorm());
                         cnn.setExtrusion(Map.of(), 0f);
+                    }
+                    if (sap != null) {
+                        // Measured from the buffers the layer-wise trainer held (ActivationMemory).
+                        metrics.put("activation_peak_bytes", (double) activationPeak);
+                        metrics.put("activation_dense_bytes", (double) activationDense);
+                        metrics.put("activation_bytes_measured", 1.0);
+                    } else {
+                        // Whole-graph autograd keeps its cache inside the engine: computed from the layer shapes.
+                        cnn.wholeGraphCacheBytes(spec.getBatchSize()).ifPresent(bytes -> {
+                            metrics.put("activation_peak_bytes", (double) bytes);
+                            metrics.put("activation_dense_bytes", (double) bytes);
+                            metrics.put("activation_bytes_measured", 0.0);
+                        });
+                    }
+                    if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
+                        pruneAccuracy(cnn, spec, images.heldOut(), evaluated, metrics);
                     }
                     metrics.put("train_loss", lossSum / spec.getLocalSteps());
                     metrics.put("train_images_per_second", spec.getLocalSteps() * (double) spec.getBatchSize() / ((System.nanoTime() - trainStarted) / 1e9));
@@ -224,6 +248,50 @@ public final class SparseTrainingWorker implements AutoCloseable {
         return new RexLearningRate(spec.getLocalSteps(), spec.getLearningRate());
     }
 
+    /**
+     * Sets the SAP ratio the task asks for on a model that supports it; returns that model, or null when
+     * this model trains by whole-graph autograd (then the task must not ask for SAP).
+     */
+    private static NsConvCnn activationPruning(MaskedCnn cnn, TrainingTaskSpec spec) {
+        if (cnn instanceof NsConvCnn ns) {
+            try {
+                ns.setActivationPruning(spec.getSapGamma());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("sap_gamma: " + e.getMessage(), e);
+            }
+            return ns;
+        }
+        if (spec.getSapGamma() != 0) {
+            throw new IllegalArgumentException("sap_gamma: " + spec.getSapGamma() + " asks for scaled activation pruning, which only "
+                    + "CNN_ARCHITECTURE_NSCONV_VGG implements; this task's model is " + spec.getModel().getArchitecture());
+        }
+        return null;
+    }
+
+    /**
+     * How much the adjustment about to happen costs this agent's model (algorithms.md 4.4 step 5): its
+     * held-out accuracy after local training, then with the {@code k_ℓ} lowest-magnitude active weights
+     * of every layer in {@code top_k} set to 0 (what the server prunes, chosen here on the local model),
+     * then the weights are put back. With budget-aware extrusion the two should be close.
+     */
+    private static void pruneAccuracy(MaskedCnn cnn, TrainingTaskSpec spec, LabeledImages heldOut, int count, Map<String, Double> metrics) {
+        if (count == 0 || spec.getTopKCount() == 0) {
+            return;
+        }
+        metrics.put("prune_accuracy_before", evaluate(cnn, heldOut, count, spec.getBatchSize())[1]);
+        Map<String, float[]> saved = new LinkedHashMap<>();
+        for (TopKRequest r : spec.getTopKList()) {
+            float[] w = cnn.weights(r.getTensorName());
+            saved.put(r.getTensorName(), w.clone());
+            for (int i : MarkedWeights.mark(w, cnn.keepMask(r.getTensorName()), r.getK()).indices()) {
+                w[i] = 0f;
+            }
+            cnn.setWeights(r.getTensorName(), w);
+        }
+        metrics.put("prune_accuracy_after", evaluate(cnn, heldOut, count, spec.getBatchSize())[1]);
+        saved.forEach(cnn::setWeights);
+    }
+
     // ------------------------------------------------------------------ model
 
     private MaskedCnn model(Task task) {
@@ -239,6 +307,8 @@ public final class SparseTrainingWorker implements AutoCloseable {
         CnnModelSpec m = spec.getModel();
         MaskedCnn cnn = switch (m.getArchitecture()) {
             case CNN_ARCHITECTURE_SMALL_VGG -> new SmallVggCnn(new CnnConfig(m.getImageChannels(), m.getImageSide(),
+                    m.getChannelsList().stream().mapToInt(Integer::intValue).toArray(), m.getClasses()), spec.getSeed(), device);
+            case CNN_ARCHITECTURE_NSCONV_VGG -> new NsConvCnn(new CnnConfig(m.getImageChannels(), m.getImageSide(),
                     m.getChannelsList().stream().mapToInt(Integer::intValue).toArray(), m.getClasses()), spec.getSeed(), device);
             case CNN_ARCHITECTURE_RESNET18 -> new ResNet18(m.getImageChannels(), m.getImageSide(), m.getClasses(), m.getWidth(), spec.getSeed(), device);
             default -> throw new IllegalArgumentException("model.architecture: " + m.getArchitecture() + " is not a CNN this agent can build");

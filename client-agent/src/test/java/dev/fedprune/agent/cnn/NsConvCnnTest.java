@@ -202,4 +202,41 @@ class NsConvCnnTest {
             }
         }
     }
+
+    @Test
+    void extrusionInTheLayerWiseStepTouchesOnlyTheMarkedWeights() {
+        float[] x = pixels(8, SMALL, 21);
+        int[] y = labels(8, SMALL.classes(), 22);
+        try (NsConvCnn plain = new NsConvCnn(SMALL, 20, Device.cpu()); NsConvCnn extruded = new NsConvCnn(SMALL, 20, Device.cpu())) {
+            for (NsConvCnn cnn : new NsConvCnn[] {plain, extruded}) {
+                halfMasks(cnn, 23);
+                cnn.setActivationPruning(0.5);
+            }
+            Map<String, int[]> marks = new java.util.LinkedHashMap<>();
+            for (LayerShape l : extruded.sparseLayers()) {
+                marks.put(l.name(), dev.fedprune.aggregation.sparsetrain.fedmef.MarkedWeights.mark(
+                        extruded.weights(l.name()), extruded.keepMask(l.name()), 3).indices());
+            }
+            extruded.setExtrusion(marks, 0.5f);
+            Map<String, float[]> before = new java.util.LinkedHashMap<>();
+            marks.keySet().forEach(layer -> before.put(layer, extruded.weights(layer)));
+            plain.trainStep(x, y, 0.1f);
+            extruded.trainStep(x, y, 0.1f);
+            marks.forEach((layer, marked) -> {
+                float[] a = plain.weights(layer);
+                float[] b = extruded.weights(layer);
+                java.util.Set<Integer> set = new java.util.HashSet<>();
+                for (int i : marked) {
+                    set.add(i);
+                    // the penalty's step: −lr·2λθ = −0.1·θ on top of the task gradient's step
+                    assertEquals(a[i] - 0.1f * before.get(layer)[i], b[i], 1e-6f, layer + "[" + i + "]");
+                }
+                for (int i = 0; i < a.length; i++) {
+                    if (!set.contains(i)) {
+                        assertEquals(Float.floatToIntBits(a[i]), Float.floatToIntBits(b[i]), layer + "[" + i + "] is not marked");
+                    }
+                }
+            });
+        }
+    }
 }
