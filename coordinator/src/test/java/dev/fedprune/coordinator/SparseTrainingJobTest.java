@@ -143,6 +143,7 @@ class SparseTrainingJobTest {
             adjustInterval: 2
             adjustStopRound: 3
             extrusionLambda: 5
+            sapGamma: 0
             evaluationImages: 50
             agentsPerRound: 3
             seed: 4

@@ -30,7 +30,7 @@ public final class JobSpecParser {
     private static final Set<String> SPARSE_TRAINING_FIELDS = Set.of("name", "method", "agentsPerRound", "quorum",
             "deadlineSeconds", "waitForAgentsSeconds", "seed", "variant", "architecture", "channels", "width", "imageChannels",
             "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
-            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda");
+            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda", "sapGamma");
 
     private JobSpecParser() {
     }
@@ -144,16 +144,22 @@ public final class JobSpecParser {
         }
         String name = string(fields, "name", "job");
         SparseTrainingSpec.Variant variant = enumField(fields, "variant", SparseTrainingSpec.Variant.class, "fedtiny");
-        SparseTrainingSpec.Architecture architecture = enumField(fields, "architecture", SparseTrainingSpec.Architecture.class, "small_vgg");
+        // FedMef replaces Conv+BN by NSConv [P], so its variants default to the BatchNorm-free CNN.
+        SparseTrainingSpec.Architecture architecture = enumField(fields, "architecture", SparseTrainingSpec.Architecture.class,
+                variant.isFedMef() ? "nsconv_vgg" : "small_vgg");
+        if (variant.selectsCandidate() && !architecture.hasBatchNorm()) {
+            throw new InvalidJobSpecException("architecture", variant.label() + " selects its initial mask by adaptive BN selection, which needs "
+                    + "BatchNorm layers; " + architecture.label() + " has none: use small_vgg or resnet18 (or a variant without ABNS)");
+        }
         int[] channels = {16, 32, 64};
         if (fields.containsKey("channels")) {
-            if (architecture != SparseTrainingSpec.Architecture.SMALL_VGG) {
-                throw new InvalidJobSpecException("channels", "only for architecture small_vgg; resnet18 takes width");
+            if (!architecture.takesChannels()) {
+                throw new InvalidJobSpecException("channels", "only for architecture small_vgg and nsconv_vgg; resnet18 takes width");
             }
             channels = intList(fields, "channels", 1, 4096);
         }
         if (fields.containsKey("width") && architecture != SparseTrainingSpec.Architecture.RESNET18) {
-            throw new InvalidJobSpecException("width", "only for architecture resnet18; small_vgg takes channels");
+            throw new InvalidJobSpecException("width", "only for architecture resnet18; " + architecture.label() + " takes channels");
         }
         int width = integer(fields, "width", 1, 1024, 64);
         int imageChannels = integer(fields, "imageChannels", 1, 64, 1);
@@ -200,7 +206,8 @@ public final class JobSpecParser {
         int wait = integer(fields, "waitForAgentsSeconds", 0, 30 * 24 * 3600, 0);
         long seed = (long) number(fields, "seed", 0);
         if (fields.containsKey("extrusionLambda") && !variant.extrudes()) {
-            throw new InvalidJobSpecException("extrusionLambda", variant.label() + " has no budget-aware extrusion; only fedmef takes extrusionLambda");
+            throw new InvalidJobSpecException("extrusionLambda", variant.label()
+                    + " has no budget-aware extrusion; only fedmef and fedmef_no_sap take extrusionLambda");
         }
         double extrusionLambda = 0;
         if (variant.extrudes()) {
@@ -210,9 +217,10 @@ public final class JobSpecParser {
                         + fields.get("extrusionLambda"));
             }
         }
+        double sapGamma = sapGamma(fields, variant, architecture);
         SparseTrainingSpec training = new SparseTrainingSpec(variant, architecture, channels, width, imageChannels, imageSide, classes,
                 density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages,
-                extrusionLambda);
+                extrusionLambda, sapGamma);
         try {
             int layers = training.layout().sparseLayers().size();
             if (training.effectiveBlocks() > layers) {
@@ -220,11 +228,37 @@ public final class JobSpecParser {
                         + "; at most one block per layer");
             }
         } catch (IllegalArgumentException e) {
-            throw new InvalidJobSpecException(architecture == SparseTrainingSpec.Architecture.SMALL_VGG ? "channels" : "imageSide",
+            throw new InvalidJobSpecException(architecture.takesChannels() ? "channels" : "imageSide",
                     "no " + architecture.label() + " for these images: " + e.getMessage());
         }
         return new JobSpec(name, "", JobSpec.Strategy.ONE_SHOT, JobSpec.LocalPruner.MAGNITUDE, false, 0, 0, 0, ComparisonGroup.LAYER,
                 false, TieBreak.SEEDED_RANDOM, agents, quorum, deadline, wait, 0, 0, seed, 0.05, false, 0, 0, training);
+    }
+
+    /**
+     * FedMef's SAP ratio {@code γ}: a fraction in [0, 1) of each cached activation the agents drop. The
+     * library's 0.5 for fedmef and fedmef_no_bae; 0 (and nothing else) for fedmef_no_sap and the variants
+     * without SAP. The agents implement SAP only in the layer-wise trainer of nsconv_vgg.
+     */
+    private static double sapGamma(Map<String, Object> fields, SparseTrainingSpec.Variant variant, SparseTrainingSpec.Architecture architecture) {
+        boolean given = fields.containsKey("sapGamma");
+        double gamma = number(fields, "sapGamma", variant.prunesActivations() ? 0.5 : 0);
+        if (!(gamma >= 0 && gamma < 1)) {
+            throw new InvalidJobSpecException("sapGamma", "expected a fraction in [0, 1) of each cached activation to drop "
+                    + "(0 = no activation pruning), got " + fields.get("sapGamma"));
+        }
+        if (gamma != 0 && !variant.prunesActivations()) {
+            throw new InvalidJobSpecException("sapGamma", (variant == SparseTrainingSpec.Variant.FEDMEF_NO_SAP
+                    ? "fedmef_no_sap is FedMef without scaled activation pruning"
+                    : variant.label() + " has no scaled activation pruning; only fedmef and fedmef_no_bae take sapGamma")
+                    + "; leave sapGamma out or set it to 0, got " + fields.get("sapGamma"));
+        }
+        if (gamma > 0 && architecture != SparseTrainingSpec.Architecture.NSCONV_VGG) {
+            throw new InvalidJobSpecException("sapGamma", "scaled activation pruning is only implemented for architecture nsconv_vgg, "
+                    + "got sapGamma " + gamma + (given ? "" : " (the " + variant.label() + " default)") + " with architecture "
+                    + architecture.label() + "; set sapGamma: 0 or use nsconv_vgg");
+        }
+        return gamma;
     }
 
     private static int[] intList(Map<String, Object> f, String key, int min, int max) {
@@ -268,7 +302,7 @@ public final class JobSpecParser {
             out.put("method", JobSpec.Method.SPARSE_TRAINING.label());
             out.put("variant", t.variant().label());
             out.put("architecture", t.architecture().label());
-            if (t.architecture() == SparseTrainingSpec.Architecture.SMALL_VGG) {
+            if (t.architecture().takesChannels()) {
                 out.put("channels", t.channels());
             } else {
                 out.put("width", t.width());
@@ -292,6 +326,9 @@ public final class JobSpecParser {
             out.put("evaluationImages", t.evaluationImages());
             if (t.variant().extrudes()) {
                 out.put("extrusionLambda", t.extrusionLambda());
+            }
+            if (t.variant().isFedMef()) {
+                out.put("sapGamma", t.sapGamma());
             }
             out.put("agentsPerRound", spec.agentsPerRound());
             out.put("quorum", spec.quorum());

@@ -573,7 +573,16 @@ public final class RoundEngine implements AutoCloseable {
             if (state.isFinal()) {
                 continue;
             }
-            JobSpec spec = JobSpecParser.parse(record.specJson());
+            JobSpec spec;
+            try {
+                spec = JobSpecParser.parse(record.specJson());
+            } catch (InvalidJobSpecException e) {
+                // A spec stored by an older coordinator that this one refuses (a changed default, say) fails its job, not the start.
+                log.error("cannot resume job {}: its stored spec is refused: {}", record.id(), e.getMessage());
+                store.updateJob(record.id(), JobState.FAILED.name(), record.currentRound(),
+                        "cannot resume after restart: stored spec refused: " + e.getMessage(), null, clock.getAsLong());
+                continue;
+            }
             ActiveJob job = new ActiveJob(record.id(), spec, state, record.currentRound(), clock.getAsLong());
             try {
                 if (state != JobState.CREATED) {

@@ -237,13 +237,15 @@ public final class SparseTrainingMethod implements JobMethod {
     private CnnModelSpec modelSpec() {
         CnnModelSpec.Builder b = CnnModelSpec.newBuilder().setImageChannels(spec.imageChannels()).setImageSide(spec.imageSide())
                 .setClasses(spec.classes());
-        if (spec.architecture() == SparseTrainingSpec.Architecture.SMALL_VGG) {
-            b.setArchitecture(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_SMALL_VGG);
+        switch (spec.architecture()) {
+            case SMALL_VGG -> b.setArchitecture(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_SMALL_VGG);
+            case NSCONV_VGG -> b.setArchitecture(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_NSCONV_VGG);
+            case RESNET18 -> b.setArchitecture(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_RESNET18).setWidth(spec.width());
+        }
+        if (spec.architecture().takesChannels()) {
             for (int c : spec.channels()) {
                 b.addChannels(c);
             }
-        } else {
-            b.setArchitecture(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_RESNET18).setWidth(spec.width());
         }
         return b.build();
     }
@@ -300,6 +302,7 @@ public final class SparseTrainingMethod implements JobMethod {
                 if (mode == RoundMode.ADJUSTMENT && spec.variant().extrudes()) {
                     training.setExtrusionLambda(spec.extrusionLambda());
                 }
+                training.setSapGamma(spec.sapGamma()); // every training step of the job, 0 unless FedMef with SAP
                 training.setWeightsArtifactId(nonNull(weightsArtifact)).setMaskArtifactId(nonNull(maskArtifact));
             }
             default -> {
@@ -751,7 +754,7 @@ public final class SparseTrainingMethod implements JobMethod {
         config.put("imageChannels", spec.imageChannels());
         config.put("imageSide", spec.imageSide());
         config.put("classes", spec.classes());
-        if (spec.architecture() == SparseTrainingSpec.Architecture.SMALL_VGG) {
+        if (spec.architecture().takesChannels()) {
             config.put("channels", spec.channels());
         } else {
             config.put("width", spec.width());

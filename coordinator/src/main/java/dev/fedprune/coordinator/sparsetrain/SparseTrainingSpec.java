@@ -10,7 +10,7 @@ import java.util.Locale;
  *
  * @param variant          dense FedAvg, static sparse training, FedTiny or one of its ablations
  * @param architecture     the CNN every agent builds
- * @param channels         small VGG: output channels of each block
+ * @param channels         small VGG and NSConv VGG: output channels of each block
  * @param width            ResNet-18: base width
  * @param density          target fraction of sparse-layer weights kept, in (0, 1] (1 for dense FedAvg)
  * @param rounds           training rounds {@code R} (ABNS and the final evaluation come on top)
@@ -23,11 +23,14 @@ import java.util.Locale;
  * @param bnPooling        how ABNS aggregates BatchNorm variances
  * @param evaluationImages held-out images each agent evaluates for the quality it reports (0 = all)
  * @param extrusionLambda  FedMef: {@code λ} of budget-aware extrusion in adjustment rounds (0 for every other variant)
+ * @param sapGamma         FedMef: {@code γ} of scaled activation pruning, the fraction of each cached activation the agents
+ *                         drop, in [0, 1) (0: no activation pruning; always 0 for fedmef_no_sap and the non-FedMef variants)
  */
 public record SparseTrainingSpec(Variant variant, Architecture architecture, int[] channels, int width, int imageChannels,
                                  int imageSide, int classes, double density, int rounds, int localSteps, int batchSize,
                                  double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound, int blocks,
-                                 int candidates, BnPooling bnPooling, int evaluationImages, double extrusionLambda) {
+                                 int candidates, BnPooling bnPooling, int evaluationImages, double extrusionLambda,
+                                 double sapGamma) {
 
     public SparseTrainingSpec {
         channels = channels.clone();
@@ -47,7 +50,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
                 && Double.compare(s.adjustAlpha, adjustAlpha) == 0 && s.adjustInterval == adjustInterval
                 && s.adjustStopRound == adjustStopRound && s.blocks == blocks && s.candidates == candidates
                 && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages
-                && Double.compare(s.extrusionLambda, extrusionLambda) == 0;
+                && Double.compare(s.extrusionLambda, extrusionLambda) == 0 && Double.compare(s.sapGamma, sapGamma) == 0;
     }
 
     @Override
@@ -57,16 +60,16 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
 
     private int otherFieldsHash() {
         return java.util.Objects.hash(imageChannels, imageSide, classes, batchSize, learningRate, adjustAlpha, adjustInterval,
-                adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda);
+                adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda, sapGamma);
     }
 
     /**
      * The methods in one engine: baselines, FedTiny and its two ablations, and FedMef's dynamic pruning
-     * (random ERK mask, all layers adjusted, budget-aware extrusion on the agents) with its BaE ablation.
-     * FedMef's scaled activation pruning and NSConv are not part of these variants yet.
+     * (random ERK mask, all layers adjusted, budget-aware extrusion and scaled activation pruning on the
+     * agents) with its BaE ablation ({@code fedmef_no_bae}) and its SAP ablation ({@code fedmef_no_sap}).
      */
     public enum Variant {
-        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE, FEDMEF, FEDMEF_NO_BAE;
+        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE, FEDMEF, FEDMEF_NO_BAE, FEDMEF_NO_SAP;
 
         /** Adaptive BN selection before round 0. */
         public boolean selectsCandidate() {
@@ -80,12 +83,22 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
 
         /** FedMef starts from a random keep-mask under ERK densities [P]; the others from the magnitudes of the initial weights. */
         public boolean randomInitialMask() {
-            return this == FEDMEF || this == FEDMEF_NO_BAE;
+            return isFedMef();
+        }
+
+        /** FedMef or one of its ablations. */
+        public boolean isFedMef() {
+            return this == FEDMEF || this == FEDMEF_NO_BAE || this == FEDMEF_NO_SAP;
         }
 
         /** Budget-aware extrusion on the agents in adjustment rounds. */
         public boolean extrudes() {
-            return this == FEDMEF;
+            return this == FEDMEF || this == FEDMEF_NO_SAP;
+        }
+
+        /** Scaled activation pruning on the agents may be switched on ({@code sapGamma > 0}). */
+        public boolean prunesActivations() {
+            return this == FEDMEF || this == FEDMEF_NO_BAE;
         }
 
         /** Block by block (otherwise every sparse layer in every adjustment round). */
@@ -98,11 +111,26 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
         }
     }
 
+    /**
+     * The CNN every agent builds: the small VGG-style CNN with BatchNorm, ResNet-18, or FedMef's
+     * BatchNorm-free small VGG of NSConv layers (the only one the agents' scaled activation pruning
+     * is implemented for).
+     */
     public enum Architecture {
-        SMALL_VGG, RESNET18;
+        SMALL_VGG, RESNET18, NSCONV_VGG;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Sized by a list of channels per block (otherwise by a base width). */
+        public boolean takesChannels() {
+            return this == SMALL_VGG || this == NSCONV_VGG;
+        }
+
+        /** Has BatchNorm layers, which adaptive BN selection needs. */
+        public boolean hasBatchNorm() {
+            return this != NSCONV_VGG;
         }
     }
 
@@ -111,6 +139,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
         return switch (architecture) {
             case SMALL_VGG -> CnnLayout.smallVgg(imageChannels, imageSide, channels, classes);
             case RESNET18 -> CnnLayout.resnet18(imageChannels, imageSide, classes, width);
+            case NSCONV_VGG -> CnnLayout.nsConvVgg(imageChannels, imageSide, channels, classes);
         };
     }
 

@@ -95,7 +95,7 @@ class JobSpecParserTest {
         assertRejected(SPARSE + "variant: static_sparse", "density", "required for static_sparse");
         assertRejected(SPARSE + "variant: dense_fedavg\ndensity: 0.5", "density", "dense_fedavg");
         assertRejected(SPARSE + "variant: fedsparse\ndensity: 0.1", "variant", "dense_fedavg, static_sparse, fedtiny");
-        assertRejected(SPARSE + "density: 0.1\narchitecture: vgg19", "architecture", "small_vgg, resnet18");
+        assertRejected(SPARSE + "density: 0.1\narchitecture: vgg19", "architecture", "small_vgg, resnet18, nsconv_vgg");
         assertRejected(SPARSE + "density: 0.1\nsparsity: 0.9", "sparsity", "belongs to fedprllm");
         assertRejected(SPARSE + "density: 0.1\nmodel: /m", "model", "belongs to fedprllm");
         assertRejected(SPARSE + "density: 0.1\nepochs: 3", "epochs", "unknown field");
@@ -115,9 +115,88 @@ class JobSpecParserTest {
         JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\n");
         assertEquals(0.01, fedmef.sparseTraining().extrusionLambda());
         assertEquals(fedmef, JobSpecParser.parse(JobSpecParser.toJson(fedmef)));
+        assertRejected(SPARSE + "density: 0.1\nlocalSteps: 0", "localSteps", "[1, 1000000]");
+        assertRejected(SPARSE + "density: 0.1\nlocalSteps: -5", "localSteps", "[1, 1000000]");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: -0.01", "extrusionLambda", "finite number > 0");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: NaN", "extrusionLambda", "finite number > 0");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: Infinity", "extrusionLambda", "finite number > 0");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: lots", "extrusionLambda", "expected a number");
         assertRejected(SPARSE + "density: 0.1\nadjustAlpha: 2", "adjustAlpha", "(0, 1]");
         assertRejected(SPARSE + "density: 0.1\nrounds: 0", "rounds", "[1, 1000000]");
         assertRejected(SPARSE + "density: 0.1\nbatchSize: 2.5", "batchSize", "whole number");
         assertRejected(SPARSE + "density: 0.1\nbnPooling: median", "bnPooling", "plain, exact");
+    }
+
+    @Test
+    void fedMefDefaultsToTheNsConvVggWithTheLibrarysSapRatio() {
+        JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\nchannels: [8, 16]\n");
+        SparseTrainingSpec t = fedmef.sparseTraining();
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, t.architecture());
+        assertArrayEquals(new int[] {8, 16}, t.channels());
+        assertEquals(0.5, t.sapGamma());
+        assertEquals(0.01, t.extrusionLambda());
+        assertEquals(fedmef, JobSpecParser.parse(JobSpecParser.toJson(fedmef)));
+        assertTrue(JobSpecParser.toJson(fedmef).contains("\"sapGamma\":0.5"), JobSpecParser.toJson(fedmef));
+
+        SparseTrainingSpec noBae = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\nsapGamma: 0.8\n").sparseTraining();
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, noBae.architecture());
+        assertEquals(0.8, noBae.sapGamma());
+        assertEquals(0.0, noBae.extrusionLambda());
+        assertEquals(0.5, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\n").sparseTraining().sapGamma());
+
+        JobSpec noSap = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nextrusionLambda: 0.05\n");
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, noSap.sparseTraining().architecture());
+        assertEquals(0.0, noSap.sparseTraining().sapGamma());
+        assertEquals(0.05, noSap.sparseTraining().extrusionLambda(), "fedmef_no_sap still extrudes");
+        assertTrue(noSap.sparseTraining().variant().randomInitialMask() && noSap.sparseTraining().variant().adjustsMask()
+                && !noSap.sparseTraining().variant().progressive() && !noSap.sparseTraining().variant().selectsCandidate());
+        assertEquals(noSap, JobSpecParser.parse(JobSpecParser.toJson(noSap)));
+        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nsapGamma: 0\n").sparseTraining().sapGamma());
+
+        // FedMef on a BatchNorm CNN: only without SAP.
+        JobSpec onSmallVgg = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\narchitecture: small_vgg\nsapGamma: 0\n");
+        assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, onSmallVgg.sparseTraining().architecture());
+        assertEquals(0.0, onSmallVgg.sparseTraining().sapGamma());
+        assertEquals(onSmallVgg, JobSpecParser.parse(JobSpecParser.toJson(onSmallVgg)));
+
+        // The other variants keep their architecture and have no SAP; nsconv_vgg is open to the variants without ABNS.
+        SparseTrainingSpec tiny = JobSpecParser.parse(SPARSE + "density: 0.1\n").sparseTraining();
+        assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, tiny.architecture());
+        assertEquals(0.0, tiny.sapGamma());
+        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: static_sparse\nsapGamma: 0\n").sparseTraining().sapGamma());
+        JobSpec staticNs = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: static_sparse\narchitecture: nsconv_vgg\n");
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, staticNs.sparseTraining().architecture());
+        assertEquals(staticNs, JobSpecParser.parse(JobSpecParser.toJson(staticNs)));
+        assertTrue(!JobSpecParser.toJson(staticNs).contains("sapGamma"), "only FedMef jobs carry sapGamma");
+    }
+
+    @Test
+    void rejectsBadSapGammaAndArchitectureCombinationsByName() {
+        String fedmef = SPARSE + "density: 0.1\nvariant: fedmef\n";
+        assertRejected(fedmef + "sapGamma: half", "sapGamma", "expected a number, got 'half'");
+        assertRejected(fedmef + "sapGamma: NaN", "sapGamma", "fraction in [0, 1)");
+        assertRejected(fedmef + "sapGamma: 1", "sapGamma", "fraction in [0, 1)");
+        assertRejected(fedmef + "sapGamma: 1.5", "sapGamma", "fraction in [0, 1)");
+        assertRejected(fedmef + "sapGamma: Infinity", "sapGamma", "got Infinity");
+        assertRejected(fedmef + "sapGamma: -0.1", "sapGamma", "expected a fraction in [0, 1)");
+        assertRejected(fedmef + "sapGamma: [0.5]", "sapGamma", "expected a number, got '[0.5]'");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nsapGamma: 0.5", "sapGamma",
+                "fedmef_no_sap is FedMef without scaled activation pruning; leave sapGamma out or set it to 0, got 0.5");
+        assertRejected(SPARSE + "density: 0.1\nsapGamma: 0.5", "sapGamma", "fedtiny has no scaled activation pruning; only fedmef and fedmef_no_bae");
+        assertRejected(SPARSE + "density: 0.1\nvariant: static_sparse\narchitecture: nsconv_vgg\nsapGamma: 0.3", "sapGamma",
+                "static_sparse has no scaled activation pruning");
+        assertRejected(SPARSE + "variant: dense_fedavg\nsapGamma: 0.1", "sapGamma", "dense_fedavg has no scaled activation pruning");
+        // SAP is only implemented for nsconv_vgg: a given or a default gamma on another CNN is refused.
+        assertRejected(fedmef + "architecture: small_vgg\nsapGamma: 0.5", "sapGamma", "only implemented for architecture nsconv_vgg");
+        assertRejected(fedmef + "architecture: small_vgg", "sapGamma", "sapGamma 0.5 (the fedmef default) with architecture small_vgg");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\narchitecture: resnet18", "sapGamma", "with architecture resnet18");
+        // ABNS needs BatchNorm.
+        assertRejected(SPARSE + "density: 0.1\narchitecture: nsconv_vgg", "architecture", "fedtiny selects its initial mask by adaptive BN selection");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedtiny_no_progressive\narchitecture: nsconv_vgg", "architecture",
+                "nsconv_vgg has none");
+        assertRejected(fedmef + "width: 8", "width", "only for architecture resnet18; nsconv_vgg takes channels");
+        assertRejected(fedmef + "channels: [4, 4, 4, 4, 4, 4]", "channels", "no nsconv_vgg for these images");
+        assertRejected(fedmef + "extrusionLambda: 0", "extrusionLambda", "> 0");
+        assertRejected(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nextrusionLambda: -1", "extrusionLambda", "> 0");
     }
 }

@@ -385,6 +385,79 @@ class SparseTrainingMethodTest {
     }
 
     @Test
+    void fedMefJobTrainsTheBatchNormFreeNsConvVggWithSapOnEveryTrainingTask() throws Exception {
+        String fedmefSpec = SPEC.replace("variant: fedtiny_no_abns\n", "variant: fedmef\n").replace("blocks: 1\n", "");
+        method = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
+        // The manifest: NSConv's per-channel gain and bias are dense tensors; there is no BatchNorm tensor at all.
+        List<String> names = method.manifest().tensors().stream().map(t -> t.name()).toList();
+        assertEquals(List.of("conv0.weight", "conv1.weight", "fc.weight", "conv0.gain", "conv0.bias", "conv1.gain", "conv1.bias", "fc.bias"), names);
+        assertEquals("nsconv_vgg", method.manifest().architecture());
+        assertTrue(names.stream().noneMatch(n -> n.startsWith("bn") || n.contains("running") || n.endsWith(".gamma") || n.endsWith(".beta")), names.toString());
+        float[] gain = decode(globalWeights(0)).get("conv0.gain").toDense();
+        assertArrayEquals(new float[] {(float) dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation.RELU_GAIN,
+            (float) dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation.RELU_GAIN}, gain);
+
+        assertEquals(5, method.totalRounds(), "no ABNS rounds: 4 training rounds and the evaluation");
+        for (int r = 0; r < 4; r++) {
+            var training = method.taskTemplate(r).getTraining();
+            assertEquals(0.5, training.getSapGamma(), "round " + r);
+            assertEquals(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_NSCONV_VGG, training.getModel().getArchitecture());
+            assertEquals(List.of(2, 4), training.getModel().getChannelsList());
+            assertEquals(r == 2 ? 0.01 : 0.0, training.getExtrusionLambda(), "extrusion only in the adjustment round, round " + r);
+        }
+        assertEquals(3, method.taskTemplate(2).getTraining().getTopKCount(), "FedMef adjusts every layer");
+
+        // Rounds run and the model is written without any BatchNorm state: a normal round, the adjustment, the evaluation.
+        for (int r = 0; r < 2; r++) {
+            method.openRound(r);
+            method.fold(r, "a", upload(r, 1f, 100));
+            method.closeRound(r, id -> null);
+        }
+        Map<String, BitMask> keep = keepMasks(2);
+        TopKGradients.Builder grads = TopKGradients.newBuilder();
+        for (var req : method.taskTemplate(2).getTraining().getTopKList()) {
+            BitMask m = keep.get(req.getTensorName());
+            int[] idx = new int[req.getK()];
+            float[] val = new float[req.getK()];
+            for (int i = 0, j = 0; i < m.length() && j < idx.length; i++) {
+                if (!m.get(i)) {
+                    idx[j] = i;
+                    val[j++] = 1f + j;
+                }
+            }
+            grads.addTensors(TrainingWire.toWire(req.getTensorName(), m.length(), new SparseTensor(m.length(), idx, val)));
+        }
+        method.openRound(2);
+        method.fold(2, "a", upload(2, 1f, 100).toBuilder().setTopKGradients(grads).build());
+        assertEquals(true, method.closeRound(2, id -> null).get("maskChanged"));
+        method.openRound(3);
+        method.fold(3, "a", upload(3, 1f, 100));
+        method.closeRound(3, id -> null);
+        method.openRound(4);
+        method.fold(4, "a", Contribution.newBuilder().setTaskId("e")
+                .setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(0.4).setSamples(10)).build());
+        method.closeRound(4, id -> null);
+        Map<String, Object> report = method.finish(dir.resolve("fedmef-result"));
+        assertEquals("fedmef", report.get("variant"));
+        assertEquals(0.4, (Double) report.get("finalAccuracy"), 1e-12);
+        String config = java.nio.file.Files.readString(dir.resolve("fedmef-result/model/config.json"));
+        assertTrue(config.contains("\"architecture\" : \"nsconv_vgg\"") && config.contains("\"channels\" : [ 2, 4 ]"), config);
+
+        SparseTrainingMethod restarted = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
+        restarted.restoreClosedRounds(5);
+        assertEquals(method.density(), restarted.density());
+
+        // fedmef_no_sap: the same CNN, no activation pruning.
+        SparseTrainingMethod noSap = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec.replace("variant: fedmef", "variant: fedmef_no_sap")),
+                dir.resolve("no-sap"), artifacts);
+        for (int r = 0; r < 4; r++) {
+            assertEquals(0.0, noSap.taskTemplate(r).getTraining().getSapGamma(), "round " + r);
+            assertEquals(dev.fedprune.proto.v1.CnnArchitecture.CNN_ARCHITECTURE_NSCONV_VGG, noSap.taskTemplate(r).getTraining().getModel().getArchitecture());
+        }
+        assertEquals(0.01, noSap.taskTemplate(2).getTraining().getExtrusionLambda(), "fedmef_no_sap still extrudes");
+    }
+
+    @Test
     void baselinesNeverAdjust() throws Exception {
         String base = SPEC.replace("variant: fedtiny_no_abns\n", "").replace("blocks: 1\n", "");
         SparseTrainingMethod dense = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: dense_fedavg")),

@@ -13,7 +13,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code study-training SCENARIO.yaml --out DIR}: every run of a sparse training study, then results.json, results.csv and report.html. */
 @Command(name = "study-training", mixinStandardHelpOptions = true,
-        description = "Run a federated sparse training study (dense FedAvg, static sparse, FedTiny and its ablations) and write its report.")
+        description = "Run a federated sparse training study (dense FedAvg, static sparse, FedTiny, FedMef and their ablations) and write its report.")
 final class TrainingStudyCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SCENARIO", description = "Training study scenario YAML file.")
     Path scenario;

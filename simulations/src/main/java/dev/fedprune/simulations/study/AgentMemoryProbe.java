@@ -52,6 +52,11 @@ public final class AgentMemoryProbe {
         }
         long startRss = status("VmRSS");
         JsonNode config = JSON.readTree(Files.readString(result.resolve("model/config.json")));
+        String architecture = config.path("architecture").asString("small_vgg");
+        if (!architecture.equals("small_vgg")) {
+            System.out.println("the probe builds only small_vgg, not " + architecture);
+            System.exit(2);
+        }
         int[] channels = new int[config.get("channels").size()];
         for (int i = 0; i < channels.length; i++) {
             channels[i] = config.get("channels").get(i).asInt();

@@ -26,9 +26,9 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * data: /usr/share/datasets/fashion-mnist   # train-* and t10k-* IDX files
  * agents: 10
  * partition: {kind: dirichlet, alpha: 0.5, minSamples: 100}   # of the training set; or iid
- * methods: [dense_fedavg, static_sparse, fedtiny, fedtiny_no_abns, fedtiny_no_progressive]
+ * methods: [dense_fedavg, static_sparse, fedtiny, fedtiny_no_abns, fedtiny_no_progressive]   # or fedmef, fedmef_no_bae, fedmef_no_sap
  * densities: [0.1, 0.02]       # dense_fedavg runs once, at density 1
- * channels: [16, 32, 64]       # the small VGG-style CNN
+ * channels: [16, 32, 64]       # the small VGG-style CNN (FedMef methods: the same channels as NSConv VGG, without BatchNorm)
  * rounds: 40
  * localSteps: 20
  * batchSize: 32
@@ -38,6 +38,8 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * adjustStopRound: 30
  * blocks: 2                    # progressive schedule of fedtiny and fedtiny_no_abns
  * candidates: 5                # ABNS pool of fedtiny and fedtiny_no_progressive
+ * sapGamma: 0.5                # FedMef's SAP ratio, for fedmef and fedmef_no_bae
+ * extrusionLambda: 0.01        # FedMef's BaE coefficient, for fedmef and fedmef_no_sap
  * seed: 0
  * deadlineSeconds: 1800
  * memoryProbe: true            # measure one agent's round per run in a fresh JVM
@@ -50,7 +52,8 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 public record TrainingScenario(String name, Path data, int agents, Partition partition, double alpha, int minSamples,
                                List<Method> methods, List<Double> densities, int[] channels, int rounds, int localSteps,
                                int batchSize, double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound,
-                               int blocks, int candidates, long seed, int deadlineSeconds, boolean memoryProbe) {
+                               int blocks, int candidates, long seed, int deadlineSeconds, boolean memoryProbe, double sapGamma,
+                               double extrusionLambda) {
 
     public TrainingScenario {
         channels = channels.clone();
@@ -68,7 +71,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
 
     /** The variants of a sparse training job this study compares (the names of results.json). */
     public enum Method {
-        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE;
+        DENSE_FEDAVG, STATIC_SPARSE, FEDTINY, FEDTINY_NO_ABNS, FEDTINY_NO_PROGRESSIVE, FEDMEF, FEDMEF_NO_BAE, FEDMEF_NO_SAP;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
@@ -79,7 +82,22 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         }
 
         boolean adjustsMask() {
-            return this == FEDTINY || this == FEDTINY_NO_ABNS || this == FEDTINY_NO_PROGRESSIVE;
+            return this != DENSE_FEDAVG && this != STATIC_SPARSE;
+        }
+
+        /** FedMef and its ablations: trained on the BatchNorm-free NSConv VGG. */
+        boolean isFedMef() {
+            return this == FEDMEF || this == FEDMEF_NO_BAE || this == FEDMEF_NO_SAP;
+        }
+
+        /** Takes the scenario's sapGamma. */
+        boolean prunesActivations() {
+            return this == FEDMEF || this == FEDMEF_NO_BAE;
+        }
+
+        /** Takes the scenario's extrusionLambda. */
+        boolean extrudes() {
+            return this == FEDMEF || this == FEDMEF_NO_SAP;
         }
 
         boolean progressive() {
@@ -94,7 +112,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Set<String> KEYS = Set.of("name", "data", "agents", "partition", "methods", "densities", "density",
             "channels", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha", "adjustInterval", "adjustStopRound",
-            "blocks", "candidates", "seed", "deadlineSeconds", "memoryProbe");
+            "blocks", "candidates", "seed", "deadlineSeconds", "memoryProbe", "sapGamma", "extrusionLambda");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
     private static final String[] DATA_FILES = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz"};
@@ -125,7 +143,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         spec.put("name", name + " " + run.method().label() + (run.method() == Method.DENSE_FEDAVG ? "" : " d=" + run.density()));
         spec.put("method", "sparse_training");
         spec.put("variant", run.method().label());
-        spec.put("architecture", "small_vgg");
+        spec.put("architecture", run.method().isFedMef() ? "nsconv_vgg" : "small_vgg");
         spec.put("channels", java.util.Arrays.stream(channels).boxed().toList());
         if (run.method() != Method.DENSE_FEDAVG) {
             spec.put("density", run.density());
@@ -142,6 +160,12 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         }
         if (run.method().selectsCandidate()) {
             spec.put("candidates", candidates);
+        }
+        if (run.method().extrudes()) {
+            spec.put("extrusionLambda", extrusionLambda);
+        }
+        if (run.method().prunesActivations()) {
+            spec.put("sapGamma", sapGamma);
         }
         spec.put("evaluationImages", 0); // every held-out image: the slices add up to the whole test set
         spec.put("agentsPerRound", agents);
@@ -242,9 +266,19 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
             }
             memoryProbe = b;
         }
+        double sapGamma = f.number("sapGamma", 0.5);
+        if (!(sapGamma >= 0 && sapGamma < 1)) {
+            throw f.error("sapGamma", "expected a fraction in [0, 1) of each cached activation to drop (0 = no activation pruning), got "
+                    + raw.get("sapGamma"));
+        }
+        double extrusionLambda = f.number("extrusionLambda", 0.01);
+        if (!(extrusionLambda > 0) || Double.isInfinite(extrusionLambda)) {
+            throw f.error("extrusionLambda", "expected a finite number > 0 (fedmef_no_bae is the run without extrusion), got "
+                    + raw.get("extrusionLambda"));
+        }
         TrainingScenario scenario = new TrainingScenario(name, data, agents, partition, alpha, minSamples, methods, densities, channels,
                 rounds, localSteps, batchSize, learningRate, adjustAlpha, adjustInterval, adjustStopRound, blocks, candidates, seed, deadline,
-                memoryProbe);
+                memoryProbe, sapGamma, extrusionLambda);
         // The coordinator's own checks (blocks per layer, image size per pooling block, ...), before anything runs.
         for (Run run : scenario.runs()) {
             try {

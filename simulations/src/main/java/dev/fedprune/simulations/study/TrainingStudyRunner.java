@@ -118,12 +118,16 @@ public final class TrainingStudyRunner {
         double accuracy = Double.NaN;
         Map<String, Integer> largestTopK = new LinkedHashMap<>();
         long largestTopKTotal = 0;
+        Map<Integer, Integer> trainingRounds = new LinkedHashMap<>(); // engine round index -> training round t
         for (RoundRecord round : r.rounds()) {
             if (round.summary() == null) {
                 continue;
             }
             JsonNode s = JSON.readTree(round.summary());
             String phase = s.path("phase").asString("");
+            if (phase.equals("training") && s.hasNonNull("trainingRound")) {
+                trainingRounds.put(round.roundIndex(), s.get("trainingRound").asInt());
+            }
             if (phase.equals("training") && s.hasNonNull("priorAccuracy")) {
                 perRound.add(s.get("priorAccuracy").asDouble());
                 if (s.has("adjusted")) {
@@ -156,10 +160,14 @@ public final class TrainingStudyRunner {
             }
             topKBuffer = Math.max(topKBuffer, m.getOrDefault("top_k_buffer_bytes", 0.0));
         }
+        ActivationFigures activations = activationFigures(r, trainingRounds);
         Map<String, Long> memory = new LinkedHashMap<>();
         memory.put("top_k_buffer_bytes", (long) topKBuffer);
         long peak = -1;
-        if (scenario.memoryProbe() && r.resultDir() != null) {
+        if (scenario.memoryProbe() && r.resultDir() != null && run.method().isFedMef()) {
+            // The probe builds the small VGG with BatchNorm; FedMef's activation memory comes from the agents' own figures.
+            console.println("memory probe skipped: it has no NSConv VGG yet; see activation_peak_bytes");
+        } else if (scenario.memoryProbe() && r.resultDir() != null) {
             Map<String, Long> probe = probe(r.resultDir(), probeData, largestTopK);
             memory.putAll(probe);
             peak = probe.getOrDefault("vm_hwm_bytes", -1L);
@@ -168,7 +176,64 @@ public final class TrainingStudyRunner {
         String allocation = r.report() == null || !r.report().has("selectedAllocation") ? null : r.report().get("selectedAllocation").asString();
         return new TrainingRow(run.method().label(), run.density(), agents, scenario.rounds(), scenario.seed(), r.state(), r.failureReason(),
                 accuracy, perRound, density, allocation, (double) bytesUp / agents, bytesDown / agents, peak, memory, r.wallMillis() / 1000.0,
-                trainTasks == 0 ? Double.NaN : trainSeconds / trainTasks);
+                trainTasks == 0 ? Double.NaN : trainSeconds / trainTasks, activations.peak(), activations.dense(), activations.measured(),
+                activations.adjustments());
+    }
+
+    /** What the agents reported about activation memory and pruning accuracy, gathered for one row. */
+    record ActivationFigures(Map<String, Long> peak, Map<String, Long> dense, Boolean measured, List<TrainingRow.Adjustment> adjustments) {
+    }
+
+    /**
+     * From the agents' task metrics: per agent the largest {@code activation_peak_bytes} and
+     * {@code activation_dense_bytes} of its tasks; whether all of them were measured
+     * ({@code activation_bytes_measured} 1) rather than estimated (null when none were reported); and per
+     * round with {@code prune_accuracy_before}/{@code _after} their means over the agents that reported
+     * them. Tasks without these metrics (older agents, methods without them) are skipped.
+     *
+     * @param trainingRounds engine round index to training round {@code t} (rounds not in it keep their index)
+     */
+    static ActivationFigures activationFigures(VirtualFederation.Result r, Map<Integer, Integer> trainingRounds) {
+        Map<String, Long> peak = new java.util.TreeMap<>();
+        Map<String, Long> dense = new java.util.TreeMap<>();
+        Boolean measured = null;
+        java.util.TreeMap<Integer, double[]> prune = new java.util.TreeMap<>(); // round -> {sum before, n before, sum after, n after}
+        for (TaskRecord t : r.tasks()) {
+            Map<String, Double> m = r.metrics().getOrDefault(t.id(), Map.of());
+            Double p = m.get("activation_peak_bytes");
+            if (p != null && Double.isFinite(p)) {
+                peak.merge(t.agentId(), Math.round(p), Math::max);
+            }
+            Double d = m.get("activation_dense_bytes");
+            if (d != null && Double.isFinite(d)) {
+                dense.merge(t.agentId(), Math.round(d), Math::max);
+            }
+            Double flag = m.get("activation_bytes_measured");
+            if (flag != null) {
+                measured = (measured == null || measured) && flag == 1.0;
+            } else if (p != null || d != null) {
+                measured = false; // a figure without the flag: not known to be measured
+            }
+            Double before = m.get("prune_accuracy_before");
+            Double after = m.get("prune_accuracy_after");
+            boolean hasBefore = before != null && Double.isFinite(before);
+            boolean hasAfter = after != null && Double.isFinite(after);
+            if (hasBefore || hasAfter) {
+                double[] acc = prune.computeIfAbsent(trainingRounds.getOrDefault(t.roundIndex(), t.roundIndex()), k -> new double[4]);
+                if (hasBefore) {
+                    acc[0] += before;
+                    acc[1]++;
+                }
+                if (hasAfter) {
+                    acc[2] += after;
+                    acc[3]++;
+                }
+            }
+        }
+        List<TrainingRow.Adjustment> adjustments = new ArrayList<>();
+        prune.forEach((round, acc) -> adjustments.add(new TrainingRow.Adjustment(round, acc[1] == 0 ? Double.NaN : acc[0] / acc[1],
+                acc[3] == 0 ? Double.NaN : acc[2] / acc[3])));
+        return new ActivationFigures(peak, dense, measured, adjustments);
     }
 
     /** Every task of a run with what its agent reported, for audit: {@code tasks.json} beside the run's coordinator. */

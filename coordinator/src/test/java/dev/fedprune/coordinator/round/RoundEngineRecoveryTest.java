@@ -1,0 +1,41 @@
+package dev.fedprune.coordinator.round;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.store.CoordinatorStore;
+import dev.fedprune.coordinator.store.Database;
+import dev.fedprune.coordinator.store.Records.JobRecord;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What a restarted engine does with jobs it finds unfinished in the database. */
+class RoundEngineRecoveryTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void storedSpecThatIsNoLongerValidFailsItsJobInsteadOfTheStart() throws Exception {
+        try (HikariDataSource db = Database.open("jdbc:h2:file:" + dir.resolve("db").resolve("fedprune") + ";AUTO_SERVER=FALSE", "sa", "")) {
+            CoordinatorStore store = new CoordinatorStore(db);
+            // A FedMef job on small_vgg stored before sapGamma existed: today its default 0.5 needs nsconv_vgg.
+            String stale = "{\"name\":\"old\",\"method\":\"sparse_training\",\"variant\":\"fedmef\",\"architecture\":\"small_vgg\","
+                    + "\"channels\":[4,8],\"density\":0.3,\"rounds\":4,\"extrusionLambda\":0.01,\"agentsPerRound\":2,\"seed\":1}";
+            store.insertJob(new JobRecord("job-old", "old", stale, "ROUND_OPEN", 1, 5, null, null, 1L, 1L));
+            String fine = "{\"name\":\"new\",\"method\":\"sparse_training\",\"variant\":\"static_sparse\",\"channels\":[4,8],"
+                    + "\"density\":0.3,\"rounds\":2,\"agentsPerRound\":2,\"seed\":1}";
+            store.insertJob(new JobRecord("job-new", "new", fine, "CREATED", 0, 0, null, null, 1L, 1L));
+
+            new RoundEngine(store, new dev.fedprune.coordinator.agent.AgentRegistry(store, () -> 2L, 60_000),
+                    new ArtifactStore(dir.resolve("artifacts")), dir, () -> 2L, EngineListener.NONE);
+
+            JobRecord old = store.job("job-old").orElseThrow();
+            assertEquals("FAILED", old.state());
+            assertTrue(old.failureReason().contains("stored spec refused: sapGamma"), old.failureReason());
+            assertEquals("CREATED", store.job("job-new").orElseThrow().state(), "the other job is still resumed");
+        }
+    }
+}
