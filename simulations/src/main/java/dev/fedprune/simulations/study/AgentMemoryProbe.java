@@ -2,6 +2,8 @@ package dev.fedprune.simulations.study;
 
 import ai.djl.Device;
 import dev.fedprune.agent.cnn.CnnConfig;
+import dev.fedprune.agent.cnn.MaskedCnn;
+import dev.fedprune.agent.cnn.NsConvCnn;
 import dev.fedprune.agent.cnn.SmallVggCnn;
 import dev.fedprune.agent.image.LabeledImages;
 import dev.fedprune.agent.train.LocalImages;
@@ -29,7 +31,8 @@ import tools.jackson.databind.json.JsonMapper;
  * process's peak resident set ({@code VmHWM} of /proc/self/status) and its resident set just before
  * the round: real bytes held by the OS for this process, JVM and libtorch included.
  *
- * <p>Arguments: RESULT_DIR DATA_DIR LOCAL_STEPS BATCH_SIZE LEARNING_RATE SEED [TOP_K_JSON]
+ * <p>Arguments: RESULT_DIR DATA_DIR LOCAL_STEPS BATCH_SIZE LEARNING_RATE SEED [TOP_K_JSON]; system property
+ * {@code fedprune.probe.sapGamma} sets the SAP ratio of an NSConv VGG (default 0).
  */
 public final class AgentMemoryProbe {
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -53,18 +56,19 @@ public final class AgentMemoryProbe {
         long startRss = status("VmRSS");
         JsonNode config = JSON.readTree(Files.readString(result.resolve("model/config.json")));
         String architecture = config.path("architecture").asString("small_vgg");
-        if (!architecture.equals("small_vgg")) {
-            System.out.println("the probe builds only small_vgg, not " + architecture);
+        if (!architecture.equals("small_vgg") && !architecture.equals("nsconv_vgg")) {
+            System.out.println("the probe builds small_vgg and nsconv_vgg, not " + architecture);
             System.exit(2);
         }
+        double sapGamma = Double.parseDouble(System.getProperty("fedprune.probe.sapGamma", "0"));
         int[] channels = new int[config.get("channels").size()];
         for (int i = 0; i < channels.length; i++) {
             channels[i] = config.get("channels").get(i).asInt();
         }
         LocalImages images = LocalImages.load(data, config.get("imageSide").asInt(), config.get("classes").asInt());
         Map<String, Long> out = new LinkedHashMap<>();
-        try (SmallVggCnn cnn = new SmallVggCnn(new CnnConfig(config.get("imageChannels").asInt(), config.get("imageSide").asInt(), channels,
-                config.get("classes").asInt()), seed, Device.cpu());
+        CnnConfig cnnConfig = new CnnConfig(config.get("imageChannels").asInt(), config.get("imageSide").asInt(), channels, config.get("classes").asInt());
+        try (MaskedCnn cnn = architecture.equals("nsconv_vgg") ? nsConv(cnnConfig, seed, sapGamma) : new SmallVggCnn(cnnConfig, seed, Device.cpu());
              SafetensorsFile model = SafetensorsFile.open(result.resolve("model/model.safetensors"))) {
             Map<String, BitMask> pruned = readMasks(result.resolve("global-mask.safetensors"));
             for (LayerShape l : cnn.sparseLayers()) {
@@ -118,6 +122,13 @@ public final class AgentMemoryProbe {
             out.put("top_k_pairs", topK.values().stream().mapToLong(Integer::longValue).sum());
         }
         System.out.println(JSON.writeValueAsString(out));
+    }
+
+    /** FedMef's CNN, trained layer-wise with SAP at {@code gamma} as the agents train it. */
+    private static NsConvCnn nsConv(CnnConfig config, long seed, double gamma) {
+        NsConvCnn cnn = new NsConvCnn(config, seed, Device.cpu());
+        cnn.setActivationPruning(gamma);
+        return cnn;
     }
 
     /** A {@code kB} field of /proc/self/status, in bytes. */

@@ -164,11 +164,8 @@ public final class TrainingStudyRunner {
         Map<String, Long> memory = new LinkedHashMap<>();
         memory.put("top_k_buffer_bytes", (long) topKBuffer);
         long peak = -1;
-        if (scenario.memoryProbe() && r.resultDir() != null && run.method().isFedMef()) {
-            // The probe builds the small VGG with BatchNorm; FedMef's activation memory comes from the agents' own figures.
-            console.println("memory probe skipped: it has no NSConv VGG yet; see activation_peak_bytes");
-        } else if (scenario.memoryProbe() && r.resultDir() != null) {
-            Map<String, Long> probe = probe(r.resultDir(), probeData, largestTopK);
+        if (scenario.memoryProbe() && r.resultDir() != null) {
+            Map<String, Long> probe = probe(r.resultDir(), probeData, largestTopK, run.method().prunesActivations() ? scenario.sapGamma() : 0);
             memory.putAll(probe);
             peak = probe.getOrDefault("vm_hwm_bytes", -1L);
         }
@@ -253,8 +250,9 @@ public final class TrainingStudyRunner {
     }
 
     /** One agent's round in a fresh JVM; see {@link AgentMemoryProbe}. */
-    private Map<String, Long> probe(Path resultDir, Path data, Map<String, Integer> topK) throws IOException, InterruptedException {
+    private Map<String, Long> probe(Path resultDir, Path data, Map<String, Integer> topK, double sapGamma) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-Dfedprune.probe.sapGamma=" + sapGamma,
                 "-cp", System.getProperty("java.class.path"), AgentMemoryProbe.class.getName(), resultDir.toString(), data.toString(),
                 String.valueOf(scenario.localSteps()), String.valueOf(scenario.batchSize()), String.valueOf(scenario.learningRate()),
                 String.valueOf(scenario.seed())));
