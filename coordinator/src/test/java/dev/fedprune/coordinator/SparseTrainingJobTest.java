@@ -128,12 +128,11 @@ class SparseTrainingJobTest {
     }
 
     @Test
-    void fedMefAgentsMarkAndPenaliseTheWeightsTheCoordinatorThenPrunes() throws Exception {
+    void fedMefAgentsTrainTheNsConvCnnWithSapAndExtrudeTheWeightsTheCoordinatorThenPrunes() throws Exception {
         String spec = """
             name: fedmef-it
             method: sparse_training
             variant: fedmef
-            architecture: small_vgg
             channels: [4, 8]
             density: 0.3
             rounds: 4
@@ -143,7 +142,7 @@ class SparseTrainingJobTest {
             adjustInterval: 2
             adjustStopRound: 3
             extrusionLambda: 5
-            sapGamma: 0
+            sapGamma: 0.7
             evaluationImages: 50
             agentsPerRound: 3
             seed: 4
@@ -164,6 +163,16 @@ class SparseTrainingJobTest {
                 // ExtrusionTrainingTest. The norms are logged for the study.
                 assertEquals(m.get("top_k_buffer_bytes"), 8 * m.get("bae_marked_weights"), m.toString());
                 assertTrue(Double.isFinite(m.get("bae_marked_norm_start")) && Double.isFinite(m.get("bae_marked_norm_end")), m.toString());
+                // The server is about to prune: the agent measured what that costs its own model.
+                assertTrue(m.get("prune_accuracy_before") >= 0 && m.get("prune_accuracy_after") >= 0, m.toString());
+            }
+            // FedMef's default model is the NSConv VGG trained with SAP (gamma 0.7 here): the agents measured
+            // the bytes they held for backward, under the dense cache of the same steps (at batch 16 the rebuilt
+            // slice of 8 samples is half a layer input, so the saving is far from the 1 - gamma of the stored inputs).
+            for (var task : fed.node.store().tasks(jobId, 1)) {
+                Map<String, Double> m = fed.node.store().metrics(task.id());
+                assertEquals(1.0, m.get("activation_bytes_measured"), m.toString());
+                assertTrue(m.get("activation_peak_bytes") < m.get("activation_dense_bytes"), m.toString());
             }
             for (int r : new int[] {0, 1, 3}) {
                 for (var task : fed.node.store().tasks(jobId, r)) {
@@ -174,7 +183,7 @@ class SparseTrainingJobTest {
             assertEquals("fedmef", report.get("variant").asString());
             assertEquals(report.get("keptWeights").asLong(),
                     dev.fedprune.aggregation.sparsetrain.DensityAllocation.budget(
-                            dev.fedprune.aggregation.sparsetrain.CnnLayout.smallVgg(1, 28, CHANNELS, 10).sparseLayers(), 0.3));
+                            dev.fedprune.aggregation.sparsetrain.CnnLayout.nsConvVgg(1, 28, CHANNELS, 10).sparseLayers(), 0.3));
         }
     }
 
