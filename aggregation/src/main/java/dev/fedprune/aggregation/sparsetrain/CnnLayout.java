@@ -36,27 +36,7 @@ public record CnnLayout(List<LayerShape> sparseLayers, double[] gains, List<Dens
 
     /** The small VGG-style CNN: per entry of {@code channels} a 3x3 convolution + BatchNorm, then a linear classifier. */
     public static CnnLayout smallVgg(int imageChannels, int side, int[] channels, int classes) {
-        if (imageChannels < 1 || classes < 2 || channels.length == 0) {
-            throw new IllegalArgumentException("need imageChannels >= 1, classes >= 2 and at least one block");
-        }
-        Builder b = new Builder();
-        int in = imageChannels;
-        int s = side;
-        for (int i = 0; i < channels.length; i++) {
-            if (channels[i] < 1) {
-                throw new IllegalArgumentException("channels[" + i + "] must be >= 1, got " + channels[i]);
-            }
-            b.sparse("conv" + i + ".weight", new long[] {channels[i], in, 3, 3}, 2.0);
-            b.batchNorm("bn" + i, channels[i]);
-            in = channels[i];
-            s /= 2;
-        }
-        if (s < 1) {
-            throw new IllegalArgumentException("image side " + side + " is too small for " + channels.length + " pooling blocks");
-        }
-        b.sparse("fc.weight", new long[] {classes, (long) in * s * s}, 1.0);
-        b.dense("fc.bias", classes, 0f);
-        return b.build();
+        return vgg(imageChannels, side, channels, classes, false);
     }
 
     /**
@@ -66,6 +46,10 @@ public record CnnLayout(List<LayerShape> sparseLayers, double[] gains, List<Dens
      * {@code conv<i>.bias}), ReLU and 2x2 max-pool, then a linear classifier.
      */
     public static CnnLayout nsConvVgg(int imageChannels, int side, int[] channels, int classes) {
+        return vgg(imageChannels, side, channels, classes, true);
+    }
+
+    private static CnnLayout vgg(int imageChannels, int side, int[] channels, int classes, boolean nsConv) {
         if (imageChannels < 1 || classes < 2 || channels.length == 0) {
             throw new IllegalArgumentException("need imageChannels >= 1, classes >= 2 and at least one block");
         }
@@ -77,8 +61,12 @@ public record CnnLayout(List<LayerShape> sparseLayers, double[] gains, List<Dens
                 throw new IllegalArgumentException("channels[" + i + "] must be >= 1, got " + channels[i]);
             }
             b.sparse("conv" + i + ".weight", new long[] {channels[i], in, 3, 3}, 2.0);
-            b.dense("conv" + i + ".gain", channels[i], (float) dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation.RELU_GAIN);
-            b.dense("conv" + i + ".bias", channels[i], 0f);
+            if (nsConv) {
+                b.dense("conv" + i + ".gain", channels[i], (float) dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation.RELU_GAIN);
+                b.dense("conv" + i + ".bias", channels[i], 0f);
+            } else {
+                b.batchNorm("bn" + i, channels[i]);
+            }
             in = channels[i];
             s /= 2;
         }

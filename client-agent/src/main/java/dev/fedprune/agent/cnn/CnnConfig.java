@@ -53,4 +53,24 @@ public record CnnConfig(int inputChannels, int side, int[] channels, int classes
     public int classifierInputs() {
         return channels[channels.length - 1] * finalSide() * finalSide();
     }
+
+    /**
+     * Bytes PyTorch's autograd keeps for backward in one whole-graph training step on {@code batch}
+     * images, from the shapes: per block the conv input, {@code convOutputCopies} float32 tensors of the
+     * conv output's size (the ReLU output that ReLU and max-pool share, plus BatchNorm's input where there
+     * is one) and max-pool's int64 indices; then the classifier input.
+     */
+    public long wholeGraphCacheBytes(int batch, int convOutputCopies) {
+        long bytes = 0;
+        long in = (long) inputChannels * side * side;
+        int s = side;
+        for (int c : channels) {
+            long conv = (long) c * s * s;
+            s /= 2;
+            long pooled = (long) c * s * s;
+            bytes += 4 * in + 4L * convOutputCopies * conv + 8 * pooled;
+            in = pooled;
+        }
+        return batch * (bytes + 4 * in);
+    }
 }

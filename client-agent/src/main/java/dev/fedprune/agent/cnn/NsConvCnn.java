@@ -157,17 +157,7 @@ public final class NsConvCnn extends MaskedCnn {
      */
     @Override
     public java.util.OptionalLong wholeGraphCacheBytes(int batch) {
-        long bytes = 0;
-        long in = (long) config.inputChannels() * config.side() * config.side();
-        int side = config.side();
-        for (int c : config.channels()) {
-            long conv = (long) c * side * side;
-            side /= 2;
-            long pooled = (long) c * side * side;
-            bytes += 4 * in + 4 * conv + 8 * pooled;
-            in = pooled;
-        }
-        return java.util.OptionalLong.of(batch * (bytes + 4 * in));
+        return java.util.OptionalLong.of(config.wholeGraphCacheBytes(batch, 1));
     }
 
     /** The gradients of the layer-wise trainer for one batch, by tensor name, without a step. */

@@ -239,4 +239,13 @@ class NsConvCnnTest {
             });
         }
     }
+
+    @Test
+    void wholeGraphCacheFromTheShapesOfTheSmallCnn() {
+        // Per image: conv input, ReLU output (float32) and int64 pool indices per block, then the classifier input:
+        // (3,136 + 50,176 + 25,088) + (12,544 + 25,088 + 12,544) + (6,272 + 12,544 + 4,608) + 2,304 = 154,304 bytes.
+        assertEquals(64L * 154_304, CnnConfig.smallVgg().wholeGraphCacheBytes(64, 1));
+        // BatchNorm keeps its input too: one more float32 copy of each conv output.
+        assertEquals(64L * (154_304 + 4 * (16 * 784 + 32 * 196 + 64 * 49)), CnnConfig.smallVgg().wholeGraphCacheBytes(64, 2));
+    }
 }
