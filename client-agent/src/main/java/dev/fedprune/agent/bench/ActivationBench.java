@@ -52,7 +52,8 @@ public final class ActivationBench {
                 out.printf(Locale.ROOT, "%-13s input %9d entries, kept %9d, %-9s %10d B (dense %10d B)%n", in.layer(), in.entries(),
                         in.kept(), in.format(), in.heldBytes(), 4L * in.entries());
             }
-            out.printf(Locale.ROOT, "routing codes %10d B; rebuilt slice at peak %d B%n", m.routeBytes(), m.peakBytes() - m.storedBytes());
+            out.printf(Locale.ROOT, "routing codes %10d B; stored in all %d B; peak held %d B (a rebuilt slice on top of the caches not yet released)%n",
+                    m.routeBytes(), m.storedBytes(), m.peakBytes());
             out.printf(Locale.ROOT, "{\"gamma\": %s, \"batch\": %d, \"density\": %s, \"chunk_rows\": %d, \"dense_cache_bytes\": %d,"
                             + " \"sap_cache_bytes\": %d, \"sap_stored_bytes\": %d, \"sap_over_dense\": %.4f,"
                             + " \"whole_graph_autograd_cache_bytes\": %d, \"layerwise_native_peak_bytes\": %d,"
