@@ -449,6 +449,12 @@ public abstract class MaskedCnn implements AutoCloseable {
     }
 
     protected final NDArray input(NDManager step, float[] pixels, int[] labels) {
+        checkBatch(pixels, labels);
+        return step.create(pixels, new Shape(labels.length, inputChannels, side, side));
+    }
+
+    /** A batch must hold {@code labels.length} images of this model's size and labels of its classes. */
+    protected final void checkBatch(float[] pixels, int[] labels) {
         long per = (long) inputChannels * side * side;
         if (pixels.length != labels.length * per) {
             throw new IllegalArgumentException(pixels.length + " pixels for a batch of " + labels.length + " images of " + per + " values");
@@ -458,7 +464,6 @@ public abstract class MaskedCnn implements AutoCloseable {
                 throw new IllegalArgumentException("labels[" + i + "] = " + labels[i] + " is not a class in [0, " + classes + ")");
             }
         }
-        return step.create(pixels, new Shape(labels.length, inputChannels, side, side));
     }
 
     protected static NDArray crossEntropy(NDArray logits, NDArray oneHot) {

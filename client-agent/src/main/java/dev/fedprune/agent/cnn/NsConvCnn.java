@@ -2,11 +2,8 @@ package dev.fedprune.agent.cnn;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
@@ -20,7 +17,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 
 /**
  * FedMef's BatchNorm-free small CNN (algorithms.md 4.5) with scaled activation pruning (4.4 step 2).
@@ -34,17 +30,20 @@ import java.util.function.UnaryOperator;
  * {@code g_o(W_o − μ_o)/(s_o√N_o + ε)} since {@code s_o√N_o = ‖d‖₂}; inside the square root a floor of
  * {@value #NORM_FLOOR} keeps the gradient finite for a channel with at most one active weight.
  *
- * <p><b>Training</b> ({@link #trainStep}) is layer-wise, because DJL has no custom autograd function:
- * the forward pass runs with gradients off, so the engine keeps nothing, and this class keeps, per
- * conv/linear layer, only what {@link ActivationPruning} keeps of its input at removal ratio
- * {@code gamma} (the cheapest of positions, bitmap or dense) plus, per block, a 4-bit code per pooled
- * output saying which window entry was the maximum and whether it was positive (the routing of max-pool
- * and ReLU). The backward pass walks the layers in reverse: it rebuilds the pruned input {@code x̃} a
- * slice of {@link #backwardChunkRows()} samples at a time, reruns the layer on the slice inside a
- * gradient collector and back-propagates {@code Σ y·δ}, which yields the weight (and gain, bias)
- * gradient from {@code x̃} and the exact input gradient (it depends on the weights only, the layer being
- * linear in its input). Each layer takes its SGD step as soon as its gradients are complete. With
- * {@code gamma = 0} and one slice per batch the gradients equal those of whole-graph autograd.
+ * <p><b>Training</b> ({@link #trainStep}) is layer-wise, because DJL has no custom autograd function.
+ * The forward pass runs with gradients off, so the engine keeps nothing; per conv/linear layer this
+ * class keeps only what {@link ActivationPruning} keeps of its input at removal ratio {@code gamma}
+ * (the cheapest of positions, bitmap or dense), and per block a 4-bit code per pooled output saying
+ * which window entry was the maximum and whether it was positive (the routing of max-pool and ReLU,
+ * which run on the heap copy of the conv output). NSConv's standardised weight {@code Ŵ} is computed
+ * once per step. The backward pass walks the layers in reverse: it rebuilds the pruned input
+ * {@code x̃} a slice of {@link #backwardChunkRows()} samples at a time, reruns the layer on the slice
+ * with {@code Ŵ} as a leaf inside a gradient collector and back-propagates {@code Σ y·δ}, which gives
+ * the gradients of {@code Ŵ} and the bias from {@code x̃} and the exact input gradient (it depends on
+ * the weights only, the layer being linear in its input); one small graph then carries {@code Ŵ}'s
+ * gradient through the standardisation to the weight and the gain. Each layer takes its SGD step as
+ * soon as its gradients are complete. With {@code gamma = 0} and one slice per batch the gradients
+ * equal those of whole-graph autograd bit for bit.
  */
 public final class NsConvCnn extends MaskedCnn {
 
@@ -201,6 +200,7 @@ public final class NsConvCnn extends MaskedCnn {
 
     private float layerwise(float[] pixels, int[] labels, LayerDone done) {
         gradientsOffOnThisThread();
+        checkBatch(pixels, labels);
         int blocks = config.channels().length;
         int n = labels.length;
         Meter meter = new Meter();
