@@ -271,25 +271,33 @@ public final class SparseTrainingWorker implements AutoCloseable {
     /**
      * How much the adjustment about to happen costs this agent's model (algorithms.md 4.4 step 5): its
      * held-out accuracy after local training, then with the {@code k_ℓ} lowest-magnitude active weights
-     * of every layer in {@code top_k} set to 0 (what the server prunes, chosen here on the local model),
-     * then the weights are put back. With budget-aware extrusion the two should be close.
+     * of every layer in {@code top_k} pruned, i.e. taken out of the keep-mask as the server takes them
+     * (chosen here on the local model; for NSConv this also changes the channel statistics, not only
+     * the weight), after which mask and weights are put back exactly. With budget-aware extrusion the two
+     * accuracies should be close.
      */
     private static void pruneAccuracy(MaskedCnn cnn, TrainingTaskSpec spec, LabeledImages heldOut, int count, Map<String, Double> metrics) {
         if (count == 0 || spec.getTopKCount() == 0) {
             return;
         }
         metrics.put("prune_accuracy_before", evaluate(cnn, heldOut, count, spec.getBatchSize())[1]);
-        Map<String, float[]> saved = new LinkedHashMap<>();
+        Map<String, float[]> savedWeights = new LinkedHashMap<>();
+        Map<String, BitMask> savedMasks = new LinkedHashMap<>();
         for (TopKRequest r : spec.getTopKList()) {
-            float[] w = cnn.weights(r.getTensorName());
-            saved.put(r.getTensorName(), w.clone());
-            for (int i : MarkedWeights.mark(w, cnn.keepMask(r.getTensorName()), r.getK()).indices()) {
-                w[i] = 0f;
+            String layer = r.getTensorName();
+            float[] w = cnn.weights(layer);
+            BitMask keep = cnn.keepMask(layer);
+            savedWeights.put(layer, w);
+            savedMasks.put(layer, keep);
+            BitMask pruned = keep.copy();
+            for (int i : MarkedWeights.mark(w, keep, r.getK()).indices()) {
+                pruned.set(i, false);
             }
-            cnn.setWeights(r.getTensorName(), w);
+            cnn.setKeepMask(layer, pruned);
         }
         metrics.put("prune_accuracy_after", evaluate(cnn, heldOut, count, spec.getBatchSize())[1]);
-        saved.forEach(cnn::setWeights);
+        savedMasks.forEach(cnn::setKeepMask);
+        savedWeights.forEach(cnn::setWeights);
     }
 
     // ------------------------------------------------------------------ model
