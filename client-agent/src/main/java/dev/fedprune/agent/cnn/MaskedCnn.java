@@ -396,8 +396,9 @@ public abstract class MaskedCnn implements AutoCloseable {
      * FedTiny adjustment, agent side (algorithms.md 3.4 B3): the gradient of the loss of one batch with
      * respect to the masked weights, at the inactive positions of each requested layer, reduced to its
      * top-{@code k_ℓ} by magnitude in a bounded buffer (signed values). BatchNorm uses batch statistics
-     * without updating its running statistics; no weight changes. PyTorch still materialises each
-     * layer's dense gradient transiently during back-propagation, and it is copied once to the heap.
+     * without updating its running statistics; no weight changes. PyTorch still materialises the dense
+     * gradient of each requested layer (only those) during back-propagation, and it is copied once to
+     * the heap.
      *
      * @param topK {@code k_ℓ} by sparse layer name (the layers of the block being adjusted)
      */
@@ -412,7 +413,8 @@ public abstract class MaskedCnn implements AutoCloseable {
             Map<String, NDArray> effective = new LinkedHashMap<>();
             for (Map.Entry<String, NDArray> e : weights.entrySet()) {
                 NDArray eff = e.getValue().mul(masks.get(e.getKey()));
-                eff.setRequiresGradient(true);
+                // Only the requested layers get a gradient: the engine then materialises no other layer's.
+                eff.setRequiresGradient(topK.containsKey(e.getKey()));
                 effective.put(e.getKey(), eff);
             }
             try (GradientCollector collector = newCollector()) {

@@ -128,6 +128,8 @@ class SmallVggCnnTest {
                 }
             }
             assertEquals(top, cnn.topKInactiveGradients(b[0], labels(b[1]), Map.of("fc.weight", 25, "conv1.weight", 10)));
+            // Only the requested layers get gradients; a layer's gradient does not depend on which others are asked for.
+            assertEquals(Map.of("conv1.weight", top.get("conv1.weight")), cnn.topKInactiveGradients(b[0], labels(b[1]), Map.of("conv1.weight", 10)));
         }
     }
 
