@@ -82,15 +82,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     public static StudyScenario load(Path file) throws IOException {
         String text = Files.readString(file);
         Map<String, Integer> lines = keyLines(file, text);
-        Object root;
-        try {
-            root = YAMLMapper.builder().build().readValue(text, Object.class);
-        } catch (JacksonException e) {
-            throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
-        }
-        if (!(root instanceof Map<?, ?> raw)) {
-            throw new ScenarioException(file + ": expected a mapping of fields");
-        }
+        Map<?, ?> raw = readMapping(file, text);
         Fields f = new Fields(file, lines, raw);
         f.checkKeys("", KEYS);
         Path base = file.toAbsolutePath().getParent();
@@ -172,6 +164,20 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         return new StudyScenario(name, model, calibration, evaluation, agents, partition, alpha, minSamples, methods, sparsities,
                 groups, scaling, localPruner, localGroup, pattern, seeds, calibrationSamples, sequenceLength, deadline, failures,
                 localOnlyEvaluated);
+    }
+
+    /** The scenario file's top-level mapping, or an error naming the file when it is not valid YAML or not a mapping. */
+    static Map<?, ?> readMapping(Path file, String text) {
+        Object root;
+        try {
+            root = YAMLMapper.builder().build().readValue(text, Object.class);
+        } catch (JacksonException e) {
+            throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
+        }
+        if (!(root instanceof Map<?, ?> raw)) {
+            throw new ScenarioException(file + ": expected a mapping of fields");
+        }
+        return raw;
     }
 
     /** Line of every key, by dotted path, from the YAML token stream. */

@@ -12,9 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import tools.jackson.core.JacksonException;
 import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * A federated sparse training study: one image dataset split between virtual agents, and the methods
@@ -180,15 +178,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     public static TrainingScenario load(Path file) throws IOException {
         String text = Files.readString(file);
         Map<String, Integer> lines = StudyScenario.keyLines(file, text);
-        Object root;
-        try {
-            root = YAMLMapper.builder().build().readValue(text, Object.class);
-        } catch (JacksonException e) {
-            throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
-        }
-        if (!(root instanceof Map<?, ?> raw)) {
-            throw new ScenarioException(file + ": expected a mapping of fields");
-        }
+        Map<?, ?> raw = StudyScenario.readMapping(file, text);
         Fields f = new Fields(file, lines, raw);
         f.checkKeys("", KEYS);
         Path base = file.toAbsolutePath().getParent();
