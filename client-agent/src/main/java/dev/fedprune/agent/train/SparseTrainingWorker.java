@@ -192,11 +192,11 @@ public final class SparseTrainingWorker implements AutoCloseable {
                             metrics.put("activation_bytes_measured", 0.0);
                         });
                     }
-                    if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
-                        pruneAccuracy(cnn, spec, images.heldOut(), evaluated, metrics);
-                    }
                     metrics.put("train_loss", lossSum / spec.getLocalSteps());
                     metrics.put("train_images_per_second", spec.getLocalSteps() * (double) spec.getBatchSize() / ((System.nanoTime() - trainStarted) / 1e9));
+                    if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
+                        pruneAccuracy(cnn, spec, images.heldOut(), evaluated, metrics); // after the throughput: two evaluations, not training
+                    }
                     SparseUpdate.Builder update = SparseUpdate.newBuilder();
                     for (LayerShape l : cnn.sparseLayers()) {
                         update.addTensors(toWire(l.name(), SparseTensor.ofDense(cnn.weights(l.name()))));
