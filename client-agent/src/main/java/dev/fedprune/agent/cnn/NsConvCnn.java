@@ -424,7 +424,7 @@ public final class NsConvCnn extends MaskedCnn {
                     }
                     int code = max > 0 ? arg + 1 : 0;
                     values[o] = max > 0 ? max : 0f;
-                    routes[o >>> 1] |= (byte) (code << ((o & 1) * 4));
+                    setRoute(routes, o, code);
                 }
             }
         }
@@ -448,7 +448,7 @@ public final class NsConvCnn extends MaskedCnn {
             int base = plane * h * w;
             for (int i = 0; i < hp; i++) {
                 for (int j = 0; j < wp; j++, o++) {
-                    int code = (routes[o >>> 1] >>> ((o & 1) * 4)) & 0xf;
+                    int code = route(routes, o);
                     if (code != 0) {
                         int k = code - 1;
                         dz[base + (2 * i + (k >> 1)) * w + 2 * j + (k & 1)] = 0f + pooledGradient[o];
@@ -465,21 +465,14 @@ public final class NsConvCnn extends MaskedCnn {
         return java.util.Arrays.copyOfRange(values, from * per, (from + rows) * per);
     }
 
-    /** Two 4-bit codes per byte, the first in the low nibble. */
-    static byte[] pack(int[] codes) {
-        byte[] out = new byte[(codes.length + 1) / 2];
-        for (int i = 0; i < codes.length; i++) {
-            out[i >>> 1] |= (byte) ((codes[i] & 0xf) << ((i & 1) * 4));
-        }
-        return out;
+    /** Sets the 4-bit code of pooled output {@code o}: two per byte, the even one in the low nibble. */
+    static void setRoute(byte[] routes, int o, int code) {
+        routes[o >>> 1] |= (byte) ((code & 0xf) << ((o & 1) * 4));
     }
 
-    static int[] unpack(byte[] packed, int count) {
-        int[] codes = new int[count];
-        for (int i = 0; i < count; i++) {
-            codes[i] = (packed[i >>> 1] >>> ((i & 1) * 4)) & 0xf;
-        }
-        return codes;
+    /** The 4-bit code of pooled output {@code o}. */
+    static int route(byte[] routes, int o) {
+        return (routes[o >>> 1] >>> ((o & 1) * 4)) & 0xf;
     }
 
     private static float[] takeGradient(NDArray parameter) {
