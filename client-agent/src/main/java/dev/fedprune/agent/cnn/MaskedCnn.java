@@ -11,6 +11,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.training.GradientCollector;
+import dev.fedprune.agent.engine.TorchSettings;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.aggregation.sparsetrain.BnStatistics;
@@ -63,6 +64,7 @@ public abstract class MaskedCnn implements AutoCloseable {
         if (inputChannels < 1 || side < 1 || classes < 2) {
             throw new IllegalArgumentException("need inputChannels >= 1, side >= 1, classes >= 2, got " + inputChannels + ", " + side + ", " + classes);
         }
+        TorchSettings.apply(); // before the first operator: libtorch's oneDNN convolutions are wrong on some shapes
         this.inputChannels = inputChannels;
         this.side = side;
         this.classes = classes;
