@@ -59,6 +59,11 @@ public abstract class MaskedCnn implements AutoCloseable {
     private final Map<String, NDArray[]> batchNorms = new LinkedHashMap<>(); // gamma, beta, runningMean, runningVar
     private final List<NDArray> denseParameters = new ArrayList<>();
     private final Map<String, NDArray> denseState = new LinkedHashMap<>(); // every non-sparse tensor, by name
+    private float momentum;
+    private float weightDecay;
+    /** SGD momentum buffers, created at a parameter's first step: by sparse layer name, and by dense tensor. */
+    private final Map<String, NDArray> layerMomentum = new LinkedHashMap<>();
+    private final Map<NDArray, NDArray> denseMomentum = new java.util.IdentityHashMap<>();
 
     protected MaskedCnn(int inputChannels, int side, int classes, long seed, Device device) {
         if (inputChannels < 1 || side < 1 || classes < 2) {
@@ -215,6 +220,33 @@ public abstract class MaskedCnn implements AutoCloseable {
         masks.get(layer).set(m);
         keepMasks.put(layer, keep.copy());
         applyMask(w, masks.get(layer));
+        NDArray buffer = layerMomentum.get(layer);
+        if (buffer != null) {
+            applyMask(buffer, masks.get(layer)); // a pruned weight carries no momentum into its next life
+        }
+    }
+
+    /**
+     * Sets the optimiser of the next training steps, PyTorch's SGD without dampening or Nesterov:
+     * {@code g ← ∇ + weightDecay·w; buf ← momentum·buf + g; w ← w − lr·buf}, on active weights only
+     * (their gradient, decay and momentum are masked, so inactive weights stay exactly +0) and on every
+     * dense parameter. Clears the momentum buffers: each task starts a fresh optimiser, as the agents of
+     * the reference implementations build a new one per round. {@code (0, 0)} is plain SGD.
+     */
+    public void setOptimizer(double momentum, double weightDecay) {
+        gradientsOffOnThisThread();
+        if (!(momentum >= 0 && momentum < 1)) {
+            throw new IllegalArgumentException("momentum must be in [0, 1), got " + momentum);
+        }
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
+        }
+        this.momentum = (float) momentum;
+        this.weightDecay = (float) weightDecay;
+        layerMomentum.values().forEach(NDArray::close);
+        layerMomentum.clear();
+        denseMomentum.values().forEach(NDArray::close);
+        denseMomentum.clear();
     }
 
     /**
@@ -308,8 +340,9 @@ public abstract class MaskedCnn implements AutoCloseable {
     }
 
     /**
-     * One SGD step (no momentum, no weight decay) on a batch of {@code labels.length} images,
-     * {@code pixels} laid out {@code N × C × side × side}; returns the mean cross-entropy before the step.
+     * One SGD step (with the momentum and weight decay of {@link #setOptimizer}) on a batch of
+     * {@code labels.length} images, {@code pixels} laid out {@code N × C × side × side}; returns the mean
+     * cross-entropy before the step.
      */
     public float trainStep(float[] pixels, int[] labels, float learningRate) {
         gradientsOffOnThisThread();
@@ -333,9 +366,10 @@ public abstract class MaskedCnn implements AutoCloseable {
     }
 
     /**
-     * The SGD step of one sparse layer from the gradient accumulated in its weight: adds the extrusion
-     * gradient {@code 2λθ} of its marked weights, drops the gradients of inactive weights, steps, holds
-     * inactive weights at +0 and zeroes the gradient. Every training path goes through here.
+     * The optimiser step of one sparse layer from the gradient accumulated in its weight: adds the
+     * extrusion gradient {@code 2λθ} of its marked weights and the weight decay, drops the gradients of
+     * inactive weights, folds in the momentum, steps, holds inactive weights at +0 and zeroes the
+     * gradient. Every training path goes through here.
      */
     protected final void sgdStep(String layer, float learningRate) {
         NDArray w = weight(layer);
@@ -345,17 +379,36 @@ public abstract class MaskedCnn implements AutoCloseable {
         if (marks != null) {
             g.addi(w.mul(marks).muli(2f * extrusionLambda)); // gradient of λ·‖Θ_low‖₂²
         }
+        if (weightDecay != 0) {
+            g.addi(w.mul(weightDecay)); // w is +0 where inactive: decay touches active weights only
+        }
         g.muli(mask); // drop the gradients of inactive weights
-        w.subi(g.mul(learningRate));
+        NDArray direction = momentum == 0 ? g : momentumBuffer(layerMomentum, layer, g);
+        w.subi(direction.mul(learningRate));
         applyMask(w, mask); // exactly +0 where inactive, whatever the optimiser did
         g.subi(g);
     }
 
-    /** The SGD step of one dense parameter (declared with {@link #addDense}), zeroing its gradient. */
-    protected static void sgdStep(NDArray denseParameter, float learningRate) {
+    /** The optimiser step of one dense parameter (declared with {@link #addDense}), zeroing its gradient. */
+    protected final void sgdStep(NDArray denseParameter, float learningRate) {
         NDArray g = denseParameter.getGradient();
-        denseParameter.subi(g.mul(learningRate));
+        if (weightDecay != 0) {
+            g.addi(denseParameter.mul(weightDecay));
+        }
+        NDArray direction = momentum == 0 ? g : momentumBuffer(denseMomentum, denseParameter, g);
+        denseParameter.subi(direction.mul(learningRate));
         g.subi(g);
+    }
+
+    /** {@code buf ← momentum·buf + g} (PyTorch starts {@code buf} at {@code g}, the same as from 0); returns buf. */
+    private <K> NDArray momentumBuffer(Map<K, NDArray> buffers, K key, NDArray g) {
+        NDArray buffer = buffers.get(key);
+        if (buffer == null) {
+            buffer = manager.zeros(g.getShape());
+            NDScope.unregister(buffer); // owned by the model's manager, not by the step's scope
+            buffers.put(key, buffer);
+        }
+        return buffer.muli(momentum).addi(g);
     }
 
     /** Mean cross-entropy and accuracy of a batch in inference mode (running BatchNorm statistics). */

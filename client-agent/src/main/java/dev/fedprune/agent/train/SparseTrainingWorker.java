@@ -161,12 +161,14 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     long trainStarted = System.nanoTime();
                     BatchOrder order = new BatchOrder(images.train(), spec.getBatchSize(),
                             new SplittableRandom(spec.getSeed() * 1_000_003L + spec.getTrainingRound() * 7919L + agentName.hashCode()));
-                    RexLearningRate rex = startExtrusion(cnn, spec, metrics);
+                    int steps = localSteps(spec, images.train().size());
+                    cnn.setOptimizer(spec.getMomentum(), spec.getWeightDecay());
+                    RexLearningRate rex = startExtrusion(cnn, spec, steps, metrics);
                     NsConvCnn sap = activationPruning(cnn, spec);
                     double lossSum = 0;
                     long activationPeak = 0;
                     long activationDense = 0;
-                    for (int s = 0; s < spec.getLocalSteps(); s++) {
+                    for (int s = 0; s < steps; s++) {
                         LabeledImages.Batch b = order.next();
                         float rate = rex == null ? (float) spec.getLearningRate() : (float) rex.stepRate(s, spec.getLearningRate(), cnn.markedNorm());
                         lossSum += cnn.trainStep(b.pixels(), b.labels(), rate);
@@ -192,8 +194,9 @@ public final class SparseTrainingWorker implements AutoCloseable {
                             metrics.put("activation_bytes_measured", 0.0);
                         });
                     }
-                    metrics.put("train_loss", lossSum / spec.getLocalSteps());
-                    metrics.put("train_images_per_second", spec.getLocalSteps() * (double) spec.getBatchSize() / ((System.nanoTime() - trainStarted) / 1e9));
+                    metrics.put("local_steps", (double) steps);
+                    metrics.put("train_loss", lossSum / steps);
+                    metrics.put("train_images_per_second", steps * (double) order.batchSize() / ((System.nanoTime() - trainStarted) / 1e9));
                     if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
                         pruneAccuracy(cnn, spec, images.heldOut(), evaluated, metrics); // after the throughput: two evaluations, not training
                     }
@@ -231,7 +234,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
      * {@code B_bud}; local training here is counted in steps, not epochs). Returns null when the task asks
      * for no extrusion. The marked weights' norm before and after training goes into the metrics.
      */
-    private static RexLearningRate startExtrusion(MaskedCnn cnn, TrainingTaskSpec spec, Map<String, Double> metrics) {
+    private static RexLearningRate startExtrusion(MaskedCnn cnn, TrainingTaskSpec spec, int steps, Map<String, Double> metrics) {
         if (spec.getMode() != TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT || spec.getExtrusionLambda() <= 0) {
             return null;
         }
@@ -245,7 +248,29 @@ public final class SparseTrainingWorker implements AutoCloseable {
         cnn.setExtrusion(marked, (float) spec.getExtrusionLambda());
         metrics.put("bae_marked_weights", (double) count);
         metrics.put("bae_marked_norm_start", cnn.markedNorm());
-        return new RexLearningRate(spec.getLocalSteps(), spec.getLearningRate());
+        return new RexLearningRate(steps, spec.getLearningRate());
+    }
+
+    /**
+     * Steps of local training in this task: {@code local_epochs} passes of {@code ⌊n / batch⌋} full batches
+     * (at least one) over the agent's {@code n} training images when the job counts epochs, else {@code local_steps}.
+     */
+    static int localSteps(TrainingTaskSpec spec, int trainImages) {
+        if (spec.getLocalEpochs() < 0 || spec.getLocalSteps() < 0) {
+            throw new IllegalArgumentException("local_epochs " + spec.getLocalEpochs() + " / local_steps " + spec.getLocalSteps() + ": expected >= 0");
+        }
+        if (spec.getLocalEpochs() == 0) {
+            if (spec.getLocalSteps() == 0) {
+                throw new IllegalArgumentException("local_steps and local_epochs are both 0: a training task needs one of them");
+            }
+            return spec.getLocalSteps();
+        }
+        long perEpoch = Math.max(1, trainImages / Math.max(1, Math.min(spec.getBatchSize(), trainImages)));
+        long steps = spec.getLocalEpochs() * perEpoch;
+        if (steps > 100_000_000) {
+            throw new IllegalArgumentException("local_epochs " + spec.getLocalEpochs() + " over " + trainImages + " images is " + steps + " steps");
+        }
+        return (int) steps;
     }
 
     /**
@@ -484,6 +509,10 @@ public final class SparseTrainingWorker implements AutoCloseable {
                 order[i] = i;
             }
             shuffle();
+        }
+
+        int batchSize() {
+            return batchSize;
         }
 
         LabeledImages.Batch next() {

@@ -30,7 +30,8 @@ public final class JobSpecParser {
     private static final Set<String> SPARSE_TRAINING_FIELDS = Set.of("name", "method", "agentsPerRound", "quorum",
             "deadlineSeconds", "waitForAgentsSeconds", "seed", "variant", "architecture", "channels", "width", "imageChannels",
             "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
-            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda", "sapGamma");
+            "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda", "sapGamma",
+            "localEpochs", "momentum", "weightDecay");
 
     private JobSpecParser() {
     }
@@ -178,7 +179,20 @@ public final class JobSpecParser {
             }
         }
         int rounds = integer(fields, "rounds", 1, 1_000_000, 10);
+        if (fields.containsKey("localSteps") && fields.containsKey("localEpochs")) {
+            throw new InvalidJobSpecException("localEpochs", "give either localSteps (mini-batches per round) or localEpochs "
+                    + "(passes over each agent's images per round), not both");
+        }
         int localSteps = integer(fields, "localSteps", 1, 1_000_000, 10);
+        int localEpochs = integer(fields, "localEpochs", 1, 10_000, 0);
+        double momentum = number(fields, "momentum", 0);
+        if (!(momentum >= 0 && momentum < 1)) {
+            throw new InvalidJobSpecException("momentum", "expected SGD momentum in [0, 1) (0 = plain SGD), got " + fields.get("momentum"));
+        }
+        double weightDecay = number(fields, "weightDecay", 0);
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw new InvalidJobSpecException("weightDecay", "expected a finite number >= 0 (0 = no weight decay), got " + fields.get("weightDecay"));
+        }
         int batchSize = integer(fields, "batchSize", 1, 65_536, 64);
         double learningRate = number(fields, "learningRate", 0.1);
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
@@ -220,7 +234,7 @@ public final class JobSpecParser {
         double sapGamma = sapGamma(fields, variant, architecture);
         SparseTrainingSpec training = new SparseTrainingSpec(variant, architecture, channels, width, imageChannels, imageSide, classes,
                 density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages,
-                extrusionLambda, sapGamma);
+                extrusionLambda, sapGamma, localEpochs, momentum, weightDecay);
         try {
             int layers = training.layout().sparseLayers().size();
             if (training.effectiveBlocks() > layers) {
@@ -312,9 +326,15 @@ public final class JobSpecParser {
             out.put("classes", t.classes());
             out.put("density", t.density());
             out.put("rounds", t.rounds());
-            out.put("localSteps", t.localSteps());
+            if (t.localEpochs() > 0) {
+                out.put("localEpochs", t.localEpochs());
+            } else {
+                out.put("localSteps", t.localSteps());
+            }
             out.put("batchSize", t.batchSize());
             out.put("learningRate", t.learningRate());
+            out.put("momentum", t.momentum());
+            out.put("weightDecay", t.weightDecay());
             out.put("adjustAlpha", t.adjustAlpha());
             out.put("adjustInterval", t.adjustInterval());
             out.put("adjustStopRound", t.adjustStopRound());

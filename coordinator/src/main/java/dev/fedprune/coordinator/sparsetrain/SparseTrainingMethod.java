@@ -276,6 +276,7 @@ public final class SparseTrainingMethod implements JobMethod {
     @Override
     public Task.Builder taskTemplate(int roundIndex) {
         TrainingTaskSpec.Builder training = TrainingTaskSpec.newBuilder().setModel(modelSpec()).setLocalSteps(spec.localSteps())
+                .setLocalEpochs(spec.localEpochs()).setMomentum(spec.momentum()).setWeightDecay(spec.weightDecay())
                 .setBatchSize(spec.batchSize()).setLearningRate(spec.learningRate()).setSeed(seed)
                 .setEvaluationImages(spec.evaluationImages());
         TaskKind kind;

@@ -14,7 +14,11 @@ import java.util.Locale;
  * @param width            ResNet-18: base width
  * @param density          target fraction of sparse-layer weights kept, in (0, 1] (1 for dense FedAvg)
  * @param rounds           training rounds {@code R} (ABNS and the final evaluation come on top)
- * @param localSteps       SGD steps (mini-batches) per agent and round
+ * @param localSteps       SGD steps (mini-batches) per agent and round, unless {@code localEpochs} is set
+ * @param localEpochs      passes over each agent's training images per round ({@code ⌊n/batchSize⌋} full batches each,
+ *                         at least one); 0 = count {@code localSteps} instead
+ * @param momentum         SGD momentum in [0, 1) (0 = plain SGD); the buffer starts at 0 in every task
+ * @param weightDecay      L2 weight decay {@code >= 0}, added to the gradient of active weights and dense parameters
  * @param adjustAlpha      {@code α} of the cosine decay: {@code k_ℓ = ⌊f_decay(t)·|active_ℓ|⌋} is the top-K size
  * @param adjustInterval   {@code ΔT}: rounds between adjustments
  * @param adjustStopRound  {@code T_end}: the last round that may adjust
@@ -30,7 +34,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
                                  int imageSide, int classes, double density, int rounds, int localSteps, int batchSize,
                                  double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound, int blocks,
                                  int candidates, BnPooling bnPooling, int evaluationImages, double extrusionLambda,
-                                 double sapGamma) {
+                                 double sapGamma, int localEpochs, double momentum, double weightDecay) {
 
     public SparseTrainingSpec {
         channels = channels.clone();
@@ -50,7 +54,9 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
                 && Double.compare(s.adjustAlpha, adjustAlpha) == 0 && s.adjustInterval == adjustInterval
                 && s.adjustStopRound == adjustStopRound && s.blocks == blocks && s.candidates == candidates
                 && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages
-                && Double.compare(s.extrusionLambda, extrusionLambda) == 0 && Double.compare(s.sapGamma, sapGamma) == 0;
+                && Double.compare(s.extrusionLambda, extrusionLambda) == 0 && Double.compare(s.sapGamma, sapGamma) == 0
+                && s.localEpochs == localEpochs && Double.compare(s.momentum, momentum) == 0
+                && Double.compare(s.weightDecay, weightDecay) == 0;
     }
 
     @Override
@@ -60,7 +66,8 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
 
     private int otherFieldsHash() {
         return java.util.Objects.hash(imageChannels, imageSide, classes, batchSize, learningRate, adjustAlpha, adjustInterval,
-                adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda, sapGamma);
+                adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda, sapGamma, localEpochs, momentum,
+                weightDecay);
     }
 
     /**

@@ -128,6 +128,38 @@ class JobSpecParserTest {
     }
 
     @Test
+    void readsMomentumWeightDecayAndLocalEpochsAndRoundTripsThem() {
+        SparseTrainingSpec plain = JobSpecParser.parse(SPARSE + "density: 0.1\n").sparseTraining();
+        assertEquals(0.0, plain.momentum());
+        assertEquals(0.0, plain.weightDecay());
+        assertEquals(0, plain.localEpochs());
+        assertEquals(10, plain.localSteps());
+
+        JobSpec spec = JobSpecParser.parse(SPARSE + "density: 0.02\nlocalEpochs: 1\nmomentum: 0.9\nweightDecay: 0.0005\nlearningRate: 0.01\n");
+        SparseTrainingSpec t = spec.sparseTraining();
+        assertEquals(1, t.localEpochs());
+        assertEquals(0.9, t.momentum());
+        assertEquals(0.0005, t.weightDecay());
+        String json = JobSpecParser.toJson(spec);
+        assertTrue(json.contains("\"localEpochs\":1") && !json.contains("localSteps"), json);
+        assertEquals(t, JobSpecParser.parse(json).sparseTraining());
+    }
+
+    @Test
+    void rejectsBadOptimizerSettingsByName() {
+        String sparse = SPARSE + "density: 0.1\n";
+        assertRejected(sparse + "momentum: 1", "momentum", "[0, 1)");
+        assertRejected(sparse + "momentum: -0.1", "momentum", "[0, 1)");
+        assertRejected(sparse + "momentum: NaN", "momentum", "[0, 1)");
+        assertRejected(sparse + "momentum: fast", "momentum", "expected a number");
+        assertRejected(sparse + "weightDecay: -1e-4", "weightDecay", "finite number >= 0");
+        assertRejected(sparse + "weightDecay: Infinity", "weightDecay", "finite number >= 0");
+        assertRejected(sparse + "localEpochs: 0", "localEpochs", "[1, 10000]");
+        assertRejected(sparse + "localEpochs: 1.5", "localEpochs", "whole number");
+        assertRejected(sparse + "localEpochs: 1\nlocalSteps: 20", "localEpochs", "not both");
+    }
+
+    @Test
     void fedMefDefaultsToTheNsConvVggWithTheLibrarysSapRatio() {
         JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\nchannels: [8, 16]\n");
         SparseTrainingSpec t = fedmef.sparseTraining();

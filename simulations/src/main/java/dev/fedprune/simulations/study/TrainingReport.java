@@ -157,13 +157,13 @@ public final class TrainingReport {
                 .append("th{background:#f3f3f3}td:first-child{text-align:left}h2{margin-top:2em}")
                 .append(".legend span{display:inline-block;margin-right:1.2em;font-size:12px}</style></head><body>");
         h.append("<h1>").append(StudyReport.esc(s.name())).append("</h1>");
-        h.append(String.format(Locale.ROOT, "<p>%d runs. %d agents; training images split %s; small VGG-style CNN %s; %d rounds of %d local SGD "
-                        + "steps (batch %d, learning rate %s); seed %d. Every agent's held-out split is a disjoint IID slice of the test set, so the "
+        h.append(String.format(Locale.ROOT, "<p>%d runs. %d agents; training images split %s; small VGG-style CNN %s; %d rounds of %s "
+                        + "(batch %d, learning rate %s, %s); seed %d. Every agent's held-out split is a disjoint IID slice of the test set, so the "
                         + "sample-weighted accuracy of each round is the global model's accuracy on the whole test set; the final accuracy comes "
                         + "from the evaluation round after the last training round.</p>",
                 rows.size(), s.agents(), s.partition() == TrainingScenario.Partition.DIRICHLET
                         ? "Dirichlet(alpha " + s.alpha() + ") over labels, at least " + s.minSamples() + " images each" : "IID",
-                java.util.Arrays.toString(s.channels()), s.rounds(), s.localSteps(), s.batchSize(), s.learningRate(), s.seed()));
+                java.util.Arrays.toString(s.channels()), s.rounds(), s.localTraining(), s.batchSize(), s.learningRate(), s.optimizer(), s.seed()));
         if (s.methods().stream().anyMatch(TrainingScenario.Method::isFedMef)) {
             h.append(String.format(Locale.ROOT, "<p>FedMef methods train the BatchNorm-free NSConv VGG with the same channels; scaled activation "
                     + "pruning ratio %s (fedmef, fedmef_no_bae), budget-aware extrusion coefficient %s (fedmef, fedmef_no_sap).</p>",

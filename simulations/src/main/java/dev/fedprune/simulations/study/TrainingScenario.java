@@ -28,9 +28,10 @@ import tools.jackson.databind.json.JsonMapper;
  * densities: [0.1, 0.02]       # dense_fedavg runs once, at density 1
  * channels: [16, 32, 64]       # the small VGG-style CNN (FedMef methods: the same channels as NSConv VGG, without BatchNorm)
  * rounds: 40
- * localSteps: 20
+ * localSteps: 20               # or localEpochs: 1 (passes over each agent's images per round; replaces localSteps)
  * batchSize: 32
  * learningRate: 0.05
+ * momentum: 0.9                # SGD momentum, 0 by default; weightDecay: 5e-4 likewise
  * adjustAlpha: 0.2
  * adjustInterval: 5
  * adjustStopRound: 30
@@ -51,7 +52,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
                                List<Method> methods, List<Double> densities, int[] channels, int rounds, int localSteps,
                                int batchSize, double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound,
                                int blocks, int candidates, long seed, int deadlineSeconds, boolean memoryProbe, double sapGamma,
-                               double extrusionLambda) {
+                               double extrusionLambda, int localEpochs, double momentum, double weightDecay) {
 
     public TrainingScenario {
         channels = channels.clone();
@@ -103,6 +104,16 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         }
     }
 
+    /** How a round's local training is counted, for reports: "1 local epoch" or "20 local SGD steps". */
+    public String localTraining() {
+        return localEpochs > 0 ? localEpochs + " local epoch" + (localEpochs == 1 ? "" : "s") : localSteps + " local SGD steps";
+    }
+
+    /** The optimiser, for reports: "SGD" or "SGD, momentum 0.9, weight decay 0.0005". */
+    public String optimizer() {
+        return "SGD" + (momentum > 0 ? ", momentum " + momentum : "") + (weightDecay > 0 ? ", weight decay " + weightDecay : "");
+    }
+
     /** One job of the study. */
     public record Run(Method method, double density) {
     }
@@ -110,7 +121,8 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Set<String> KEYS = Set.of("name", "data", "agents", "partition", "methods", "densities", "density",
             "channels", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha", "adjustInterval", "adjustStopRound",
-            "blocks", "candidates", "seed", "deadlineSeconds", "memoryProbe", "sapGamma", "extrusionLambda");
+            "blocks", "candidates", "seed", "deadlineSeconds", "memoryProbe", "sapGamma", "extrusionLambda",
+            "localEpochs", "momentum", "weightDecay");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
     private static final String[] DATA_FILES = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz"};
@@ -147,9 +159,15 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
             spec.put("density", run.density());
         }
         spec.put("rounds", rounds);
-        spec.put("localSteps", localSteps);
+        if (localEpochs > 0) {
+            spec.put("localEpochs", localEpochs);
+        } else {
+            spec.put("localSteps", localSteps);
+        }
         spec.put("batchSize", batchSize);
         spec.put("learningRate", learningRate);
+        spec.put("momentum", momentum);
+        spec.put("weightDecay", weightDecay);
         spec.put("adjustAlpha", adjustAlpha);
         spec.put("adjustInterval", adjustInterval);
         spec.put("adjustStopRound", adjustStopRound);
@@ -233,7 +251,19 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
             channels[i] = f.intValue("channels", channelValues.get(i), 1, 4096);
         }
         int rounds = whole(f, raw, "rounds", 1, 1_000_000, 20);
+        if (raw.containsKey("localSteps") && raw.containsKey("localEpochs")) {
+            throw f.error("localEpochs", "give either localSteps (mini-batches per round) or localEpochs (passes over each agent's images), not both");
+        }
         int localSteps = whole(f, raw, "localSteps", 1, 1_000_000, 20);
+        int localEpochs = whole(f, raw, "localEpochs", 1, 10_000, 0);
+        double momentum = f.number("momentum", 0);
+        if (!(momentum >= 0 && momentum < 1)) {
+            throw f.error("momentum", "expected SGD momentum in [0, 1) (0 = plain SGD), got " + raw.get("momentum"));
+        }
+        double weightDecay = f.number("weightDecay", 0);
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw f.error("weightDecay", "expected a finite number >= 0 (0 = no weight decay), got " + raw.get("weightDecay"));
+        }
         int batchSize = whole(f, raw, "batchSize", 1, 65_536, 32);
         double learningRate = f.number("learningRate", 0.05);
         if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
@@ -268,7 +298,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         }
         TrainingScenario scenario = new TrainingScenario(name, data, agents, partition, alpha, minSamples, methods, densities, channels,
                 rounds, localSteps, batchSize, learningRate, adjustAlpha, adjustInterval, adjustStopRound, blocks, candidates, seed, deadline,
-                memoryProbe, sapGamma, extrusionLambda);
+                memoryProbe, sapGamma, extrusionLambda, localEpochs, momentum, weightDecay);
         // The coordinator's own checks (blocks per layer, image size per pooling block, ...), before anything runs.
         for (Run run : scenario.runs()) {
             try {

@@ -97,8 +97,8 @@ public final class TrainingStudyRunner {
             String label = run.method().label() + (run.method() == TrainingScenario.Method.DENSE_FEDAVG ? "" : String.format(Locale.ROOT, " density %.2f", run.density()));
             double elapsed = (System.nanoTime() - started) / 1e9;
             String eta = i == 0 ? "" : String.format(Locale.ROOT, ", about %.0f min left", elapsed / i * (runs.size() - i) / 60);
-            console.printf(Locale.ROOT, "=== run %d/%d: %s (%d rounds x %d steps, %d agents; %.0f min so far%s)%n", i + 1, runs.size(), label,
-                    scenario.rounds(), scenario.localSteps(), scenario.agents(), elapsed / 60, eta);
+            console.printf(Locale.ROOT, "=== run %d/%d: %s (%d rounds x %s, %d agents; %.0f min so far%s)%n", i + 1, runs.size(), label,
+                    scenario.rounds(), scenario.localTraining(), scenario.agents(), elapsed / 60, eta);
             Path runDir = work.resolve("runs").resolve(run.method().label() + (run.method() == TrainingScenario.Method.DENSE_FEDAVG ? ""
                     : String.format(Locale.ROOT, "-d%.2f", run.density())));
             VirtualFederation.Result r = VirtualFederation.run(runDir, slices, scenario.jobSpec(run), a -> Map.of(),

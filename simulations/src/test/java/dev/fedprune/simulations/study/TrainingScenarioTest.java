@@ -227,6 +227,22 @@ class TrainingScenarioTest {
     }
 
     @Test
+    void passesLocalEpochsMomentumAndWeightDecayToEveryJob() throws Exception {
+        TrainingScenario s = load("methods: [static_sparse, fedmef]\ndensities: [0.02]\nlocalEpochs: 1\nmomentum: 0.9\nweightDecay: 0.0005\n");
+        assertEquals("1 local epoch", s.localTraining());
+        assertEquals("SGD, momentum 0.9, weight decay 5.0E-4", s.optimizer());
+        for (TrainingScenario.Run run : s.runs()) {
+            var t = dev.fedprune.coordinator.job.JobSpecParser.parse(JsonMapper.builder().build().writeValueAsString(s.jobSpec(run))).sparseTraining();
+            assertEquals(1, t.localEpochs());
+            assertEquals(0.9, t.momentum());
+            assertEquals(0.0005, t.weightDecay());
+        }
+        assertRefused("s.yaml:3: localEpochs: give either localSteps", () -> load("localSteps: 5\nlocalEpochs: 1\n"));
+        assertRefused("s.yaml:2: momentum: expected SGD momentum in [0, 1)", () -> load("momentum: 1.2\n"));
+        assertRefused("s.yaml:2: weightDecay: expected a finite number >= 0", () -> load("weightDecay: -1\n"));
+    }
+
+    @Test
     void fedMefStudyScenarioMatchesTheFedTinyStudyExceptMethodsAndFedMefKeys() throws Exception {
         Path fedmefFile = Path.of("..", "scenarios", "fedmef-fashion-mnist.yaml");
         Path fedtinyFile = Path.of("..", "scenarios", "fedtiny-fashion-mnist.yaml");
