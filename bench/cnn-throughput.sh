@@ -5,6 +5,8 @@
 # Usage (repository root, after `mvn -o -q -pl client-agent -am package -DskipTests`):
 #   bench/cnn-throughput.sh            # THREADS=2 ROUNDS=2 STEPS=100 REPEAT=5 WARMUP=30 BATCH=64
 #   THREADS=1 bench/cnn-throughput.sh  # WAIT_POLICY=PASSIVE (OMP_WAIT_POLICY of both), MAX_LOAD=, WAIT_S=600
+#   ONEDNN_BEFORE=0 bench/cnn-throughput.sh  # skip the DJL run with libtorch's oneDNN back on (the engine before
+#                                            # issue 15's fix: faster where it is right, wrong on some shapes)
 # With MAX_LOAD set, each half waits (at most WAIT_S seconds) for the 1-minute load average to drop
 # below it; the load before and after each half is written either way.
 # Results: $OUT/djl-<round>.jsonl, $OUT/torch-<round>.jsonl, $OUT/load.txt and a summary on stdout.
@@ -21,6 +23,7 @@ OUT=${OUT:-/tmp/fedprune-cnn-bench}
 WAIT_POLICY=${WAIT_POLICY:-PASSIVE}
 MAX_LOAD=${MAX_LOAD:-}
 WAIT_S=${WAIT_S:-600}
+ONEDNN_BEFORE=${ONEDNN_BEFORE:-1}
 JAR=client-agent/target/fedprune-client-agent-0.1.0-SNAPSHOT.jar
 PYTHON=/usr/bin/python3
 
@@ -58,6 +61,12 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "round $round djl   before: $(cat /proc/loadavg)" | tee -a "$OUT/load.txt"
     java -Xmx1g -cp "$JAR" dev.fedprune.agent.bench.CnnBench throughput --densities "$DENSITIES" --export "$OUT/models" "${common[@]}" \
         2>"$OUT/djl-$round.log" | tee "$OUT/djl-$round.jsonl"
+    if [ "$ONEDNN_BEFORE" = 1 ]; then
+        wait_for_quiet
+        echo "round $round djl oneDNN on before: $(cat /proc/loadavg)" | tee -a "$OUT/load.txt"
+        java -Xmx1g -Dfedprune.engine.onednn=true -cp "$JAR" dev.fedprune.agent.bench.CnnBench throughput --densities "$DENSITIES" "${common[@]}" \
+            2>"$OUT/djl-onednn-$round.log" | tee "$OUT/djl-onednn-$round.jsonl"
+    fi
     wait_for_quiet
     echo "round $round torch before: $(cat /proc/loadavg)" | tee -a "$OUT/load.txt"
     models=()
@@ -71,12 +80,17 @@ done
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 rows = {}
+import os
 for r in range(1, rounds + 1):
-    for impl in ("djl", "torch"):
-        for line in open(f"{out}/{impl}-{r}.jsonl"):
+    for impl in ("djl", "djl-onednn", "torch"):
+        path = f"{out}/{impl}-{r}.jsonl"
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
             row = json.loads(line)
             if "impl" in row:
-                rows.setdefault((round(row["density"], 2), r), {})[row["impl"]] = row
+                name = "djl_onednn" if impl == "djl-onednn" else row["impl"]
+                rows.setdefault((round(row["density"], 2), r), {})[name] = row
 print(f"threads {__import__('os').environ['OMP_NUM_THREADS']}, OMP_WAIT_POLICY {__import__('os').environ['OMP_WAIT_POLICY']}")
 print("| round | density | DJL images/s (median) | PyTorch images/s (median) | DJL / PyTorch | DJL images per CPU-s | PyTorch images per CPU-s | DJL / PyTorch (CPU) | max loss diff, first steps |")
 print("|---|---|---|---|---|---|---|---|---|")
@@ -93,10 +107,13 @@ for (density, r), pair in rows.items():
         p[0].extend(row["images_per_s"])
         p[1].extend(row["images_per_cpu_s"])
 print()
-print("| density | repetitions | DJL images/s (median of all) | PyTorch images/s (median of all) | DJL / PyTorch | DJL / PyTorch per CPU-s |")
-print("|---|---|---|---|---|---|")
+print("DJL = the agents' engine (libtorch oneDNN off, since issue 15); DJL oneDNN on = the engine before the fix")
+print("| density | repetitions | DJL images/s (median of all) | DJL oneDNN on images/s | PyTorch images/s (median of all) | DJL / PyTorch | DJL oneDNN on / PyTorch | DJL / PyTorch per CPU-s |")
+print("|---|---|---|---|---|---|---|---|")
 for density in sorted({d for d, _ in pooled}, reverse=True):
     (dw, dc), (tw, tc) = pooled[(density, "djl")], pooled[(density, "pytorch")]
+    ow = pooled.get((density, "djl_onednn"), ([], []))[0]
     m = statistics.median
-    print(f"| {density} | {len(dw)} + {len(tw)} | {m(dw):.0f} | {m(tw):.0f} | {m(dw) / m(tw):.2f} | {m(dc) / m(tc):.2f} |")
+    on, on_ratio = (f"{m(ow):.0f}", f"{m(ow) / m(tw):.2f}") if ow else ("-", "-")
+    print(f"| {density} | {len(dw)} + {len(ow)} + {len(tw)} | {m(dw):.0f} | {on} | {m(tw):.0f} | {m(dw) / m(tw):.2f} | {on_ratio} | {m(dc) / m(tc):.2f} |")
 PY

@@ -319,11 +319,46 @@ public final class EngineSelfCheck {
      * {@code java [-Dfedprune.engine.onednn=true] -cp agent.jar dev.fedprune.agent.engine.EngineSelfCheck}.
      */
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals("--sweep")) {
+            sweep();
+            return;
+        }
         Report report = withDefaults().run();
         System.out.println(report.summary());
         if (report.findings().size() > 1) {
             report.findings().forEach(f -> System.out.println("  " + f));
         }
         System.exit(report.passed() ? 0 : 1);
+    }
+
+    /**
+     * {@code --sweep}: which 3x3 convolutions (16 images, 14x14, padding 1) the engine gets wrong, by input
+     * and output channels, each shape checked three times: the table of docs/benchmarks.md.
+     */
+    private static void sweep() {
+        int[] inputs = {1, 3, 4, 8, 16, 32};
+        int[] outputs = {1, 4, 8, 12, 16, 24, 32, 48};
+        System.out.print("| in \\ out |");
+        for (int out : outputs) {
+            System.out.print(" " + out + " |");
+        }
+        System.out.println();
+        System.out.println("|---".repeat(outputs.length + 1) + "|");
+        Report last = null;
+        for (int in : inputs) {
+            StringBuilder row = new StringBuilder("| " + in + " |");
+            for (int out : outputs) {
+                List<Case> cases = new ArrayList<>();
+                for (int repeat = 0; repeat < 3; repeat++) {
+                    cases.add(new Conv(new ConvShape(16, in, 14, 14, out, 3, 1, 1)));
+                }
+                last = new EngineSelfCheck(cases, 7).run();
+                java.util.Set<String> wrong = new java.util.TreeSet<>();
+                last.findings().forEach(f -> wrong.add(f.tensor()));
+                row.append(' ').append(wrong.isEmpty() ? "ok" : String.join(", ", wrong)).append(" |");
+            }
+            System.out.println(row);
+        }
+        System.out.println("on " + last.cpu().describe() + ", libtorch oneDNN " + (last.oneDnn() ? "on" : "off"));
     }
 }
