@@ -54,9 +54,13 @@ final class Federation implements AutoCloseable {
     }
 
     void startAgent(String name, Path data, Path workDir, Map<LocalPruneMethod, MaskEngine> engines) {
+        startAgent(workDir, engines, new AgentLoop.Options(name, data, true, 60_000, 1));
+    }
+
+    void startAgent(Path workDir, Map<LocalPruneMethod, MaskEngine> engines, AgentLoop.Options options) {
+        String name = options.name();
         CoordinatorClient client = enrolledClient(name);
-        AgentLoop loop = new AgentLoop(client, new ModelCache(client, workDir, null), engines,
-                new AgentLoop.Options(name, data, true, 60_000, 1));
+        AgentLoop loop = new AgentLoop(client, new ModelCache(client, workDir, null), engines, options);
         Thread t = new Thread(loop::run, "agent-" + name);
         t.setDaemon(true);
         t.start();

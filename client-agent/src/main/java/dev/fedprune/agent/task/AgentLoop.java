@@ -2,6 +2,7 @@ package dev.fedprune.agent.task;
 
 import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.train.SparseTrainingWorker;
@@ -25,30 +26,50 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What an enrolled agent does: heartbeat in the background, pull a task, compute the contribution on
  * local data, upload it, report metrics, and ask again. Only masks (or sparse updates) leave the node.
+ * Before the first task it checks the tensor engine against plain-Java layer math; an engine that fails
+ * the check computes nothing, so nothing it would have computed is uploaded.
  */
 public final class AgentLoop {
     private static final Logger log = LoggerFactory.getLogger(AgentLoop.class);
 
+    /** The metric a task refused for a failed engine self-check is reported with (value 1). */
+    public static final String ENGINE_SELF_CHECK_FAILED = "engine_self_check_failed";
+    /** The coordinator hands a pulled task back until its round closes: a refused one is asked for again this much later. */
+    static final long REFUSED_TASK_PAUSE_MILLIS = 5_000;
+
     /**
-     * @param dataFile     the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
-     *                     of IDX image files (own training split + held-out split) for sparse training tasks
-     * @param exitWhenIdle stop once the coordinator reports no unfinished job (after having seen one, or after
-     *                     {@code idleGraceMillis} without any)
+     * @param dataFile        the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
+     *                        of IDX image files (own training split + held-out split) for sparse training tasks
+     * @param exitWhenIdle    stop once the coordinator reports no unfinished job (after having seen one, or after
+     *                        {@code idleGraceMillis} without any)
+     * @param engineSelfCheck the engine self-check, asked once, before the first task (default: the real one,
+     *                        once per process)
      */
-    public record Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
+    public record Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds,
+                          Supplier<EngineSelfCheck.Report> engineSelfCheck) {
+        public Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
+            this(name, dataFile, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess);
+        }
+
+        public Options withEngineSelfCheck(Supplier<EngineSelfCheck.Report> check) {
+            return new Options(name, dataFile, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check);
+        }
     }
 
     private final CoordinatorClient client;
@@ -59,6 +80,8 @@ public final class AgentLoop {
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
     private final SparseTrainingWorker training;
+    private final Set<String> refusedTasks = new HashSet<>();
+    private EngineSelfCheck.Report engineCheck;
     private int tasksDone;
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
@@ -127,7 +150,11 @@ public final class AgentLoop {
                 }
                 if (response.hasTask()) {
                     sawJob = true;
-                    runTask(response.getTask());
+                    if (engineTrusted(response.getTask())) {
+                        runTask(response.getTask());
+                    } else {
+                        sleep(REFUSED_TASK_PAUSE_MILLIS);
+                    }
                     idleSince = System.currentTimeMillis();
                     continue;
                 }
@@ -144,6 +171,45 @@ public final class AgentLoop {
         } finally {
             heartbeats.shutdownNow();
             training.close();
+        }
+    }
+
+    /**
+     * Whether the engine may compute this task: every task this agent works on (CNN training, LLM pruning
+     * and evaluation) runs on the tensor engine, so all of them wait for the self-check, which runs before
+     * the first and is remembered once it has a verdict. A refused task is logged once, naming the CPU and
+     * the op that failed, and reported to the coordinator as the metric {@value #ENGINE_SELF_CHECK_FAILED};
+     * it is neither computed nor uploaded, and the coordinator expires it at the round's deadline.
+     */
+    private boolean engineTrusted(Task task) {
+        if (engineCheck == null) {
+            try {
+                engineCheck = options.engineSelfCheck().get();
+            } catch (RuntimeException e) {
+                // No verdict to remember: the next task runs the check again.
+                refuse(task, "the engine self-check could not run: " + e.getMessage(), e);
+                return false;
+            }
+            if (engineCheck.passed()) {
+                log.info("{}: {}", options.name(), engineCheck.summary());
+            }
+        }
+        if (engineCheck.passed()) {
+            return true;
+        }
+        refuse(task, engineCheck.summary(), null);
+        return false;
+    }
+
+    private void refuse(Task task, String reason, RuntimeException cause) {
+        if (!refusedTasks.add(task.getTaskId())) {
+            return;
+        }
+        log.error("{}: task {} refused, nothing computed or uploaded: {}", options.name(), task.getTaskId(), reason, cause);
+        try {
+            client.reportMetrics(task, Map.of(ENGINE_SELF_CHECK_FAILED, 1.0));
+        } catch (StatusRuntimeException e) {
+            log.warn("{}: cannot report the refusal of task {}: {}", options.name(), task.getTaskId(), e.getStatus());
         }
     }
 
