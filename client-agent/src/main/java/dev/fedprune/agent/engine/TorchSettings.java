@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * 2.7.1 returns wrong input gradients from its blocked direct convolution, backward-data
  * ({@code jit:avx512_core} and {@code jit:avx2}), whenever a convolution's output channels are not a
  * multiple of the instruction set's channel block (16 with AVX-512, 8 with AVX2): garbage values, NaN
- * at times, different on every run (docs/benchmarks.md, "oneDNN backward-data convolutions"). Without
+ * at times, different on every run (docs/benchmarks.md, "Engine correctness: oneDNN's backward-data convolution"). Without
  * oneDNN libtorch convolves with its own im2col and MKL's sgemm, which are correct on every x86-64
  * processor. {@code -Dfedprune.engine.onednn=true} turns oneDNN back on (to reproduce or measure the
  * fault); {@link EngineSelfCheck} then refuses the engine on processors where the fault shows.

@@ -34,10 +34,16 @@ class EngineSelfCheckTest {
      * wrong input gradients (backward-data, jit:avx512_core and jit:avx2) when a convolution's output
      * channels are not a multiple of the instruction set's channel block (16 with AVX-512, 8 with AVX2):
      * 4 and 12 are neither. Each case runs three times, since the garbage differs from run to run.
+     * Where the fault shows depends on more than the instruction set (the kernels' blocking follows the
+     * cache sizes oneDNN reads, and AVX2 machines of earlier CI runs passed tests it breaks here), so
+     * this test asserts it only on the processor family it was reported and measured on, AMD family 26
+     * with AVX-512; the deterministic refusal tests below run everywhere.
      */
     @Test
     void refusesLibtorchWithOneDnnOnWhereItsConvolutionGradientsAreWrong() {
-        Assumptions.assumeTrue(CpuInfo.current().flags().contains("avx2"), "oneDNN's jit kernels need AVX2");
+        CpuInfo cpu = CpuInfo.current();
+        Assumptions.assumeTrue(cpu.family() == 26 && cpu.flags().contains("avx512f") && cpu.model().contains("AMD"),
+                "the oneDNN fault is asserted on AMD family 26 with AVX-512 only, this is " + cpu.describe());
         List<EngineSelfCheck.Case> cases = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             cases.add(new Conv(new ConvShape(16, 1, 28, 28, 4, 3, 1, 1)));
