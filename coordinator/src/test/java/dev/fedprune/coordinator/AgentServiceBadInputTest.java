@@ -14,6 +14,10 @@ import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
+import dev.fedprune.proto.v1.AgentState;
+import dev.fedprune.proto.v1.DeviceResources;
+import dev.fedprune.proto.v1.HeartbeatRequest;
+import dev.fedprune.proto.v1.MetricsReport;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.ContributionChunk;
 import dev.fedprune.proto.v1.ContributionHeader;
@@ -281,5 +285,59 @@ class AgentServiceBadInputTest {
         } finally {
             anonymous.shutdownNow();
         }
+    }
+
+    static StatusRuntimeException refused(Status.Code code, org.junit.jupiter.api.function.Executable call) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+        assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+        return e;
+    }
+
+    @Test
+    void heartbeatResourcesAreStoredAsJsonWhateverCharactersTheAgentSends() throws Exception {
+        var stub = AgentServiceGrpc.newBlockingStub(channel);
+        stub.heartbeat(HeartbeatRequest.newBuilder().setState(AgentState.AGENT_STATE_IDLE).setResources(DeviceResources.newBuilder()
+                .setCpuCores(2).setMemoryBytes(1L << 30).setAccelerator("cpu\"").setDeviceClass("a\\b \"x\" {}")).build());
+        String stored = fed.node.store().agent(alice.identity().agentId()).orElseThrow().resources();
+        var json = tools.jackson.databind.json.JsonMapper.builder().build().readTree(stored); // what GET /api/agents does
+        assertEquals("cpu\"", json.get("accelerator").asString());
+        assertEquals("a\\b \"x\" {}", json.get("deviceClass").asString());
+        assertEquals(2, json.get("cpuCores").asInt());
+    }
+
+    @Test
+    void refusesOversizedAndControlCharacterStringsNamingTheField() {
+        var stub = AgentServiceGrpc.newBlockingStub(channel);
+        String tooLong = "x".repeat(65);
+        StatusRuntimeException e = refused(Status.Code.INVALID_ARGUMENT, () -> stub.heartbeat(HeartbeatRequest.newBuilder()
+                .setState(AgentState.AGENT_STATE_BUSY).setCurrentTaskId(tooLong).build()));
+        assertTrue(e.getStatus().getDescription().startsWith("current_task_id: expected an identifier of 1 to 64"), e.getStatus().toString());
+        assertTrue(!e.getStatus().getDescription().toLowerCase(java.util.Locale.ROOT).contains("update agents")
+                && !e.getStatus().getDescription().toLowerCase(java.util.Locale.ROOT).contains("database"), e.getStatus().toString());
+        e = refused(Status.Code.INVALID_ARGUMENT, () -> stub.heartbeat(HeartbeatRequest.newBuilder().setResources(
+                DeviceResources.newBuilder().setAccelerator("cuda:0" + "0".repeat(100))).build()));
+        assertTrue(e.getStatus().getDescription().startsWith("resources.accelerator: 106 characters, at most 64"), e.getStatus().toString());
+        e = refused(Status.Code.INVALID_ARGUMENT, () -> stub.heartbeat(HeartbeatRequest.newBuilder().setResources(
+                DeviceResources.newBuilder().setDeviceClass("server\u0000\n")).build()));
+        assertTrue(e.getStatus().getDescription().startsWith("resources.device_class: control or format character U+0000 at index 6"),
+                e.getStatus().toString());
+        e = refused(Status.Code.INVALID_ARGUMENT, () -> stub.reportMetrics(MetricsReport.newBuilder().setTaskId("task-1")
+                .putValues("loss\u001b[31m", 1.0).build()));
+        assertTrue(e.getStatus().getDescription().startsWith("values[loss\\u001B[31m]: control or format character U+001B"), e.getStatus().toString());
+        // a long value is echoed bounded, not whole
+        String huge = "y".repeat(100_000);
+        e = refused(Status.Code.INVALID_ARGUMENT, () -> stub.reportMetrics(MetricsReport.newBuilder().setTaskId(huge).build()));
+        assertTrue(e.getStatus().getDescription().length() < 1000, "description of " + e.getStatus().getDescription().length() + " characters");
+        // the agent is still served, and its stored state did not change
+        stub.heartbeat(HeartbeatRequest.newBuilder().setState(AgentState.AGENT_STATE_IDLE).build());
+        assertEquals(null, fed.node.store().agent(alice.identity().agentId()).orElseThrow().currentTaskId());
+    }
+
+    @Test
+    void internalErrorsReachTheCallerAsAReferenceNotAsTheMessage() {
+        StatusRuntimeException e = dev.fedprune.coordinator.grpc.GrpcErrors.toStatus("Heartbeat",
+                new IllegalStateException("database error in [update agents set current_task_id = ?]: Value too long for column"));
+        assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().matches("Heartbeat: internal error, reference [0-9a-f]+"), e.getStatus().getDescription());
     }
 }

@@ -19,7 +19,6 @@ import dev.fedprune.proto.v1.AgentCredentials;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.ArtifactChunk;
 import dev.fedprune.proto.v1.ContributionChunk;
-import dev.fedprune.proto.v1.DeviceResources;
 import dev.fedprune.proto.v1.DownloadArtifactRequest;
 import dev.fedprune.proto.v1.EnrollRequest;
 import dev.fedprune.proto.v1.EnrollResponse;
@@ -113,15 +112,11 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 .setHeartbeatIntervalSeconds(heartbeatIntervalSeconds).build();
     }
 
-    private static String resources(DeviceResources r) {
-        return "{\"cpuCores\":" + r.getCpuCores() + ",\"memoryBytes\":" + r.getMemoryBytes() + ",\"accelerator\":\""
-                + r.getAccelerator().replace("\"", "") + "\",\"deviceClass\":\"" + r.getDeviceClass().replace("\"", "") + "\"}";
-    }
-
     @Override
     public void enroll(EnrollRequest request, StreamObserver<EnrollResponse> observer) {
-        unary("Enroll", observer, () -> issued(enrollment.enroll(request.getEnrollmentToken(), request.getCsrPem(), request.getName(),
-                request.getSite(), resources(request.getResources()), AgentIdentityInterceptor.PEER.get())));
+        unary("Enroll", observer, () -> issued(enrollment.enroll(request.getEnrollmentToken(), request.getCsrPem(),
+                AgentInputs.text("name", request.getName(), AgentInputs.MAX_TEXT_CHARS), AgentInputs.text("site", request.getSite(), AgentInputs.MAX_TEXT_CHARS),
+                AgentInputs.resources(request.getResources()), AgentIdentityInterceptor.PEER.get())));
     }
 
     @Override
@@ -135,8 +130,8 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
         unary("Heartbeat", observer, () -> {
             AgentRecord agent = authenticate(request.getCredentials());
             agents.heartbeat(agent.id(), request.getState().name().replace("AGENT_STATE_", ""),
-                    request.getCurrentTaskId().isEmpty() ? null : request.getCurrentTaskId(),
-                    request.hasResources() ? resources(request.getResources()) : null);
+                    request.getCurrentTaskId().isEmpty() ? null : AgentInputs.id("current_task_id", request.getCurrentTaskId()),
+                    request.hasResources() ? AgentInputs.resources(request.getResources()) : null);
             return HeartbeatResponse.newBuilder().setServerTimeMillis(clock.getAsLong()).build();
         });
     }
@@ -159,7 +154,8 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
     @Override
     public void reportMetrics(MetricsReport request, StreamObserver<MetricsAck> observer) {
         unary("ReportMetrics", observer, () -> {
-            engine.recordMetrics(authenticate(request.getCredentials()), request.getTaskId(), request.getValuesMap());
+            engine.recordMetrics(authenticate(request.getCredentials()), AgentInputs.id("task_id", request.getTaskId()),
+                    AgentInputs.metrics(request.getValuesMap()));
             return MetricsAck.getDefaultInstance();
         });
     }

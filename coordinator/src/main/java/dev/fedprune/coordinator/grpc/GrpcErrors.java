@@ -42,11 +42,40 @@ public final class GrpcErrors {
         } else if (e instanceof PermissionDeniedException || e instanceof SignatureRejectedException || e instanceof ReplayedNonceException) {
             status = Status.PERMISSION_DENIED;
         } else {
-            log.error("{} failed", call, e);
-            // The caller gets the message only: no class names or stack traces leave the coordinator.
-            return Status.INTERNAL.withDescription(call + ": internal error: " + e.getMessage()).asRuntimeException();
+            // Internal messages (database statements, paths, class names) stay in the log: the caller gets a
+            // reference to quote to the operator.
+            String reference = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
+            log.error("{} failed (reference {})", call, reference, e);
+            return Status.INTERNAL.withDescription(call + ": internal error, reference " + reference).asRuntimeException();
         }
-        log.warn("{} refused ({}): {}", call, status.getCode(), e.getMessage());
-        return status.withDescription(e.getMessage()).asRuntimeException();
+        String message = bounded(e.getMessage());
+        log.warn("{} refused ({}): {}", call, status.getCode(), message);
+        return status.withDescription(message).asRuntimeException();
     }
+
+    /**
+     * A message that may echo what a client sent, fit for a status and a log line: control characters
+     * escaped ({@code \\u001B}), at most {@value #MAX_ECHOED_CHARS} characters of it.
+     */
+    public static String bounded(String message) {
+        if (message == null) {
+            return null;
+        }
+        String cut = message.length() <= MAX_ECHOED_CHARS ? message : message.substring(0, MAX_ECHOED_CHARS);
+        StringBuilder out = new StringBuilder(cut.length() + 16);
+        for (int i = 0; i < cut.length(); i++) {
+            char c = cut.charAt(i);
+            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                out.append(String.format("\\u%04X", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        if (cut.length() < message.length()) {
+            out.append("… (").append(message.length()).append(" characters)");
+        }
+        return out.toString();
+    }
+
+    static final int MAX_ECHOED_CHARS = 500;
 }
