@@ -91,8 +91,31 @@ public final class ArtifactStore {
         return find(id).orElseThrow(() -> new NotFoundException("artifact", id));
     }
 
+    /**
+     * The artifact's bytes, verified against its content address on every read: a disk that flipped a
+     * bit, or a file edited behind the coordinator's back, is refused, never used.
+     *
+     * @throws CorruptArtifactException if the bytes do not hash to the artifact's SHA-256
+     */
     public byte[] read(String id) throws IOException {
-        return Files.readAllBytes(get(id).path());
+        Artifact a = get(id);
+        byte[] data = Files.readAllBytes(a.path());
+        String actual = Digests.sha256Hex(data);
+        if (!actual.equals(a.sha256())) {
+            throw new CorruptArtifactException(id, actual);
+        }
+        return data;
+    }
+
+    /** Deletes a stored blob (one found corrupt), so that an upload of the right bytes can take its place. */
+    public void discard(String id) throws IOException {
+        Artifact a = registered.get(id);
+        if (a == null) {
+            Optional<Artifact> blob = find(id);
+            if (blob.isPresent()) {
+                Files.deleteIfExists(blob.get().path());
+            }
+        }
     }
 
     /** Where partial uploads are written until they are complete. */

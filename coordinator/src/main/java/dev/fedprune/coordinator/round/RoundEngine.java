@@ -10,6 +10,7 @@ import dev.fedprune.aggregation.format.ModelManifests;
 import dev.fedprune.aggregation.format.SafetensorsFile;
 import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.artifact.CorruptArtifactException;
 import dev.fedprune.coordinator.error.NotFoundException;
 import dev.fedprune.coordinator.error.PermissionDeniedException;
 import dev.fedprune.coordinator.error.RoundClosedException;
@@ -594,7 +595,14 @@ public final class RoundEngine implements AutoCloseable {
                     int refolded = 0;
                     for (TaskRecord t : store.tasks(job.id, job.round)) {
                         if (t.state().equals("FOLDED")) {
-                            Contribution c = Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(t.payloadSha256())));
+                            String id = ArtifactStore.idOf(t.payloadSha256());
+                            Contribution c;
+                            try {
+                                c = Contribution.parseFrom(artifacts.read(id));
+                            } catch (CorruptArtifactException e) {
+                                reissueCorrupt(job, t, e);
+                                continue;
+                            }
                             job.method.fold(job.round, t.agentId(), c);
                             refolded++;
                         }
@@ -608,6 +616,15 @@ public final class RoundEngine implements AutoCloseable {
                 store.updateJob(record.id(), JobState.FAILED.name(), record.currentRound(), "cannot resume after restart: " + e.getMessage(), null, clock.getAsLong());
             }
         }
+    }
+
+    /** A folded contribution whose stored bytes are corrupt is not folded: its blob goes and its task is issued again. */
+    private void reissueCorrupt(ActiveJob job, TaskRecord task, CorruptArtifactException e) throws IOException {
+        log.error("job {}: {}; task {} of agent {} is issued again", job.id, e.getMessage(), task.id(), task.agentId());
+        artifacts.discard(e.id());
+        store.reissueTask(task.id(), "re-issued after restart: stored contribution " + e.getMessage().replace("artifact ", ""));
+        event(job.id, "round " + (job.round + 1) + ": the stored contribution of " + store.agent(task.agentId()).map(AgentRecord::name).orElse(task.agentId())
+                + " is corrupt (its bytes no longer match their SHA-256); not folded, task issued again");
     }
 
     @Override

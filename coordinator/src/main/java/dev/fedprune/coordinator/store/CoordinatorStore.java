@@ -152,6 +152,17 @@ public final class CoordinatorStore {
                 state, at, bytesUp, payloadSha256, sampleCount, error, taskId);
     }
 
+    /**
+     * Hands a finished task back to its agent as if it had never answered (its stored contribution was
+     * found corrupt): assigned again, no payload, the reason kept; its uploads are forgotten so that the
+     * agent's upload of the same bytes under the same upload id is taken afresh.
+     */
+    public void reissueTask(String taskId, String reason) {
+        jdbc.update("update tasks set state = 'ASSIGNED', finished_at = null, bytes_up = 0, payload_sha256 = null, sample_count = null, error = ? where id = ?",
+                reason, taskId);
+        jdbc.update("delete from uploads where task_id = ?", taskId);
+    }
+
     public void expireOpenTasks(String jobId, int roundIndex, long at, String reason) {
         jdbc.update("update tasks set state = 'EXPIRED', finished_at = ?, error = ? where job_id = ? and round_index = ? and state in ('ASSIGNED', 'PULLED')",
                 at, reason, jobId, roundIndex);
