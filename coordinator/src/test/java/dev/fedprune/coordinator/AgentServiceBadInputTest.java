@@ -294,6 +294,22 @@ class AgentServiceBadInputTest {
     }
 
     @Test
+    void uploadIdsThatSanitiseAlikeDoNotShareAStagingFileAcrossAgents() throws Exception {
+        Task aliceTask = awaitTask(alice);
+        Task bobTask = awaitTask(bob);
+        byte[] alicePayload = payload(aliceTask, 0, null);
+        List<ContributionChunk> c = chunks(alice.identity(), aliceTask, "x/y", alicePayload, 32);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "without a last chunk", c.subList(0, 1));
+        // Bob starts an upload whose id once mapped to the same staging file name as Alice's partial one.
+        assertRefused(bobChannel, Status.Code.INVALID_ARGUMENT, "without a last chunk",
+                chunks(bob.identity(), bobTask, "x_y", payload(bobTask, 0, null), 32).subList(0, 1));
+        // Alice's committed bytes are still hers: she resumes and her contribution folds.
+        List<ContributionChunk> rest = new ArrayList<>(c.subList(1, c.size()));
+        rest.set(0, rest.get(0).toBuilder().setHeader(c.get(0).getHeader()).build());
+        assertTrue(send(rest).getFolded());
+    }
+
+    @Test
     void heartbeatResourcesAreStoredAsJsonWhateverCharactersTheAgentSends() throws Exception {
         var stub = AgentServiceGrpc.newBlockingStub(channel);
         stub.heartbeat(HeartbeatRequest.newBuilder().setState(AgentState.AGENT_STATE_IDLE).setResources(DeviceResources.newBuilder()

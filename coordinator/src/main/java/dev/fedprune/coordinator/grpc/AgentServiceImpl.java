@@ -309,7 +309,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + MAX_UPLOAD_BYTES + "], got " + header.getTotalSizeBytes());
             }
             UploadRecord existing = store.upload(chunk.getUploadId()).orElse(null);
-            Path staging = stagingFile(chunk.getUploadId());
+            Path staging = stagingFile(agent.id(), chunk.getUploadId());
             if (existing == null) {
                 upload = new UploadRecord(chunk.getUploadId(), header.getTaskId(), agent.id(), 0, header.getTotalSizeBytes(), "RECEIVING");
                 Files.deleteIfExists(staging);
@@ -364,7 +364,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
             if (upload.committedBytes() != upload.totalBytes()) {
                 throw new InvalidUploadException("last", "last chunk at " + upload.committedBytes() + " bytes of a declared " + upload.totalBytes());
             }
-            Path staging = stagingFile(upload.id());
+            Path staging = stagingFile(upload.agentId(), upload.id());
             byte[] payload = Files.readAllBytes(staging);
             String sha = Digests.sha256Hex(payload);
             if (!sha.equals(chunk.getTotalSha256())) {
@@ -425,8 +425,14 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
         }
     }
 
-    private Path stagingFile(String uploadId) {
-        String safe = uploadId.replaceAll("[^A-Za-z0-9._-]", "_");
-        return artifacts.stagingDir().resolve(safe + ".part");
+    /**
+     * The partial file of one agent's upload: named by the agent and a digest of the upload id, so that
+     * two ids that differ only in characters a file name cannot hold ({@code a/b}, {@code a_b}) never
+     * share a file, and no agent's upload can touch another's.
+     */
+    private Path stagingFile(String agentId, String uploadId) {
+        String agent = agentId.replaceAll("[^A-Za-z0-9._-]", "_");
+        String key = Digests.sha256Hex(uploadId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return artifacts.stagingDir().resolve(agent + "-" + key + ".part");
     }
 }
