@@ -293,6 +293,26 @@ class AgentServiceBadInputTest {
         return e;
     }
 
+    static byte[] paddedWithUnknownField(byte[] contribution, int padBytes) throws Exception {
+        return Contribution.parseFrom(contribution).toBuilder().setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+                .addField(999, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addLengthDelimited(ByteString.copyFrom(new byte[padBytes])).build())
+                .build()).build().toByteArray();
+    }
+
+    @Test
+    void refusesContributionsLargerThanTheTaskAllowsAndUnknownFields() throws Exception {
+        Task task = awaitTask(alice);
+        byte[] valid = payload(task, 0, null);
+        // 1 MiB of padding: more than masks of these tensors can weigh, refused from the header, nothing stored
+        byte[] huge = paddedWithUnknownField(valid, 1 << 20);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "header.total_size_bytes", chunks(alice.identity(), task, "u-huge", huge, 1 << 20));
+        assertTrue(fed.node.store().upload("u-huge").isEmpty(), "a refused header stores no upload");
+        // a small unknown field within the bound is refused when the payload is read
+        byte[] padded = paddedWithUnknownField(valid, 100);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "unknown field number(s) [999]", chunks(alice.identity(), task, "u-pad", padded, 1 << 20));
+        assertEquals(0, foldedTasks());
+    }
+
     @Test
     void uploadIdsThatSanitiseAlikeDoNotShareAStagingFileAcrossAgents() throws Exception {
         Task aliceTask = awaitTask(alice);

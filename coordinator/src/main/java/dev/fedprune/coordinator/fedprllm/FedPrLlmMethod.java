@@ -185,6 +185,22 @@ public final class FedPrLlmMethod implements JobMethod {
         }
     }
 
+    /**
+     * Bit-packed masks of the round's tensors (1 bit per weight, the largest encoding agents send: the
+     * entropy-coded one is only used when smaller) plus 256 bytes of names and framing per tensor and
+     * 64 KiB for the rest (task id, sample count, quality); an evaluation task carries no masks.
+     */
+    @Override
+    public long maxContributionBytes(int roundIndex) {
+        long bytes = 64 * 1024;
+        if (!isEvaluationRound(roundIndex)) {
+            for (long weights : weightsOfRound(roundIndex).values()) {
+                bytes += (weights + 7) / 8 + 256;
+            }
+        }
+        return bytes;
+    }
+
     private Map<String, Long> weightsOfRound(int roundIndex) {
         Map<String, Long> expected = new LinkedHashMap<>();
         for (String name : tensorsOfRound(roundIndex)) {

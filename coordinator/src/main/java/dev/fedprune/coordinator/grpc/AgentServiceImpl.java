@@ -305,8 +305,9 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                         + ", the upload says round " + header.getRoundIndex());
             }
             engine.checkAccepting(agent, header.getTaskId());
-            if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > MAX_UPLOAD_BYTES) {
-                throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + MAX_UPLOAD_BYTES + "], got " + header.getTotalSizeBytes());
+            long limit = Math.min(MAX_UPLOAD_BYTES, engine.maxContributionBytes(agent, header.getTaskId()));
+            if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > limit) {
+                throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + limit + "] for this task, got " + header.getTotalSizeBytes());
             }
             UploadRecord existing = store.upload(chunk.getUploadId()).orElse(null);
             Path staging = stagingFile(agent.id(), chunk.getUploadId());

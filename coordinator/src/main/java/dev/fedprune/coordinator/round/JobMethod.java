@@ -43,6 +43,14 @@ public interface JobMethod {
     /** Reloads what earlier, closed rounds produced, after a coordinator restart. */
     void restoreClosedRounds(int closedRounds) throws IOException;
 
+    /**
+     * The most bytes a contribution to a task of this round can weigh, from what the task asks for: an
+     * upload that declares more is refused before a byte is stored. The default is the transport's limit.
+     */
+    default long maxContributionBytes(int roundIndex) {
+        return Integer.MAX_VALUE - 64;
+    }
+
     /** Writes the final artifacts into {@code resultDir}; returns the method's part of the job report. */
     Map<String, Object> finish(Path resultDir) throws IOException;
 }

@@ -496,6 +496,12 @@ public final class RoundEngine implements AutoCloseable {
         }
     }
 
+    /** The most bytes a contribution to this task may weigh (the job's method knows from the task). */
+    public long maxContributionBytes(AgentRecord agent, String taskId) {
+        TaskRecord task = taskOf(agent, taskId);
+        return activeJobOf(task).method.maxContributionBytes(task.roundIndex());
+    }
+
     private ActiveJob activeJobOf(TaskRecord task) {
         ActiveJob job = active.get(task.jobId());
         if (job == null) {
@@ -531,6 +537,7 @@ public final class RoundEngine implements AutoCloseable {
             Contribution contribution;
             try {
                 contribution = Contribution.parseFrom(payload);
+                UnknownFields.refuse("payload", contribution);
                 if (!contribution.getTaskId().equals(taskId)) {
                     throw new InvalidContributionException("task_id", "payload is for task '" + contribution.getTaskId() + "', uploaded for '" + taskId + "'");
                 }
