@@ -293,6 +293,38 @@ class AgentServiceBadInputTest {
         return e;
     }
 
+    @Test
+    void anUploadStreamOpenedBeforeRevocationFoldsNothingWhenItCompletesAfter() throws Exception {
+        Task task = awaitTask(alice);
+        List<ContributionChunk> c = chunks(alice.identity(), task, "u-revoked", payload(task, 0, null), 32);
+        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
+        StreamObserver<ContributionChunk> stream = AgentServiceGrpc.newStub(channel).uploadContribution(new StreamObserver<>() {
+            public void onNext(UploadReceipt v) {
+                result.complete(v);
+            }
+
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            public void onCompleted() {
+            }
+        });
+        stream.onNext(c.get(0));
+        for (int i = 0; i < 200 && fed.node.store().upload("u-revoked").map(u -> u.committedBytes()).orElse(0L) < 32; i++) {
+            Thread.sleep(25);
+        }
+        assertEquals(32, fed.node.store().upload("u-revoked").orElseThrow().committedBytes(), "the first chunk was taken while alice was trusted");
+        fed.node.enrollment().revoke(alice.identity().agentId(), "test: key stolen", "operator");
+        c.subList(1, c.size()).forEach(stream::onNext);
+        stream.onCompleted();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> result.get(30, TimeUnit.SECONDS));
+        StatusRuntimeException status = status((Exception) e.getCause());
+        assertEquals(Status.Code.UNAUTHENTICATED, status.getStatus().getCode(), status.getStatus().toString());
+        assertTrue(status.getStatus().getDescription().contains("revoked"), status.getStatus().toString());
+        assertEquals(0, foldedTasks());
+    }
+
     static byte[] paddedWithUnknownField(byte[] contribution, int padBytes) throws Exception {
         return Contribution.parseFrom(contribution).toBuilder().setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
                 .addField(999, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addLengthDelimited(ByteString.copyFrom(new byte[padBytes])).build())

@@ -374,6 +374,8 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), 0, upload.totalBytes(), "RECEIVING"), clock.getAsLong());
                 throw new InvalidUploadException("total_sha256", "payload has SHA-256 " + sha + ", the last chunk says " + chunk.getTotalSha256());
             }
+            // The caller again, now: an agent revoked (or a certificate expired) while its stream was open folds nothing.
+            pki.identify(caller.certificate());
             // Verified before the engine sees the payload: a refusal here folds nothing and leaves the task open.
             byte[] statement = Statements.contribution(task.jobId(), task.roundIndex(), task.id(), agent.id(), sha, nonce);
             Signatures.verify(caller.certificate().getPublicKey(), statement, chunk.getSignature().toByteArray(), "contribution for task " + task.id());

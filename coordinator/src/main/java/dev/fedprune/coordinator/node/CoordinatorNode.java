@@ -139,6 +139,12 @@ public final class CoordinatorNode implements AutoCloseable {
                 .addService(ServerInterceptors.intercept(service, new AgentIdentityInterceptor(pki, agents, audit)))
                 .addService(health.getHealthService())
                 .maxInboundMessageSize(8 << 20)
+                // Bounded lives: a connection is asked to go after 30 minutes (agents reconnect at once) and its
+                // calls get 5 more to finish, so no stream outlives its authentication by more than 35 minutes;
+                // an idle connection goes after 10.
+                .maxConnectionAge(30, java.util.concurrent.TimeUnit.MINUTES)
+                .maxConnectionAgeGrace(5, java.util.concurrent.TimeUnit.MINUTES)
+                .maxConnectionIdle(10, java.util.concurrent.TimeUnit.MINUTES)
                 .build();
     }
 
