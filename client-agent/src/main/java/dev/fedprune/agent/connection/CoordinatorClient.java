@@ -68,8 +68,18 @@ import org.slf4j.LoggerFactory;
 public final class CoordinatorClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorClient.class);
     static final int CHUNK_BYTES = 1 << 20;
+    /**
+     * Codes worth another try. UNKNOWN is among them: a coordinator that dies mid-call shows up as
+     * {@code UNKNOWN: channel closed}, and every call of the contract is safe to repeat (uploads resume
+     * from the committed offset, downloads from the partial file).
+     */
     private static final Set<Status.Code> TRANSIENT = Set.of(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED,
-            Status.Code.RESOURCE_EXHAUSTED, Status.Code.ABORTED);
+            Status.Code.RESOURCE_EXHAUSTED, Status.Code.ABORTED, Status.Code.UNKNOWN);
+    /**
+     * The one back-off of every call, transfers included: exponential from 0.5 s, capped at 15 s, each
+     * wait drawn uniformly within ±50% so that many agents cut off together do not come back in lockstep.
+     */
+    static final IntervalFunction BACKOFF = IntervalFunction.ofExponentialRandomBackoff(Duration.ofMillis(500), 2.0, 0.5, Duration.ofSeconds(15));
 
     // Replaced together when the certificate is renewed; in-flight calls finish on the old channel.
     private volatile ManagedChannel channel;
@@ -110,7 +120,7 @@ public final class CoordinatorClient implements AutoCloseable {
     public static RetryConfig defaultRetry() {
         return RetryConfig.custom()
                 .maxAttempts(10)
-                .intervalFunction(IntervalFunction.ofExponentialBackoff(Duration.ofMillis(500), 2.0, Duration.ofSeconds(15)))
+                .intervalFunction(BACKOFF)
                 .retryOnException(CoordinatorClient::isTransient)
                 .build();
     }
@@ -209,7 +219,7 @@ public final class CoordinatorClient implements AutoCloseable {
                     throw e;
                 }
                 log.warn("download of {} interrupted at {} bytes ({}), resuming", artifactId, Files.size(partial), e.getStatus().getCode());
-                sleep(Math.min(15_000, 500L << Math.min(attempt, 5)));
+                sleep(BACKOFF.apply(attempt));
             }
         }
         String sha = Digests.sha256Hex(partial);
@@ -277,7 +287,7 @@ public final class CoordinatorClient implements AutoCloseable {
                     throw e;
                 }
                 log.warn("upload {} interrupted ({}), resuming", uploadId, e.getStatus().getCode());
-                sleep(Math.min(15_000, 500L << Math.min(attempt, 5)));
+                sleep(BACKOFF.apply(attempt));
             }
         }
     }
