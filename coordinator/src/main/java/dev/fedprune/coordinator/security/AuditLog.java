@@ -26,6 +26,8 @@ public final class AuditLog {
     public static final String OPERATOR_CREATED = "operator.created";
     public static final String API_TOKEN_CREATED = "api-token.created";
     public static final String API_TOKEN_REVOKED = "api-token.revoked";
+    public static final String JOB_SUBMITTED = "job.submitted";
+    public static final String JOB_CANCELLED = "job.cancelled";
 
     private final SecurityStore store;
     private final LongSupplier clock;

@@ -19,6 +19,9 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.security.core.Authentication;
+import dev.fedprune.coordinator.security.AuditLog;
+import dev.fedprune.coordinator.job.JobSpec;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
@@ -39,8 +42,12 @@ public class JobController {
 
     /** Accepts the spec as YAML or JSON, whatever the content type says. */
     @PostMapping(path = "/jobs", consumes = "*/*")
-    public ResponseEntity<Map<String, Object>> submit(@RequestBody String spec) {
-        String id = node.engine().submit(JobSpecParser.parse(spec));
+    public ResponseEntity<Map<String, Object>> submit(@RequestBody String spec, Authentication authentication) {
+        JobSpec parsed = JobSpecParser.parse(spec);
+        String id = node.engine().submit(parsed);
+        String operator = SecurityController.who(authentication).username();
+        store.addEvent(id, System.currentTimeMillis(), "submitted by " + operator);
+        node.audit().success(AuditLog.JOB_SUBMITTED, operator, id, parsed.name());
         return ResponseEntity.status(HttpStatus.CREATED).header("Location", "/api/jobs/" + id).body(job(id));
     }
 
@@ -75,8 +82,11 @@ public class JobController {
     }
 
     @PostMapping("/jobs/{id}/cancel")
-    public Map<String, Object> cancel(@PathVariable String id) {
+    public Map<String, Object> cancel(@PathVariable String id, Authentication authentication) {
         node.engine().cancel(id);
+        String operator = SecurityController.who(authentication).username();
+        store.addEvent(id, System.currentTimeMillis(), "cancelled by " + operator);
+        node.audit().success(AuditLog.JOB_CANCELLED, operator, id, null);
         return job(id);
     }
 

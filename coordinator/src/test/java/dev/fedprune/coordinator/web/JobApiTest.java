@@ -52,6 +52,9 @@ class JobApiTest {
     @Autowired
     Environment env;
 
+    @Autowired
+    dev.fedprune.coordinator.node.CoordinatorNode node;
+
     final HttpClient http = HttpClient.newHttpClient();
     final JsonMapper json = JsonMapper.builder().build();
 
@@ -93,6 +96,13 @@ class JobApiTest {
         assertEquals(404, call("GET", "/api/jobs/job-nope", null).statusCode());
         JsonNode cancelled = json.readTree(call("POST", "/api/jobs/" + id + "/cancel", null).body());
         assertEquals("CANCELLED", cancelled.get("state").asString());
+        // who submitted and who cancelled: in the job's events and in the audit log
+        String events = cancelled.get("events").toString();
+        assertTrue(events.contains("submitted by admin") && events.contains("cancelled by admin"), events);
+        var submitted = node.audit().entries(10_000, dev.fedprune.coordinator.security.AuditLog.JOB_SUBMITTED);
+        assertTrue(submitted.stream().anyMatch(e -> id.equals(e.subject()) && "admin".equals(e.actor())), submitted.toString());
+        var cancels = node.audit().entries(10_000, dev.fedprune.coordinator.security.AuditLog.JOB_CANCELLED);
+        assertTrue(cancels.stream().anyMatch(e -> id.equals(e.subject()) && "admin".equals(e.actor())), cancels.toString());
         assertEquals(409, call("POST", "/api/jobs/" + id + "/cancel", null).statusCode());
     }
 
