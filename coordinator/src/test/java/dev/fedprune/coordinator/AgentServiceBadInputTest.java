@@ -325,6 +325,19 @@ class AgentServiceBadInputTest {
         assertEquals(0, foldedTasks());
     }
 
+    @Test
+    void aHeartbeatAboutATaskOfACancelledJobCallsTheTaskOff() throws Exception {
+        Task task = awaitTask(alice);
+        var stub = AgentServiceGrpc.newBlockingStub(channel);
+        HeartbeatRequest busy = HeartbeatRequest.newBuilder().setState(AgentState.AGENT_STATE_BUSY).setCurrentTaskId(task.getTaskId()).build();
+        assertEquals(0, stub.heartbeat(busy).getCancelledTaskIdsCount(), "an open task goes on");
+        fed.node.engine().cancel(jobId);
+        assertEquals("EXPIRED", fed.node.store().task(task.getTaskId()).orElseThrow().state());
+        assertEquals(List.of(task.getTaskId()), stub.heartbeat(busy).getCancelledTaskIdsList());
+        // and the task is no longer handed out
+        assertTrue(!alice.pullTask().hasTask());
+    }
+
     static byte[] paddedWithUnknownField(byte[] contribution, int padBytes) throws Exception {
         return Contribution.parseFrom(contribution).toBuilder().setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
                 .addField(999, com.google.protobuf.UnknownFieldSet.Field.newBuilder().addLengthDelimited(ByteString.copyFrom(new byte[padBytes])).build())

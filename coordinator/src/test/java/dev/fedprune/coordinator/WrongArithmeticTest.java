@@ -130,6 +130,36 @@ class WrongArithmeticTest {
         }
     }
 
+    /** Not wrong arithmetic, but the same harness: an agent stops a task the coordinator called off and uploads nothing. */
+    @Test
+    void anAgentStopsTrainingWhenItsJobIsCancelledAndUploadsNothing() throws Exception {
+        Logger loopLog = (Logger) LoggerFactory.getLogger(AgentLoop.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        loopLog.addAppender(logged);
+        try (Federation fed = new Federation(dir.resolve("coord"))) {
+            Path data = dir.resolve("data-long");
+            writeImages(data, 5);
+            fed.startAgent(dir.resolve("work-long"), Map.of(), new AgentLoop.Options("long", data, false, 60_000, 1));
+            // A million local steps: far longer than the test; only the cancellation can end the task in time.
+            String spec = SPEC.formatted("cancelled", 1, 1, 600).replace("localSteps: 2", "localSteps: 1000000").replace("quorum: 2", "quorum: 1");
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
+            await(() -> fed.node.store().tasks(jobId, 0).stream().anyMatch(t -> t.pulledAt() != null)
+                    && fed.node.store().agents().stream().anyMatch(a -> a.state().equals("BUSY")), 60_000, () -> fed.node.store().events(jobId).toString());
+            Thread.sleep(1500); // training is under way
+            fed.node.engine().cancel(jobId);
+            TaskRecord task = fed.node.store().tasks(jobId, 0).get(0);
+            await(() -> logged.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("long: task " + task.id() + " stopped")), 20_000,
+                    () -> logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList().toString());
+            TaskRecord after = fed.node.store().task(task.id()).orElseThrow();
+            assertEquals("EXPIRED", after.state());
+            assertEquals(0, after.bytesUp());
+            assertNull(after.payloadSha256());
+        } finally {
+            loopLog.detachAppender(logged);
+        }
+    }
+
     @Test
     void nonFiniteUpdatesAreRefusedAndTheNextGlobalModelIsTheAverageOfTheHonestOnes() throws Exception {
         try (Federation fed = new Federation(dir.resolve("coord"))) {

@@ -14,6 +14,7 @@ import dev.fedprune.proto.v1.DeviceResources;
 import dev.fedprune.proto.v1.DownloadArtifactRequest;
 import dev.fedprune.proto.v1.EnrollResponse;
 import dev.fedprune.proto.v1.HeartbeatRequest;
+import dev.fedprune.proto.v1.HeartbeatResponse;
 import dev.fedprune.proto.v1.MetricsReport;
 import dev.fedprune.proto.v1.PullTaskRequest;
 import dev.fedprune.proto.v1.PullTaskResponse;
@@ -167,8 +168,9 @@ public final class CoordinatorClient implements AutoCloseable {
         return renewed;
     }
 
-    public void heartbeat(AgentState state, String currentTaskId) {
-        call(() -> blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder()
+    /** Reports the agent's state; the response names the tasks the coordinator no longer wants a contribution for. */
+    public HeartbeatResponse heartbeat(AgentState state, String currentTaskId) {
+        return call(() -> blocking.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder()
                 .setState(state).setCurrentTaskId(currentTaskId == null ? "" : currentTaskId).build()));
     }
 

@@ -81,6 +81,8 @@ public final class AgentLoop {
     private final AtomicReference<String> currentTask = new AtomicReference<>();
     private final SparseTrainingWorker training;
     private final Set<String> refusedTasks = new HashSet<>();
+    /** Tasks the coordinator's heartbeat answer called off: their work stops and nothing of them is uploaded. */
+    private final Set<String> cancelledTasks = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private EngineSelfCheck.Report engineCheck;
     private int tasksDone;
 
@@ -221,7 +223,13 @@ public final class AgentLoop {
         }
         try {
             String task = currentTask.get();
-            client.heartbeat(task == null ? AgentState.AGENT_STATE_IDLE : AgentState.AGENT_STATE_BUSY, task);
+            var response = client.heartbeat(task == null ? AgentState.AGENT_STATE_IDLE : AgentState.AGENT_STATE_BUSY, task);
+            for (String cancelled : response.getCancelledTaskIdsList()) {
+                if (cancelledTasks.add(cancelled)) {
+                    log.warn("{}: the coordinator no longer wants task {} (its round closed or its job ended): stopping it, nothing will be uploaded",
+                            options.name(), cancelled);
+                }
+            }
         } catch (RuntimeException e) {
             log.warn("{}: heartbeat failed: {}", options.name(), e.getMessage());
         }
@@ -279,6 +287,9 @@ public final class AgentLoop {
             Contribution contribution = built.build();
             byte[] payload = contribution.toByteArray();
             String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
+            if (cancelledTasks.contains(task.getTaskId())) {
+                throw new TaskCancelledException(task.getTaskId());
+            }
             client.upload(task, uploadId, payload);
             long uploaded = System.nanoTime();
             tasksDone++;
@@ -296,6 +307,8 @@ public final class AgentLoop {
                 return;
             }
             log.error("{}: task {} refused by the coordinator: {} {}", options.name(), task.getTaskId(), e.getStatus().getCode(), e.getStatus().getDescription());
+        } catch (TaskCancelledException e) {
+            log.info("{}: task {} stopped: {}", options.name(), task.getTaskId(), e.getMessage());
         } catch (IOException e) {
             log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
         } catch (RuntimeException e) {
@@ -336,6 +349,9 @@ public final class AgentLoop {
         long computed = System.nanoTime();
         byte[] payload = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(quality.getSamples())
                 .setPriorModelQuality(quality).build().toByteArray();
+        if (cancelledTasks.contains(task.getTaskId())) {
+            throw new TaskCancelledException(task.getTaskId());
+        }
         client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
         long uploaded = System.nanoTime();
         tasksDone++;
@@ -351,10 +367,13 @@ public final class AgentLoop {
     /** A task of a sparse training job: train (or evaluate, or score ABNS candidates), upload, report. */
     private void runTrainingTask(Task task) throws IOException {
         log.info("{}: task {} round {}: {}", options.name(), task.getTaskId(), task.getRoundIndex() + 1, task.getKind());
-        SparseTrainingWorker.Result result = training.run(task);
+        SparseTrainingWorker.Result result = training.run(task, () -> cancelledTasks.contains(task.getTaskId()));
         byte[] payload = result.contribution().toByteArray();
         long computed = System.nanoTime();
         String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
+        if (cancelledTasks.contains(task.getTaskId())) {
+            throw new TaskCancelledException(task.getTaskId());
+        }
         client.upload(task, uploadId, payload);
         tasksDone++;
         Map<String, Double> metrics = new LinkedHashMap<>(result.metrics());

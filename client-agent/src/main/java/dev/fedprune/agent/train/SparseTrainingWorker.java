@@ -99,6 +99,14 @@ public final class SparseTrainingWorker implements AutoCloseable {
 
     /** Runs a task whose spec is a {@link TrainingTaskSpec}. */
     public Result run(Task task) throws IOException {
+        return run(task, () -> false);
+    }
+
+    /**
+     * Runs a task whose spec is a {@link TrainingTaskSpec}, asking {@code cancelled} before every local
+     * step: once it answers true the task stops with a {@link dev.fedprune.agent.task.TaskCancelledException}.
+     */
+    public Result run(Task task, java.util.function.BooleanSupplier cancelled) throws IOException {
         TrainingTaskSpec spec = task.getTraining();
         long downBefore = bytesDown;
         long started = System.nanoTime();
@@ -169,6 +177,12 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     long activationPeak = 0;
                     long activationDense = 0;
                     for (int s = 0; s < steps; s++) {
+                        if (cancelled.getAsBoolean()) {
+                            if (rex != null) {
+                                cnn.setExtrusion(Map.of(), 0f); // the next task starts without this one's marks
+                            }
+                            throw new dev.fedprune.agent.task.TaskCancelledException(task.getTaskId());
+                        }
                         LabeledImages.Batch b = order.next();
                         float rate = rex == null ? (float) spec.getLearningRate() : (float) rex.stepRate(s, spec.getLearningRate(), cnn.markedNorm());
                         lossSum += cnn.trainStep(b.pixels(), b.labels(), rate);

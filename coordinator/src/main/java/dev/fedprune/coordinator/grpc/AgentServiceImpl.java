@@ -129,10 +129,18 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
     public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
         unary("Heartbeat", observer, () -> {
             AgentRecord agent = authenticate(request.getCredentials());
-            agents.heartbeat(agent.id(), request.getState().name().replace("AGENT_STATE_", ""),
-                    request.getCurrentTaskId().isEmpty() ? null : AgentInputs.id("current_task_id", request.getCurrentTaskId()),
+            String current = request.getCurrentTaskId().isEmpty() ? null : AgentInputs.id("current_task_id", request.getCurrentTaskId());
+            agents.heartbeat(agent.id(), request.getState().name().replace("AGENT_STATE_", ""), current,
                     request.hasResources() ? AgentInputs.resources(request.getResources()) : null);
-            return HeartbeatResponse.newBuilder().setServerTimeMillis(clock.getAsLong()).build();
+            HeartbeatResponse.Builder response = HeartbeatResponse.newBuilder().setServerTimeMillis(clock.getAsLong());
+            // A task the agent is working on that no longer takes a contribution (its round closed, its job
+            // failed or was cancelled): the agent stops and uploads nothing.
+            if (current != null) {
+                store.task(current).filter(t -> t.agentId().equals(agent.id()))
+                        .filter(t -> !t.state().equals("ASSIGNED") && !t.state().equals("PULLED") && !t.state().equals("FOLDED"))
+                        .ifPresent(t -> response.addCancelledTaskIds(t.id()));
+            }
+            return response.build();
         });
     }
 

@@ -427,6 +427,8 @@ public final class RoundEngine implements AutoCloseable {
 
     private void finishJob(ActiveJob job, JobState state, String reason) {
         job.state = state;
+        // No task of a finished job stays open: agents would be handed it forever.
+        store.expireOpenTasksOfJob(job.id, clock.getAsLong(), "job " + state.name().toLowerCase() + ": " + reason);
         saveJob(job, reason, null);
         active.remove(job.id);
         event(job.id, state.name().toLowerCase() + ": " + reason);

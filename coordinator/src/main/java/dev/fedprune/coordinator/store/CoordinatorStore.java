@@ -163,6 +163,12 @@ public final class CoordinatorStore {
         jdbc.update("delete from uploads where task_id = ?", taskId);
     }
 
+    /** Every task of the job still open, in any round, expires (the job failed or was cancelled). */
+    public void expireOpenTasksOfJob(String jobId, long at, String reason) {
+        jdbc.update("update tasks set state = 'EXPIRED', finished_at = ?, error = ? where job_id = ? and state in ('ASSIGNED', 'PULLED')",
+                at, reason, jobId);
+    }
+
     public void expireOpenTasks(String jobId, int roundIndex, long at, String reason) {
         jdbc.update("update tasks set state = 'EXPIRED', finished_at = ?, error = ? where job_id = ? and round_index = ? and state in ('ASSIGNED', 'PULLED')",
                 at, reason, jobId, roundIndex);
