@@ -94,7 +94,7 @@ class AgentServiceBadInputTest {
         fed.close();
     }
 
-    Task awaitTask(CoordinatorClient client) throws InterruptedException {
+    static Task awaitTask(CoordinatorClient client) throws InterruptedException {
         for (int i = 0; i < 200; i++) {
             var r = client.pullTask();
             if (r.hasTask()) {

@@ -52,7 +52,7 @@ class CorruptStoreRestartTest {
                 agentsPerRound: 2
                 deadlineSeconds: 300
                 """.formatted(model)));
-            Task task = awaitTask(alice);
+            Task task = AgentServiceBadInputTest.awaitTask(alice);
             byte[] payload = AgentServiceBadInputTest.payload(task, 0, null);
             alice.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
             TaskRecord folded = fed.node.store().task(task.getTaskId()).orElseThrow();
@@ -91,16 +91,5 @@ class CorruptStoreRestartTest {
                 channel.shutdownNow();
             }
         }
-    }
-
-    private static Task awaitTask(CoordinatorClient client) throws InterruptedException {
-        for (int i = 0; i < 200; i++) {
-            var r = client.pullTask();
-            if (r.hasTask()) {
-                return r.getTask();
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("no task");
     }
 }
