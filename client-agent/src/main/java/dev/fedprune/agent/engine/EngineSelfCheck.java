@@ -272,21 +272,21 @@ public final class EngineSelfCheck {
         static Inputs of(Case c, long seed) {
             SplittableRandom r = new SplittableRandom(seed);
             if (c instanceof Conv conv) {
-                    ConvShape s = conv.shape();
-                    return new Inputs(gaussian(r, s.inputSize(), 1), new Shape(s.n(), s.c(), s.h(), s.w()),
-                            gaussian(r, s.weightSize(), Math.sqrt(2.0 / (s.c() * s.kernel() * s.kernel()))),
-                            new Shape(s.outChannels(), s.c(), s.kernel(), s.kernel()), null,
-                            gaussian(r, s.outputSize(), 1), new Shape(s.n(), s.outChannels(), s.outH(), s.outW()));
+                ConvShape s = conv.shape();
+                return new Inputs(gaussian(r, s.inputSize(), 1), new Shape(s.n(), s.c(), s.h(), s.w()),
+                        gaussian(r, s.weightSize(), Math.sqrt(2.0 / (s.c() * s.kernel() * s.kernel()))),
+                        new Shape(s.outChannels(), s.c(), s.kernel(), s.kernel()), null,
+                        gaussian(r, s.outputSize(), 1), new Shape(s.n(), s.outChannels(), s.outH(), s.outW()));
             }
             if (c instanceof BatchNorm2d bn) {
-                    int size = bn.n() * bn.c() * bn.side() * bn.side();
-                    Shape shape = new Shape(bn.n(), bn.c(), bn.side(), bn.side());
-                    float[] x = gaussian(r, size, 2);
-                    for (int i = 0; i < size; i++) {
-                        x[i] += (i / (bn.side() * bn.side())) % bn.c(); // a different mean per channel
-                    }
-                    float[] gamma = gaussian(r, bn.c(), 1);
-                    return new Inputs(x, shape, gamma, new Shape(bn.c()), gaussian(r, bn.c(), 1), gaussian(r, size, 1), shape);
+                int size = bn.n() * bn.c() * bn.side() * bn.side();
+                Shape shape = new Shape(bn.n(), bn.c(), bn.side(), bn.side());
+                float[] x = gaussian(r, size, 2);
+                for (int i = 0; i < size; i++) {
+                    x[i] += (i / (bn.side() * bn.side())) % bn.c(); // a different mean per channel
+                }
+                float[] gamma = gaussian(r, bn.c(), 1);
+                return new Inputs(x, shape, gamma, new Shape(bn.c()), gaussian(r, bn.c(), 1), gaussian(r, size, 1), shape);
             }
             Dense d = (Dense) c;
             return new Inputs(gaussian(r, d.n() * d.in(), 1), new Shape(d.n(), d.in()),

@@ -48,18 +48,24 @@ public final class ReferenceOps {
         }
     }
 
-    /** {@code y = conv(x, w)}. */
-    public static Result convForward(ConvShape s, float[] x, float[] w) {
+    /** One term of a convolution: output entry {@code yAt} takes input entry {@code xAt} times weight {@code wAt}. */
+    private interface Tap {
+        void at(int yAt, int xAt, int wAt);
+    }
+
+    /**
+     * Every term of a convolution, output by output (batch, output channel, row, column) and within an
+     * output by input channel and kernel position, skipping the padding: the one index arithmetic of the
+     * forward and both backward passes.
+     */
+    private static void forEachTap(ConvShape s, Tap tap) {
         int oh = s.outH();
         int ow = s.outW();
-        double[] y = new double[s.outputSize()];
-        double[] abs = new double[y.length];
         for (int n = 0; n < s.n; n++) {
             for (int o = 0; o < s.outChannels; o++) {
                 for (int i = 0; i < oh; i++) {
                     for (int j = 0; j < ow; j++) {
-                        double sum = 0;
-                        double sumAbs = 0;
+                        int yAt = ((n * s.outChannels + o) * oh + i) * ow + j;
                         for (int c = 0; c < s.c; c++) {
                             for (int kh = 0; kh < s.kernel; kh++) {
                                 int hi = i * s.stride - s.padding + kh;
@@ -68,64 +74,44 @@ public final class ReferenceOps {
                                 }
                                 for (int kw = 0; kw < s.kernel; kw++) {
                                     int wi = j * s.stride - s.padding + kw;
-                                    if (wi < 0 || wi >= s.w) {
-                                        continue;
+                                    if (wi >= 0 && wi < s.w) {
+                                        tap.at(yAt, ((n * s.c + c) * s.h + hi) * s.w + wi, ((o * s.c + c) * s.kernel + kh) * s.kernel + kw);
                                     }
-                                    double t = (double) x[((n * s.c + c) * s.h + hi) * s.w + wi] * w[((o * s.c + c) * s.kernel + kh) * s.kernel + kw];
-                                    sum += t;
-                                    sumAbs += Math.abs(t);
                                 }
                             }
                         }
-                        int at = ((n * s.outChannels + o) * oh + i) * ow + j;
-                        y[at] = sum;
-                        abs[at] = sumAbs;
                     }
                 }
             }
         }
+    }
+
+    /** {@code y = conv(x, w)}. */
+    public static Result convForward(ConvShape s, float[] x, float[] w) {
+        double[] y = new double[s.outputSize()];
+        double[] abs = new double[y.length];
+        forEachTap(s, (yAt, xAt, wAt) -> {
+            double t = (double) x[xAt] * w[wAt];
+            y[yAt] += t;
+            abs[yAt] += Math.abs(t);
+        });
         return new Result(y, abs);
     }
 
     /** The gradients of a convolution for the output gradient {@code g}: {@code {dL/dx, dL/dw}}. */
     public static Result[] convBackward(ConvShape s, float[] x, float[] w, float[] g) {
-        int oh = s.outH();
-        int ow = s.outW();
         double[] dx = new double[s.inputSize()];
         double[] dxAbs = new double[dx.length];
         double[] dw = new double[s.weightSize()];
         double[] dwAbs = new double[dw.length];
-        for (int n = 0; n < s.n; n++) {
-            for (int o = 0; o < s.outChannels; o++) {
-                for (int i = 0; i < oh; i++) {
-                    for (int j = 0; j < ow; j++) {
-                        double go = g[((n * s.outChannels + o) * oh + i) * ow + j];
-                        for (int c = 0; c < s.c; c++) {
-                            for (int kh = 0; kh < s.kernel; kh++) {
-                                int hi = i * s.stride - s.padding + kh;
-                                if (hi < 0 || hi >= s.h) {
-                                    continue;
-                                }
-                                for (int kw = 0; kw < s.kernel; kw++) {
-                                    int wi = j * s.stride - s.padding + kw;
-                                    if (wi < 0 || wi >= s.w) {
-                                        continue;
-                                    }
-                                    int xAt = ((n * s.c + c) * s.h + hi) * s.w + wi;
-                                    int wAt = ((o * s.c + c) * s.kernel + kh) * s.kernel + kw;
-                                    double tx = go * w[wAt];
-                                    double tw = go * x[xAt];
-                                    dx[xAt] += tx;
-                                    dxAbs[xAt] += Math.abs(tx);
-                                    dw[wAt] += tw;
-                                    dwAbs[wAt] += Math.abs(tw);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        forEachTap(s, (yAt, xAt, wAt) -> {
+            double tx = (double) g[yAt] * w[wAt];
+            double tw = (double) g[yAt] * x[xAt];
+            dx[xAt] += tx;
+            dxAbs[xAt] += Math.abs(tx);
+            dw[wAt] += tw;
+            dwAbs[wAt] += Math.abs(tw);
+        });
         return new Result[] {new Result(dx, dxAbs), new Result(dw, dwAbs)};
     }
 

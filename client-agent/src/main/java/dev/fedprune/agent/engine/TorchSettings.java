@@ -43,6 +43,8 @@ public final class TorchSettings {
     private static final String GET_NNPACK = "_ZNK2at7Context17userEnabledNNPACKEv";
 
     private static boolean applied;
+    /** The process's libtorch_cpu.so, found once in /proc/self/maps; every access is under the class lock. */
+    private static NativeLibrary libTorch;
 
     private TorchSettings() {
     }
@@ -100,12 +102,15 @@ public final class TorchSettings {
     }
 
     private static Function function(String symbol) {
-        Path library = loadedLibTorch().orElseThrow(() -> new IllegalStateException(
-                "libtorch_cpu.so is not loaded in this process (is DJL's PyTorch engine on the class path?)"));
+        if (libTorch == null) {
+            Path library = loadedLibTorch().orElseThrow(() -> new IllegalStateException(
+                    "libtorch_cpu.so is not loaded in this process (is DJL's PyTorch engine on the class path?)"));
+            libTorch = NativeLibrary.getInstance(library.toString());
+        }
         try {
-            return NativeLibrary.getInstance(library.toString()).getFunction(symbol);
+            return libTorch.getFunction(symbol);
         } catch (UnsatisfiedLinkError e) {
-            throw new IllegalStateException(library + " does not export " + symbol + " (a libtorch other than 2.x?)", e);
+            throw new IllegalStateException(libTorch.getFile() + " does not export " + symbol + " (a libtorch other than 2.x?)", e);
         }
     }
 

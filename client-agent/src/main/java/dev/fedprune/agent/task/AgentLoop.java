@@ -286,11 +286,7 @@ public final class AgentLoop {
             }
             Contribution contribution = built.build();
             byte[] payload = contribution.toByteArray();
-            String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
-            if (cancelledTasks.contains(task.getTaskId())) {
-                throw new TaskCancelledException(task.getTaskId());
-            }
-            client.upload(task, uploadId, payload);
+            upload(task, payload);
             long uploaded = System.nanoTime();
             tasksDone++;
             log.info("{}: task {} folded ({} bytes up, {} ms compute)", options.name(), task.getTaskId(), payload.length, (computed - modelReady) / 1_000_000);
@@ -349,10 +345,7 @@ public final class AgentLoop {
         long computed = System.nanoTime();
         byte[] payload = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(quality.getSamples())
                 .setPriorModelQuality(quality).build().toByteArray();
-        if (cancelledTasks.contains(task.getTaskId())) {
-            throw new TaskCancelledException(task.getTaskId());
-        }
-        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
+        upload(task, payload);
         long uploaded = System.nanoTime();
         tasksDone++;
         Map<String, Double> metrics = new LinkedHashMap<>();
@@ -364,17 +357,24 @@ public final class AgentLoop {
         client.reportMetrics(task, metrics);
     }
 
+    /**
+     * Uploads a contribution under an id derived from the task and the payload (a retry of the same bytes
+     * resumes the same upload), unless the coordinator has called the task off meanwhile.
+     */
+    private void upload(Task task, byte[] payload) {
+        if (cancelledTasks.contains(task.getTaskId())) {
+            throw new TaskCancelledException(task.getTaskId());
+        }
+        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
+    }
+
     /** A task of a sparse training job: train (or evaluate, or score ABNS candidates), upload, report. */
     private void runTrainingTask(Task task) throws IOException {
         log.info("{}: task {} round {}: {}", options.name(), task.getTaskId(), task.getRoundIndex() + 1, task.getKind());
         SparseTrainingWorker.Result result = training.run(task, () -> cancelledTasks.contains(task.getTaskId()));
         byte[] payload = result.contribution().toByteArray();
         long computed = System.nanoTime();
-        String uploadId = task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16);
-        if (cancelledTasks.contains(task.getTaskId())) {
-            throw new TaskCancelledException(task.getTaskId());
-        }
-        client.upload(task, uploadId, payload);
+        upload(task, payload);
         tasksDone++;
         Map<String, Double> metrics = new LinkedHashMap<>(result.metrics());
         metrics.put("upload_seconds", (System.nanoTime() - computed) / 1e9);

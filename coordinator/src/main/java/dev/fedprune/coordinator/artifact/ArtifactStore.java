@@ -109,12 +109,12 @@ public final class ArtifactStore {
 
     /** Deletes a stored blob (one found corrupt), so that an upload of the right bytes can take its place. */
     public void discard(String id) throws IOException {
-        Artifact a = registered.get(id);
-        if (a == null) {
-            Optional<Artifact> blob = find(id);
-            if (blob.isPresent()) {
-                Files.deleteIfExists(blob.get().path());
-            }
+        if (registered.containsKey(id)) {
+            return; // a registered file is the job's own input, not a stored blob
+        }
+        Optional<Artifact> blob = find(id);
+        if (blob.isPresent()) {
+            Files.deleteIfExists(blob.get().path());
         }
     }
 

@@ -27,7 +27,7 @@ final class AgentInputs {
         }
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
-            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+            if (GrpcErrors.unprintable(c)) {
                 throw new IllegalArgumentException(field + ": control or format character U+" + String.format("%04X", (int) c) + " at index " + i);
             }
         }

@@ -313,7 +313,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                         + ", the upload says round " + header.getRoundIndex());
             }
             engine.checkAccepting(agent, header.getTaskId());
-            long limit = Math.min(MAX_UPLOAD_BYTES, engine.maxContributionBytes(agent, header.getTaskId()));
+            long limit = Math.min(MAX_UPLOAD_BYTES, engine.maxContributionBytes(task));
             if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > limit) {
                 throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + limit + "] for this task, got " + header.getTotalSizeBytes());
             }

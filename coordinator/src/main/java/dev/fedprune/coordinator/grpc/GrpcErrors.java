@@ -65,7 +65,7 @@ public final class GrpcErrors {
         StringBuilder out = new StringBuilder(cut.length() + 16);
         for (int i = 0; i < cut.length(); i++) {
             char c = cut.charAt(i);
-            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+            if (unprintable(c)) {
                 out.append(String.format("\\u%04X", (int) c));
             } else {
                 out.append(c);
@@ -78,4 +78,9 @@ public final class GrpcErrors {
     }
 
     static final int MAX_ECHOED_CHARS = 500;
+
+    /** Control and format characters: what agent-sent text may not hold and echoed text escapes. */
+    static boolean unprintable(char c) {
+        return Character.isISOControl(c) || Character.getType(c) == Character.FORMAT;
+    }
 }

@@ -499,8 +499,7 @@ public final class RoundEngine implements AutoCloseable {
     }
 
     /** The most bytes a contribution to this task may weigh (the job's method knows from the task). */
-    public long maxContributionBytes(AgentRecord agent, String taskId) {
-        TaskRecord task = taskOf(agent, taskId);
+    public long maxContributionBytes(TaskRecord task) {
         return activeJobOf(task).method.maxContributionBytes(task.roundIndex());
     }
 
