@@ -209,7 +209,12 @@ class FederatedJobTest {
             MaskRequest perturbed = new MaskRequest(noisy, request.calibrationFile(), request.method(), request.sparsityRatio(), request.perRow(),
                     request.nmN(), request.nmM(), request.calibrationSamples(), request.sequenceLength(), request.seed(), request.tensorNames(),
                     request.layerIndex(), request.priorMasks());
-            return new MagnitudeMaskEngine().computeMasks(perturbed, progress);
+            try {
+                return new MagnitudeMaskEngine().computeMasks(perturbed, progress);
+            } finally {
+                Files.deleteIfExists(noisy.resolve("model.safetensors"));
+                Files.deleteIfExists(noisy);
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.SparseUpdate;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -250,6 +251,30 @@ class WrongArithmeticTest {
         }
     }
 
+    @Test
+    void anUpdateHeavierThanTheWholeModelCanWeighIsRefusedFromItsHeader() throws Exception {
+        try (Federation fed = new Federation(dir.resolve("coord"))) {
+            CoordinatorClient alice = fed.enrolledClient("alice");
+            CoordinatorClient bob = fed.enrolledClient("bob");
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(SPEC.formatted("oversized", 1, 2, 300)));
+            Task task = awaitTask(alice);
+            byte[] honest = payload(task, weights(alice, task), 100);
+            // 16 MiB in an unknown field: the model (a few hundred weights) cannot weigh that much in any encoding
+            byte[] padded = AgentServiceBadInputTest.paddedWithUnknownField(honest, 16 << 20);
+            ManagedChannel channel = AgentServiceBadInputTest.mutualTls(fed.target(), alice.identity());
+            try {
+                AgentServiceBadInputTest.assertRefused(channel, Status.Code.INVALID_ARGUMENT, "header.total_size_bytes",
+                        AgentServiceBadInputTest.chunks(alice.identity(), task, "u-padded", padded, 1 << 20));
+            } finally {
+                channel.shutdownNow();
+            }
+            assertTrue(fed.node.store().upload("u-padded").isEmpty(), "a refused header stores no upload");
+            // the same update without the padding is within the bound and folds
+            assertTrue(alice.upload(task, "u-honest", honest).getFolded());
+            assertEquals("FOLDED", fed.node.store().task(task.getTaskId()).orElseThrow().state(), fed.node.store().events(jobId).toString());
+        }
+    }
+
     private static Task awaitTask(CoordinatorClient client) throws InterruptedException {
         for (int i = 0; i < 600; i++) {
             var r = client.pullTask();
@@ -296,6 +321,10 @@ class WrongArithmeticTest {
     }
 
     private static void upload(CoordinatorClient client, Task task, Map<String, SparseTensor> update, long samples) {
+        client.upload(task, task.getTaskId() + "-upload", payload(task, update, samples));
+    }
+
+    private static byte[] payload(Task task, Map<String, SparseTensor> update, long samples) {
         SparseUpdate.Builder u = SparseUpdate.newBuilder();
         update.forEach((name, t) -> u.addTensors(dev.fedprune.proto.v1.SparseTensor.newBuilder().setTensorName(name).addShape(t.size())
                 .setNumValues(t.nonZeroCount()).setIndexEncoding(IndexEncoding.INDEX_ENCODING_DELTA_VARINT)
@@ -303,6 +332,6 @@ class WrongArithmeticTest {
                 .setValues(ByteString.copyFrom(SparseTensorParts.values(t)))));
         byte[] payload = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(samples).setSparseUpdate(u)
                 .setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(0.1).setSamples(20)).build().toByteArray();
-        client.upload(task, task.getTaskId() + "-upload", payload);
+        return payload;
     }
 }

@@ -4,9 +4,12 @@ import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.coordinator.error.NotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,7 +55,14 @@ public final class ArtifactStore {
         Path target = blobs.resolve(sha);
         if (!Files.exists(target)) {
             Path tmp = Files.createTempFile(staging, sha, ".tmp");
-            Files.write(tmp, data);
+            // On the disk, not only in the page cache, before the database may say the bytes are stored.
+            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(data);
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+                out.force(true);
+            }
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return new Artifact(idOf(sha), target, data.length, sha);

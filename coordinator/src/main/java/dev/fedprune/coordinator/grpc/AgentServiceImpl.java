@@ -387,9 +387,13 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
             // Verified before the engine sees the payload: a refusal here folds nothing and leaves the task open.
             byte[] statement = Statements.contribution(task.jobId(), task.roundIndex(), task.id(), agent.id(), sha, nonce);
             Signatures.verify(caller.certificate().getPublicKey(), statement, chunk.getSignature().toByteArray(), "contribution for task " + task.id());
-            replayGuard.consume(agent.id(), nonce, task.id(), clock.getAsLong(), "header.nonce");
-            engine.acceptContribution(agent, upload.taskId(), payload, sha);
-            store.saveUpload(new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), upload.committedBytes(), upload.totalBytes(), "COMPLETE"), clock.getAsLong());
+            replayGuard.checkUnused(agent.id(), nonce, "header.nonce");
+            UploadRecord done = new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), upload.committedBytes(), upload.totalBytes(), "COMPLETE");
+            // The nonce spent, the task folded and the upload complete are one commit; the receipt follows it.
+            engine.acceptContribution(agent, upload.taskId(), payload, sha, () -> {
+                replayGuard.consume(agent.id(), nonce, task.id(), clock.getAsLong(), "header.nonce");
+                store.saveUpload(done, clock.getAsLong());
+            });
             Files.deleteIfExists(staging);
             receipt.onNext(UploadReceipt.newBuilder().setUploadId(upload.id()).setCommittedBytes(upload.committedBytes())
                     .setPayloadSha256(sha).setFolded(true).build());

@@ -21,6 +21,7 @@ import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.sparsetrain.SparseTrainingMethod;
 import dev.fedprune.coordinator.store.CoordinatorStore;
+import dev.fedprune.coordinator.store.Jdbc;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
 import dev.fedprune.coordinator.store.Records.JobRecord;
 import dev.fedprune.coordinator.store.Records.RoundRecord;
@@ -118,18 +119,24 @@ public final class RoundEngine implements AutoCloseable {
         }
         String id = "job-" + UUID.randomUUID().toString().substring(0, 8);
         long now = clock.getAsLong();
-        store.insertJob(new JobRecord(id, spec.name(), JobSpecParser.toJson(spec), JobState.CREATED.name(), 0, 0, null, null, now, now));
-        active.put(id, new ActiveJob(id, spec, JobState.CREATED, 0, now));
+        store.inTransaction(() -> {
+            store.insertJob(new JobRecord(id, spec.name(), JobSpecParser.toJson(spec), JobState.CREATED.name(), 0, 0, null, null, now, now));
+            event(id, createdEvent(spec));
+            // The ticker starts only a job whose row is committed.
+            Jdbc.afterCommit(() -> active.put(id, new ActiveJob(id, spec, JobState.CREATED, 0, now)));
+        });
+        return id;
+    }
+
+    private static String createdEvent(JobSpec spec) {
         if (spec.method() == JobSpec.Method.SPARSE_TRAINING) {
             var t = spec.sparseTraining();
-            event(id, "created " + spec.name() + ": sparse training " + t.variant().label() + " of " + t.architecture().label()
-                    + " at density " + t.density() + ", " + t.rounds() + " rounds, " + spec.agentsPerRound() + " agents per round");
-            return id;
+            return "created " + spec.name() + ": sparse training " + t.variant().label() + " of " + t.architecture().label()
+                    + " at density " + t.density() + ", " + t.rounds() + " rounds, " + spec.agentsPerRound() + " agents per round";
         }
-        event(id, "created " + spec.name() + ": FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", "
+        return "created " + spec.name() + ": FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", "
                 + spec.localPruner().name().toLowerCase() + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel()
-                + ", " + spec.comparisonGroup().name().toLowerCase() + " comparison, " + spec.agentsPerRound() + " agents per round");
-        return id;
+                + ", " + spec.comparisonGroup().name().toLowerCase() + " comparison, " + spec.agentsPerRound() + " agents per round";
     }
 
     private static void checkModelDirectory(JobSpec spec) {
@@ -160,8 +167,10 @@ public final class RoundEngine implements AutoCloseable {
             throw new RoundClosedException("job " + jobId + " is already " + record.state());
         }
         synchronized (job) {
-            store.expireOpenTasks(jobId, job.round, clock.getAsLong(), "job cancelled");
-            finishJob(job, JobState.CANCELLED, "cancelled by operator");
+            store.inTransaction(() -> {
+                store.expireOpenTasks(jobId, job.round, clock.getAsLong(), "job cancelled");
+                finishJob(job, JobState.CANCELLED, "cancelled by operator");
+            });
         }
     }
 
@@ -210,11 +219,13 @@ public final class RoundEngine implements AutoCloseable {
                 load(job);
                 job.state = JobState.WAITING_FOR_AGENTS;
                 job.waitingSince = now;
-                saveJob(job, null, null);
                 long prunable = job.manifest.prunableTensors().stream().mapToLong(ModelManifest.TensorEntry::elementCount).sum();
-                event(job.id, "model " + job.manifest.architecture() + " " + job.manifest.modelId().substring(0, 12) + ": "
-                        + job.manifest.tensors().size() + " tensors, " + prunable + " prunable weights, " + job.method.totalRounds()
-                        + " round(s); waiting for " + job.spec.agentsPerRound() + " agents");
+                store.inTransaction(() -> {
+                    saveJob(job, null, null);
+                    event(job.id, "model " + job.manifest.architecture() + " " + job.manifest.modelId().substring(0, 12) + ": "
+                            + job.manifest.tensors().size() + " tensors, " + prunable + " prunable weights, " + job.method.totalRounds()
+                            + " round(s); waiting for " + job.spec.agentsPerRound() + " agents");
+                });
             }
             case WAITING_FOR_AGENTS -> {
                 List<AgentRecord> online = agents.onlineAgents();
@@ -238,10 +249,12 @@ public final class RoundEngine implements AutoCloseable {
                         }
                         closeRound(job, tasks);
                     } else {
-                        store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
-                        store.updateRound(job.id, job.round, "FAILED", now, (int) folded, refusedCount(job), null);
-                        finishJob(job, JobState.FAILED, "round " + job.round + ": quorum not met, " + folded + " of "
-                                + job.spec.quorum() + " contributions " + (pastDeadline ? "by the deadline" : "accepted"));
+                        store.inTransaction(() -> {
+                            store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
+                            store.updateRound(job.id, job.round, "FAILED", now, (int) folded, refusedCount(job), null);
+                            finishJob(job, JobState.FAILED, "round " + job.round + ": quorum not met, " + folded + " of "
+                                    + job.spec.quorum() + " contributions " + (pastDeadline ? "by the deadline" : "accepted"));
+                        });
                     }
                 }
             }
@@ -310,16 +323,19 @@ public final class RoundEngine implements AutoCloseable {
         List<AgentRecord> selected = candidates.subList(0, job.spec.agentsPerRound());
         long now = clock.getAsLong();
         long deadline = now + job.spec.deadlineSeconds() * 1000L;
-        store.insertRound(new RoundRecord(job.id, job.round, "OPEN", now, deadline, null, selected.size(), job.spec.quorum(), 0, 0, null));
-        for (AgentRecord a : selected) {
-            store.insertTask(new TaskRecord("task-" + UUID.randomUUID(), job.id, job.round, a.id(),
-                    job.method.taskTemplate(job.round).getKind().name(), "ASSIGNED", now, null, null, 0, null, null, null));
-        }
         job.method.openRound(job.round);
         job.state = JobState.ROUND_OPEN;
-        saveJob(job, null, null);
-        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " open: "
-                + selected.stream().map(AgentRecord::name).toList() + ", quorum " + job.spec.quorum() + ", deadline " + job.spec.deadlineSeconds() + " s");
+        // The round, its tasks and the job's state are committed together: agents never see half a round.
+        store.inTransaction(() -> {
+            store.insertRound(new RoundRecord(job.id, job.round, "OPEN", now, deadline, null, selected.size(), job.spec.quorum(), 0, 0, null));
+            for (AgentRecord a : selected) {
+                store.insertTask(new TaskRecord("task-" + UUID.randomUUID(), job.id, job.round, a.id(),
+                        job.method.taskTemplate(job.round).getKind().name(), "ASSIGNED", now, null, null, 0, null, null, null));
+            }
+            saveJob(job, null, null);
+            event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " open: "
+                    + selected.stream().map(AgentRecord::name).toList() + ", quorum " + job.spec.quorum() + ", deadline " + job.spec.deadlineSeconds() + " s");
+        });
     }
 
     private void closeRound(ActiveJob job, List<TaskRecord> tasks) throws IOException {
@@ -343,15 +359,20 @@ public final class RoundEngine implements AutoCloseable {
         long now = clock.getAsLong();
         summary.put("aggregationMillis", now - started);
         int folded = (int) tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
-        store.updateRound(job.id, job.round, "CLOSED", now, folded, refusedCount(job), JSON.writeValueAsString(summary));
-        event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " aggregated from " + folded + " agents in " + (now - started) + " ms"
+        String summaryJson = JSON.writeValueAsString(summary);
+        String aggregated = "round " + (job.round + 1) + "/" + job.method.totalRounds() + " aggregated from " + folded + " agents in " + (now - started) + " ms"
                 + (quality == null ? "" : String.format(Locale.ROOT, "; %s of the model after %d round(s): %.4f", quality.get("metric"),
-                job.round, (Double) quality.get("value"))));
+                job.round, (Double) quality.get("value")));
         if (job.round + 1 < job.method.totalRounds()) {
-            job.round++;
-            job.state = JobState.WAITING_FOR_AGENTS;
-            job.waitingSince = now;
-            saveJob(job, null, null);
+            // The closed round and the job moving on to the next are one commit.
+            store.inTransaction(() -> {
+                store.updateRound(job.id, job.round, "CLOSED", now, folded, refusedCount(job), summaryJson);
+                event(job.id, aggregated);
+                job.round++;
+                job.state = JobState.WAITING_FOR_AGENTS;
+                job.waitingSince = now;
+                saveJob(job, null, null);
+            });
             return;
         }
         Path resultDir = jobDir(job.id).resolve("result");
@@ -364,10 +385,15 @@ public final class RoundEngine implements AutoCloseable {
         report.put("rounds", roundReport(job));
         report.put("wallMillis", clock.getAsLong() - job.startedAt);
         Files.writeString(resultDir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        // The results are on disk before the job is committed as completed: a restart in between aggregates again.
         job.state = JobState.COMPLETED;
-        saveJob(job, null, resultDir.toAbsolutePath().toString());
+        store.inTransaction(() -> {
+            store.updateRound(job.id, job.round, "CLOSED", now, folded, refusedCount(job), summaryJson);
+            event(job.id, aggregated);
+            saveJob(job, null, resultDir.toAbsolutePath().toString());
+            event(job.id, "completed: overall sparsity " + report.get("overallSparsity") + "; pruned model, global mask and report in " + resultDir.toAbsolutePath());
+        });
         active.remove(job.id);
-        event(job.id, "completed: overall sparsity " + report.get("overallSparsity") + "; pruned model, global mask and report in " + resultDir.toAbsolutePath());
     }
 
     /** Operators read agent names: replace agent ids in a round summary's agreement and exclusions. */
@@ -427,21 +453,26 @@ public final class RoundEngine implements AutoCloseable {
 
     private void finishJob(ActiveJob job, JobState state, String reason) {
         job.state = state;
-        // No task of a finished job stays open: agents would be handed it forever.
-        store.expireOpenTasksOfJob(job.id, clock.getAsLong(), "job " + state.name().toLowerCase() + ": " + reason);
-        saveJob(job, reason, null);
+        store.inTransaction(() -> {
+            // No task of a finished job stays open: agents would be handed it forever.
+            store.expireOpenTasksOfJob(job.id, clock.getAsLong(), "job " + state.name().toLowerCase() + ": " + reason);
+            saveJob(job, reason, null);
+            event(job.id, state.name().toLowerCase() + ": " + reason);
+        });
         active.remove(job.id);
-        event(job.id, state.name().toLowerCase() + ": " + reason);
     }
 
     private void saveJob(ActiveJob job, String failureReason, String resultDir) {
         store.updateJob(job.id, job.state.name(), job.round, failureReason, resultDir, clock.getAsLong());
     }
 
+    /** Records a job event; the log line and the listeners (the dashboard's stream) follow once it is committed. */
     private void event(String jobId, String message) {
         store.addEvent(jobId, clock.getAsLong(), message);
-        log.info("{}: {}", jobId, message);
-        listener.onEvent(jobId, message);
+        Jdbc.afterCommit(() -> {
+            log.info("{}: {}", jobId, message);
+            listener.onEvent(jobId, message);
+        });
     }
 
     private Path jobDir(String jobId) {
@@ -526,9 +557,12 @@ public final class RoundEngine implements AutoCloseable {
 
     /**
      * Verifies and folds a complete, digest-checked upload. Nothing is changed by a contribution
-     * that is refused, other than the task being marked refused with the reason.
+     * that is refused, other than the task being marked refused with the reason. {@code withFold}
+     * (the caller's own writes: the nonce spent, the upload complete) commits in the same
+     * transaction as the task folded; when that transaction fails, the round in memory is folded
+     * again from what is committed, so nothing is folded that the store does not have.
      */
-    public void acceptContribution(AgentRecord agent, String taskId, byte[] payload, String payloadSha256) throws IOException {
+    public void acceptContribution(AgentRecord agent, String taskId, byte[] payload, String payloadSha256, Runnable withFold) throws IOException {
         ActiveJob job = activeJobOf(taskOf(agent, taskId));
         synchronized (job) {
             // Read the task again under the job's lock: a concurrent upload for the same task may have folded it.
@@ -549,24 +583,39 @@ public final class RoundEngine implements AutoCloseable {
                 job.method.fold(task.roundIndex(), agent.id(), contribution);
                 listener.contributionFolded(job.id, payload.length, System.nanoTime() - foldStarted);
             } catch (InvalidProtocolBufferException e) {
-                store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, "payload: not a Contribution message: " + e.getMessage());
-                event(job.id, "refused contribution of " + agent.name() + ": payload is not a Contribution message");
+                refuse(job, agent, taskId, now, payload, payloadSha256, "payload: not a Contribution message: " + e.getMessage(),
+                        "payload is not a Contribution message");
                 listener.contributionRefused(job.id, "payload");
                 throw new InvalidContributionException("payload", "not a Contribution message: " + e.getMessage());
             } catch (InvalidContributionException e) {
-                store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, e.getMessage());
-                event(job.id, "refused contribution of " + agent.name() + ": " + e.getMessage());
+                refuse(job, agent, taskId, now, payload, payloadSha256, e.getMessage(), e.getMessage());
                 listener.contributionRefused(job.id, e.field().replaceAll("\\[.*", ""));
                 throw e;
             }
+            // The bytes are in the store before the task is committed as folded; the agent's receipt follows the commit.
             artifacts.put(payload);
-            store.finishTask(taskId, "FOLDED", now, payload.length, payloadSha256, contribution.getSampleCount(), null);
-            if (contribution.hasPriorModelQuality()) {
-                store.saveMetrics(taskId, RoundQuality.metrics(contribution.getPriorModelQuality()), now);
+            try {
+                store.inTransaction(() -> {
+                    store.finishTask(taskId, "FOLDED", now, payload.length, payloadSha256, contribution.getSampleCount(), null);
+                    if (contribution.hasPriorModelQuality()) {
+                        store.saveMetrics(taskId, RoundQuality.metrics(contribution.getPriorModelQuality()), now);
+                    }
+                    withFold.run();
+                    event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + payload.length + " bytes, "
+                            + contribution.getSampleCount() + " samples)");
+                });
+            } catch (RuntimeException e) {
+                refoldCommitted(job);
+                throw e;
             }
-            event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + payload.length + " bytes, "
-                    + contribution.getSampleCount() + " samples)");
         }
+    }
+
+    private void refuse(ActiveJob job, AgentRecord agent, String taskId, long now, byte[] payload, String payloadSha256, String error, String eventReason) {
+        store.inTransaction(() -> {
+            store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, error);
+            event(job.id, "refused contribution of " + agent.name() + ": " + eventReason);
+        });
     }
 
     public void recordMetrics(AgentRecord agent, String taskId, Map<String, Double> values) {
@@ -599,22 +648,7 @@ public final class RoundEngine implements AutoCloseable {
                     job.method.restoreClosedRounds(job.round);
                 }
                 if (state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) {
-                    job.method.openRound(job.round);
-                    int refolded = 0;
-                    for (TaskRecord t : store.tasks(job.id, job.round)) {
-                        if (t.state().equals("FOLDED")) {
-                            String id = ArtifactStore.idOf(t.payloadSha256());
-                            Contribution c;
-                            try {
-                                c = Contribution.parseFrom(artifacts.read(id));
-                            } catch (CorruptArtifactException e) {
-                                reissueCorrupt(job, t, e);
-                                continue;
-                            }
-                            job.method.fold(job.round, t.agentId(), c);
-                            refolded++;
-                        }
-                    }
+                    int refolded = refoldCommitted(job);
                     job.state = JobState.ROUND_OPEN;
                     event(job.id, "resumed after restart: round " + (job.round + 1) + " re-folded " + refolded + " stored contributions");
                 }
@@ -626,19 +660,47 @@ public final class RoundEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * Folds the open round again from scratch, from the contributions the store has as folded (at
+     * restart, or after a fold whose commit failed); a stored contribution found corrupt is not
+     * folded and its task is issued again. Returns how many were folded.
+     */
+    private int refoldCommitted(ActiveJob job) throws IOException {
+        job.method.openRound(job.round);
+        int refolded = 0;
+        for (TaskRecord t : store.tasks(job.id, job.round)) {
+            if (t.state().equals("FOLDED")) {
+                Contribution c;
+                try {
+                    c = Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(t.payloadSha256())));
+                } catch (CorruptArtifactException e) {
+                    reissueCorrupt(job, t, e);
+                    continue;
+                }
+                job.method.fold(job.round, t.agentId(), c);
+                refolded++;
+            }
+        }
+        return refolded;
+    }
+
     /** A folded contribution whose stored bytes are corrupt is not folded: its blob goes and its task is issued again. */
     private void reissueCorrupt(ActiveJob job, TaskRecord task, CorruptArtifactException e) throws IOException {
         log.error("job {}: {}; task {} of agent {} is issued again", job.id, e.getMessage(), task.id(), task.agentId());
         artifacts.discard(e.id());
-        store.reissueTask(task.id(), "re-issued after restart: stored contribution " + e.getMessage().replace("artifact ", ""));
-        event(job.id, "round " + (job.round + 1) + ": the stored contribution of " + store.agent(task.agentId()).map(AgentRecord::name).orElse(task.agentId())
-                + " is corrupt (its bytes no longer match their SHA-256); not folded, task issued again");
+        String agentName = store.agent(task.agentId()).map(AgentRecord::name).orElse(task.agentId());
+        store.inTransaction(() -> {
+            store.reissueTask(task.id(), "re-issued after restart: stored contribution " + e.getMessage().replace("artifact ", ""));
+            event(job.id, "round " + (job.round + 1) + ": the stored contribution of " + agentName
+                    + " is corrupt (its bytes no longer match their SHA-256); not folded, task issued again");
+        });
     }
 
     @Override
     public synchronized void close() {
         if (ticker != null) {
-            ticker.shutdownNow();
+            // No interrupt: H2 closes its file when a thread writing to it is interrupted, failing the commit in flight.
+            ticker.shutdown();
             try {
                 ticker.awaitTermination(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {

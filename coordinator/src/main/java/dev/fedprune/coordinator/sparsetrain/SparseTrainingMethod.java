@@ -489,6 +489,25 @@ public final class SparseTrainingMethod implements JobMethod {
         return q;
     }
 
+    /**
+     * The most a contribution can weigh, from the model alone: every tensor sent dense as a sparse
+     * update (a 4-byte value and at most a 10-byte varint index per weight, 256 bytes of framing per
+     * tensor), as much again for top-K gradients, one BatchNorm statistics set (mean and variance per
+     * channel) per ABNS candidate, and 64 KiB for the rest. Honest agents send far less (sparse
+     * updates carry surviving weights only); an upload declaring more is refused from its header.
+     */
+    @Override
+    public long maxContributionBytes(int roundIndex) {
+        long bytes = 64 * 1024;
+        for (long size : allSizes.values()) {
+            bytes += 2 * (size * 14 + 256);
+        }
+        Map<String, Integer> bn = layout.batchNormChannels();
+        long channels = bn.values().stream().mapToLong(Integer::longValue).sum();
+        bytes += Math.max(1, spec.candidates()) * (channels * 2 * 5 + 256L * bn.size() + 8);
+        return bytes;
+    }
+
     @Override
     public Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException {
         Map<String, Object> summary = new LinkedHashMap<>();

@@ -25,6 +25,18 @@ public final class CoordinatorStore {
         this.jdbc = new Jdbc(dataSource);
     }
 
+    /**
+     * Runs {@code work} as one transaction: the writes that belong together (a contribution folded
+     * and its event, a round opened with its tasks) are all on disk or none is. Nested calls join.
+     */
+    public <T> T inTransaction(java.util.function.Supplier<T> work) {
+        return jdbc.inTransaction(work);
+    }
+
+    public void inTransaction(Runnable work) {
+        jdbc.inTransaction(work);
+    }
+
     // ------------------------------------------------------------------ agents
 
     public void insertAgent(AgentRecord a) {
@@ -158,9 +170,11 @@ public final class CoordinatorStore {
      * agent's upload of the same bytes under the same upload id is taken afresh.
      */
     public void reissueTask(String taskId, String reason) {
-        jdbc.update("update tasks set state = 'ASSIGNED', finished_at = null, bytes_up = 0, payload_sha256 = null, sample_count = null, error = ? where id = ?",
-                reason, taskId);
-        jdbc.update("delete from uploads where task_id = ?", taskId);
+        jdbc.inTransaction(() -> {
+            jdbc.update("update tasks set state = 'ASSIGNED', finished_at = null, bytes_up = 0, payload_sha256 = null, sample_count = null, error = ? where id = ?",
+                    reason, taskId);
+            jdbc.update("delete from uploads where task_id = ?", taskId);
+        });
     }
 
     /** Every task of the job still open, in any round, expires (the job failed or was cancelled). */
@@ -194,18 +208,20 @@ public final class CoordinatorStore {
     }
 
     public void saveUpload(UploadRecord u, long at) {
-        if (jdbc.update("update uploads set committed_bytes = ?, state = ?, updated_at = ? where id = ?", u.committedBytes(), u.state(), at, u.id()) == 0) {
-            jdbc.update("insert into uploads (id, task_id, agent_id, committed_bytes, total_bytes, state, updated_at) values (?,?,?,?,?,?,?)",
-                    u.id(), u.taskId(), u.agentId(), u.committedBytes(), u.totalBytes(), u.state(), at);
-        }
+        jdbc.inTransaction(() -> {
+            if (jdbc.update("update uploads set committed_bytes = ?, state = ?, updated_at = ? where id = ?", u.committedBytes(), u.state(), at, u.id()) == 0) {
+                jdbc.update("insert into uploads (id, task_id, agent_id, committed_bytes, total_bytes, state, updated_at) values (?,?,?,?,?,?,?)",
+                        u.id(), u.taskId(), u.agentId(), u.committedBytes(), u.totalBytes(), u.state(), at);
+            }
+        });
     }
 
     public void saveMetrics(String taskId, Map<String, Double> values, long at) {
-        values.forEach((name, value) -> {
+        jdbc.inTransaction(() -> values.forEach((name, value) -> {
             if (jdbc.update("update task_metrics set metric = ?, reported_at = ? where task_id = ? and name = ?", value, at, taskId, name) == 0) {
                 jdbc.update("insert into task_metrics (task_id, name, metric, reported_at) values (?,?,?,?)", taskId, name, value, at);
             }
-        });
+        }));
     }
 
     public Map<String, Double> metrics(String taskId) {

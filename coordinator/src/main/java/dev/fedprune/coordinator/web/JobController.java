@@ -44,10 +44,14 @@ public class JobController {
     @PostMapping(path = "/jobs", consumes = "*/*")
     public ResponseEntity<Map<String, Object>> submit(@RequestBody String spec, Authentication authentication) {
         JobSpec parsed = JobSpecParser.parse(spec);
-        String id = node.engine().submit(parsed);
         String operator = SecurityController.who(authentication).username();
-        store.addEvent(id, System.currentTimeMillis(), "submitted by " + operator);
-        node.audit().success(AuditLog.JOB_SUBMITTED, operator, id, parsed.name());
+        // The job, who submitted it and the audit entry are committed together, before the 201.
+        String id = store.inTransaction(() -> {
+            String created = node.engine().submit(parsed);
+            store.addEvent(created, System.currentTimeMillis(), "submitted by " + operator);
+            node.audit().success(AuditLog.JOB_SUBMITTED, operator, created, parsed.name());
+            return created;
+        });
         return ResponseEntity.status(HttpStatus.CREATED).header("Location", "/api/jobs/" + id).body(job(id));
     }
 
