@@ -39,6 +39,7 @@ import dev.fedprune.security.tls.PinnedCaTrustManager;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -48,8 +49,16 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.List;
 import java.util.function.Supplier;
+import org.bouncycastle.asn1.DERUTF8String;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -192,6 +201,27 @@ class SecurityRefusalTest {
         ManagedChannel c = channel(keys.getPrivate(), forged);
         refused(Status.Code.UNAUTHENTICATED, "does not verify with this coordinator's CA key", AuditLog.CONNECTION_REFUSED,
                 () -> AgentServiceGrpc.newBlockingStub(c).pullTask(PullTaskRequest.getDefaultInstance()));
+    }
+
+    @Test
+    void namesFromAForeignCertificateAreEchoedBoundedAndEscaped() throws Exception {
+        // Anyone can make a certificate with names as long as they like (RFC 5280's 64 characters is not enforced on the
+        // wire); the refusal quotes the name, cut short and with control characters escaped.
+        KeyPair keys = KeyPairs.generate();
+        X500Name name = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, new DERUTF8String("x".repeat(2000) + "\u001b[31m")).build();
+        Instant now = Instant.now();
+        X509Certificate selfSigned = new JcaX509CertificateConverter().getCertificate(new JcaX509v3CertificateBuilder(name, BigInteger.ONE,
+                Date.from(now.minusSeconds(60)), Date.from(now.plusSeconds(3600)), name, keys.getPublic())
+                .build(new JcaContentSignerBuilder(KeyPairs.SIGNATURE_ALGORITHM).build(keys.getPrivate())));
+        ManagedChannel c = channel(keys.getPrivate(), selfSigned);
+        StatusRuntimeException e = refused(Status.Code.UNAUTHENTICATED, "certificate of 'xxxx", AuditLog.CONNECTION_REFUSED,
+                () -> AgentServiceGrpc.newBlockingStub(c).pullTask(PullTaskRequest.getDefaultInstance()));
+        String description = e.getStatus().getDescription();
+        assertTrue(description.length() < 600, "description of " + description.length() + " characters");
+        SecurityStore.AuditEntry entry = fed.node.audit().entries(1, AuditLog.CONNECTION_REFUSED).get(0);
+        assertTrue(entry.detail().length() < 700, "audit detail of " + entry.detail().length() + " characters");
+        assertFalse(description.contains("\u001b") || entry.detail().contains("\u001b") || entry.subject().contains("\u001b"),
+                "control characters escaped");
     }
 
     @Test

@@ -75,9 +75,11 @@ public final class AgentIdentityInterceptor implements ServerInterceptor {
             AuthenticatedAgent who = new AuthenticatedAgent(agents.get(agentId), presented);
             return Contexts.interceptCall(Context.current().withValue(AGENT, who).withValue(PEER, peer), call, headers, next);
         } catch (CertificateRejectedException | UnauthenticatedException e) {
-            String subject = presented == null ? null : CertificateVerifier.commonName(presented);
-            auditRefusal(peer, subject, shortName(method) + ": " + e.getMessage());
-            call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
+            // The messages quote names from the presented certificate, which anyone can make as long as they like.
+            String subject = presented == null ? null : GrpcErrors.bounded(CertificateVerifier.commonName(presented));
+            String message = GrpcErrors.bounded(e.getMessage());
+            auditRefusal(peer, subject, shortName(method) + ": " + message);
+            call.close(Status.UNAUTHENTICATED.withDescription(message), new Metadata());
             return new ServerCall.Listener<>() {
             };
         }

@@ -3,6 +3,7 @@ package dev.fedprune.coordinator.grpc;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.FormatException;
 import dev.fedprune.coordinator.error.InvalidUploadException;
+import dev.fedprune.coordinator.error.MalformedRequestException;
 import dev.fedprune.coordinator.error.NotFoundException;
 import dev.fedprune.coordinator.error.PermissionDeniedException;
 import dev.fedprune.coordinator.error.RoundClosedException;
@@ -15,12 +16,25 @@ import dev.fedprune.security.ReplayedNonceException;
 import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The one place where coordinator exceptions become gRPC status codes. */
+/**
+ * The one place where coordinator exceptions become gRPC status codes, and where refused calls are
+ * logged: one line each with its text bounded, at most {@value #LOGGED_REFUSALS_PER_MINUTE} a minute
+ * per call and status code.
+ */
 public final class GrpcErrors {
     private static final Logger log = LoggerFactory.getLogger(GrpcErrors.class);
+
+    /** A flood of refused calls (garbage, a misbehaving agent) is counted, not logged line by line. */
+    static final int LOGGED_REFUSALS_PER_MINUTE = 10;
+    private static final long REFUSAL_WINDOW_NANOS = TimeUnit.MINUTES.toNanos(1);
+    /** Keyed by call and status code: constants of this code base, so the map stays small. */
+    private static final ConcurrentMap<String, RefusalWindow> refusals = new ConcurrentHashMap<>();
 
     private GrpcErrors() {
     }
@@ -31,7 +45,8 @@ public final class GrpcErrors {
         }
         Status status;
         if (e instanceof InvalidContributionException || e instanceof InvalidUploadException || e instanceof InvalidJobSpecException
-                || e instanceof FormatException || e instanceof IllegalArgumentException || e instanceof InvalidSecurityInputException) {
+                || e instanceof FormatException || e instanceof IllegalArgumentException || e instanceof InvalidSecurityInputException
+                || e instanceof MalformedRequestException) {
             status = Status.INVALID_ARGUMENT;
         } else if (e instanceof NotFoundException) {
             status = Status.NOT_FOUND;
@@ -49,8 +64,44 @@ public final class GrpcErrors {
             return Status.INTERNAL.withDescription(call + ": internal error, reference " + reference).asRuntimeException();
         }
         String message = bounded(e.getMessage());
-        log.warn("{} refused ({}): {}", call, status.getCode(), message);
+        logRefusal(call, status.getCode(), message);
         return status.withDescription(message).asRuntimeException();
+    }
+
+    /** Refusals of one call with one code within a minute; what the window did not log is counted into the next line. */
+    private static final class RefusalWindow {
+        long startNanos;
+        int logged;
+        long unlogged;
+
+        RefusalWindow(long startNanos) {
+            this.startNanos = startNanos;
+        }
+    }
+
+    private static void logRefusal(String call, Status.Code code, String message) {
+        String peer = AgentIdentityInterceptor.PEER.get();
+        RefusalWindow window = refusals.computeIfAbsent(call + " " + code, k -> new RefusalWindow(System.nanoTime()));
+        long unloggedBefore = 0;
+        boolean last;
+        synchronized (window) {
+            long now = System.nanoTime();
+            if (now - window.startNanos >= REFUSAL_WINDOW_NANOS) {
+                unloggedBefore = window.unlogged;
+                window.startNanos = now;
+                window.logged = 0;
+                window.unlogged = 0;
+            }
+            if (window.logged >= LOGGED_REFUSALS_PER_MINUTE) {
+                window.unlogged++;
+                return;
+            }
+            window.logged++;
+            last = window.logged == LOGGED_REFUSALS_PER_MINUTE;
+        }
+        log.warn("{} refused ({}){}: {}{}{}", call, code, peer == null ? "" : " from " + peer, message,
+                unloggedBefore == 0 ? "" : " [" + unloggedBefore + " earlier " + call + " " + code + " refusals were counted, not logged]",
+                last ? " [further " + call + " " + code + " refusals within the minute are counted, not logged]" : "");
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.grpc.AgentIdentityInterceptor;
 import dev.fedprune.coordinator.grpc.AgentServiceImpl;
+import dev.fedprune.coordinator.grpc.RequestParsing;
 import dev.fedprune.coordinator.security.AgentPki;
 import dev.fedprune.coordinator.security.AuditLog;
 import dev.fedprune.coordinator.security.EnrollmentService;
@@ -136,7 +137,9 @@ public final class CoordinatorNode implements AutoCloseable {
                 pki, enrollment, new ReplayGuard(securityStore), audit);
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
                 .sslContext(serverTls(keys))
-                .addService(ServerInterceptors.intercept(service, new AgentIdentityInterceptor(pki, agents, audit)))
+                // The caller's certificate is checked before a request is read; a request that does not parse is INVALID_ARGUMENT.
+                .addService(ServerInterceptors.intercept(RequestParsing.refusingUnparseable(service.bindService()),
+                        new AgentIdentityInterceptor(pki, agents, audit)))
                 .addService(health.getHealthService())
                 .maxInboundMessageSize(8 << 20)
                 // Bounded lives: a connection is asked to go after 30 minutes (agents reconnect at once) and its
