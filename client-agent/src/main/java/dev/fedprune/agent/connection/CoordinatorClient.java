@@ -20,6 +20,8 @@ import dev.fedprune.proto.v1.PullTaskRequest;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.RenewRequest;
 import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TaskFailureAck;
+import dev.fedprune.proto.v1.TaskFailureReport;
 import dev.fedprune.proto.v1.UploadReceipt;
 import dev.fedprune.proto.v1.UploadStatusRequest;
 import dev.fedprune.security.SignatureRejectedException;
@@ -199,6 +201,22 @@ public final class CoordinatorClient implements AutoCloseable {
         call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).reportMetrics(MetricsReport.newBuilder()
                 .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex())
                 .setTaskId(task.getTaskId()).putAllValues(values).build()));
+    }
+
+    /**
+     * Tells the coordinator that this agent cannot finish {@code task}; retried like every call.
+     *
+     * @param reason    one line for operators, at most 500 characters
+     * @param retryable whether this agent may succeed if it tries the same task again later
+     */
+    public TaskFailureAck reportTaskFailure(Task task, String reason, boolean retryable) {
+        return call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).reportTaskFailure(TaskFailureReport.newBuilder()
+                .setTaskId(task.getTaskId()).setReason(reason).setRetryable(retryable).build()));
+    }
+
+    /** How long to wait after the {@code failures}-th failure in a row (from 1): the calls' own back-off. */
+    public static long backoffMillis(int failures) {
+        return BACKOFF.apply(Math.max(1, failures));
     }
 
     /**

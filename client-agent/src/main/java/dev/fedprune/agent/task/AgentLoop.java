@@ -52,6 +52,8 @@ public final class AgentLoop {
     public static final String ENGINE_SELF_CHECK_FAILED = "engine_self_check_failed";
     /** The coordinator hands a pulled task back until its round closes: a refused one is asked for again this much later. */
     static final long REFUSED_TASK_PAUSE_MILLIS = 5_000;
+    /** The coordinator takes failure reasons of at most this many characters. */
+    static final int MAX_FAILURE_REASON_CHARS = 500;
 
     /**
      * @param dataFile        the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
@@ -85,6 +87,8 @@ public final class AgentLoop {
     private final Set<String> cancelledTasks = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private EngineSelfCheck.Report engineCheck;
     private int tasksDone;
+    /** Tasks that failed here one after the other: the back-off before the next pull grows with it. */
+    private int failuresInARow;
 
     public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
         this(client, models, engines, defaultEvaluator(), options);
@@ -153,7 +157,13 @@ public final class AgentLoop {
                 if (response.hasTask()) {
                     sawJob = true;
                     if (engineTrusted(response.getTask())) {
-                        runTask(response.getTask());
+                        if (runTask(response.getTask())) {
+                            failuresInARow = 0;
+                        } else {
+                            // Reported to the coordinator; the next pull may hand the same task back (a retryable
+                            // failure with no spare agent): wait, longer after each failure in a row.
+                            pause(CoordinatorClient.backoffMillis(++failuresInARow));
+                        }
                     } else {
                         sleep(REFUSED_TASK_PAUSE_MILLIS);
                     }
@@ -235,20 +245,20 @@ public final class AgentLoop {
         }
     }
 
-    private void runTask(Task task) {
+    /** Runs one task; false when it failed here (and the failure was reported), true when done or called off. */
+    private boolean runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
             if (task.hasTraining()) {
                 runTrainingTask(task);
-                return;
+                return true;
             }
             if (task.getKind() == TaskKind.TASK_KIND_EVALUATION) {
                 evaluate(task);
-                return;
+                return true;
             }
             if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
-                log.error("{}: task {} of kind {} is not supported by this agent version", options.name(), task.getTaskId(), task.getKind());
-                return;
+                throw new IllegalArgumentException("task " + task.getTaskId() + " of kind " + task.getKind() + " is not supported by this agent version");
             }
             long started = System.nanoTime();
             long bytesDownBefore = models.bytesDownloaded();
@@ -297,21 +307,53 @@ public final class AgentLoop {
             metrics.put("bytes_up", (double) payload.length);
             metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
             client.reportMetrics(task, metrics);
+            return true;
         } catch (StatusRuntimeException e) {
             if (stopped.get() || Thread.currentThread().isInterrupted()) {
                 log.info("{}: stopped during task {}", options.name(), task.getTaskId());
-                return;
+                return true;
             }
             log.error("{}: task {} refused by the coordinator: {} {}", options.name(), task.getTaskId(), e.getStatus().getCode(), e.getStatus().getDescription());
+            if (e.getStatus().getCode() == io.grpc.Status.Code.FAILED_PRECONDITION) {
+                return true; // the coordinator takes no more answers for this task: nothing to report
+            }
+            return reportFailure(task, "coordinator answered " + e.getStatus().getCode() + ": " + e.getStatus().getDescription(),
+                    CoordinatorClient.isTransient(e));
         } catch (TaskCancelledException e) {
             log.info("{}: task {} stopped: {}", options.name(), task.getTaskId(), e.getMessage());
-        } catch (IOException e) {
+            return true;
+        } catch (IOException | UncheckedIOException e) {
             log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
+            return stopped.get() || reportFailure(task, describe(e), true);
         } catch (RuntimeException e) {
             log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
+            // A stopped agent (a process going down) reports nothing: it picks the task up again when it comes back.
+            return stopped.get() || reportFailure(task, describe(e), false);
         } finally {
             currentTask.set(null);
         }
+    }
+
+    /**
+     * Tells the coordinator this task failed here, so that its round need not wait for the deadline: it
+     * re-issues the task to a spare agent, or (retryable, no spare online) hands it back to this agent later.
+     * Returns false: the task failed, whatever the coordinator answered.
+     */
+    private boolean reportFailure(Task task, String reason, boolean retryable) {
+        try {
+            var ack = client.reportTaskFailure(task, reason, retryable);
+            log.info("{}: failure of task {} reported ({})", options.name(), task.getTaskId(), ack.getOutcome());
+        } catch (StatusRuntimeException e) {
+            log.warn("{}: cannot report the failure of task {}: {}", options.name(), task.getTaskId(), e.getStatus());
+        }
+        return false;
+    }
+
+    /** One line for the coordinator's job events: the exception's kind and message, without control characters. */
+    static String describe(Throwable e) {
+        String text = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        text = text.replaceAll("[\\p{Cntrl}\\p{Cf}]+", " ").strip();
+        return text.length() <= MAX_FAILURE_REASON_CHARS ? text : text.substring(0, MAX_FAILURE_REASON_CHARS - 1) + "…";
     }
 
     /** The quality of the model the task starts from, when the task asks for it; null otherwise. */
@@ -416,6 +458,14 @@ public final class AgentLoop {
             return lines.filter(l -> !l.isBlank()).count();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + options.dataFile(), e);
+        }
+    }
+
+    /** Waits, but no longer than until the loop is stopped. */
+    private void pause(long millis) {
+        long end = System.currentTimeMillis() + millis;
+        while (!stopped.get() && System.currentTimeMillis() < end) {
+            sleep(Math.min(100, end - System.currentTimeMillis()));
         }
     }
 

@@ -15,6 +15,7 @@ final class AgentInputs {
     static final int MAX_ID_CHARS = 64;
     static final int MAX_RESOURCE_TEXT_CHARS = 64;
     static final int MAX_METRICS = 256;
+    static final int MAX_REASON_CHARS = 500;
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private AgentInputs() {
@@ -54,6 +55,14 @@ final class AgentInputs {
         node.put("accelerator", text("resources.accelerator", r.getAccelerator(), MAX_RESOURCE_TEXT_CHARS));
         node.put("deviceClass", text("resources.device_class", r.getDeviceClass(), MAX_RESOURCE_TEXT_CHARS));
         return JSON.writeValueAsString(node);
+    }
+
+    /** Why an agent's task failed, as operators read it in job events: non-empty bounded text. */
+    static String failureReason(String reason) {
+        if (reason.isBlank()) {
+            throw new IllegalArgumentException("reason: required, what went wrong (at most " + MAX_REASON_CHARS + " characters)");
+        }
+        return text("reason", reason, MAX_REASON_CHARS);
     }
 
     /** Metric names: at most {@value #MAX_METRICS} per report, each bounded text. */

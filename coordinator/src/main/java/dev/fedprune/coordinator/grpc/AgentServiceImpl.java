@@ -29,6 +29,9 @@ import dev.fedprune.proto.v1.MetricsReport;
 import dev.fedprune.proto.v1.PullTaskRequest;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.RenewRequest;
+import dev.fedprune.proto.v1.TaskFailureAck;
+import dev.fedprune.proto.v1.TaskFailureOutcome;
+import dev.fedprune.proto.v1.TaskFailureReport;
 import dev.fedprune.proto.v1.UploadReceipt;
 import dev.fedprune.proto.v1.UploadStatus;
 import dev.fedprune.proto.v1.UploadStatusRequest;
@@ -165,6 +168,19 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
             engine.recordMetrics(authenticate(request.getCredentials()), AgentInputs.id("task_id", request.getTaskId()),
                     AgentInputs.metrics(request.getValuesMap()));
             return MetricsAck.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void reportTaskFailure(TaskFailureReport request, StreamObserver<TaskFailureAck> observer) {
+        unary("ReportTaskFailure", observer, () -> {
+            RoundEngine.FailureOutcome outcome = engine.reportTaskFailure(AgentIdentityInterceptor.current().agent(),
+                    AgentInputs.id("task_id", request.getTaskId()), AgentInputs.failureReason(request.getReason()), request.getRetryable());
+            return TaskFailureAck.newBuilder().setOutcome(switch (outcome) {
+                case REISSUED -> TaskFailureOutcome.TASK_FAILURE_OUTCOME_REISSUED;
+                case RETRY_LATER -> TaskFailureOutcome.TASK_FAILURE_OUTCOME_RETRY_LATER;
+                case CLOSED -> TaskFailureOutcome.TASK_FAILURE_OUTCOME_CLOSED;
+            }).build();
         });
     }
 

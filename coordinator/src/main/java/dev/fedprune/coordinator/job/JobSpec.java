@@ -8,8 +8,8 @@ import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
  * A job as an operator submits it (YAML or JSON), after validation. The {@code method} field picks the
  * federated method: FedPrLLM (the default; every field below but {@code sparseTraining}) or federated
  * sparse training of CNNs, whose own parameters are in {@code sparseTraining}; for such a job only the
- * common fields (name, agents per round, quorum, deadline, waiting time, seed) are meaningful and the
- * FedPrLLM ones hold their defaults.
+ * common fields (name, agents per round, quorum, deadline, waiting time, seed, round attempts, over-selection)
+ * are meaningful and the FedPrLLM ones hold their defaults.
  *
  * @param modelPath           Hugging Face model directory on the coordinator
  * @param strategy            one-shot (one round) or iterative (one decoder layer per round)
@@ -26,12 +26,20 @@ import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
  *                            from on this many of its own samples, and a last evaluation round measures the final
  *                            model: the job's quality per round (0 = no evaluation)
  * @param sparseTraining      the parameters of a sparse training job; null for FedPrLLM
+ * @param roundAttempts       how many times a round is opened, each time with a fresh seeded selection of agents,
+ *                            before a missed quorum fails the job (1 = the first miss fails it)
+ * @param overSelectedAgents  agents selected beyond {@code agentsPerRound} when that many are online; the round
+ *                            closes as soon as {@code agentsPerRound} contributions are folded (0 = none)
  */
 public record JobSpec(String name, String modelPath, Strategy strategy, LocalPruner localPruner, boolean localPerRow,
                       double sparsityRatio, int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling,
                       TieBreak tieBreak, int agentsPerRound, int quorum, int deadlineSeconds, int waitForAgentsSeconds,
                       int calibrationSamples, int sequenceLength, long seed, double sparsityTolerance,
-                      boolean weightVotesBySamples, double trimFraction, int evaluationSamples, SparseTrainingSpec sparseTraining) {
+                      boolean weightVotesBySamples, double trimFraction, int evaluationSamples, SparseTrainingSpec sparseTraining,
+                      int roundAttempts, int overSelectedAgents) {
+
+    /** The most attempts a job may give one round. */
+    public static final int MAX_ROUND_ATTEMPTS = 10;
 
     /** The federated method of a job, by its name in the spec. */
     public enum Method {

@@ -25,10 +25,11 @@ public final class JobSpecParser {
     private static final Set<String> FIELDS = Set.of("name", "model", "method", "strategy", "localPruner",
             "localComparisonGroup", "sparsity", "pattern", "comparisonGroup", "weightScaling", "tieBreak",
             "agentsPerRound", "quorum", "deadlineSeconds", "waitForAgentsSeconds", "calibrationSamples",
-            "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples");
+            "sequenceLength", "seed", "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples",
+            "roundAttempts", "overSelectedAgents");
     /** The fields of {@code method: sparse_training}: the common ones and its own. */
     private static final Set<String> SPARSE_TRAINING_FIELDS = Set.of("name", "method", "agentsPerRound", "quorum",
-            "deadlineSeconds", "waitForAgentsSeconds", "seed", "variant", "architecture", "channels", "width", "imageChannels",
+            "deadlineSeconds", "waitForAgentsSeconds", "seed", "roundAttempts", "overSelectedAgents", "variant", "architecture", "channels", "width", "imageChannels",
             "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
             "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda", "sapGamma",
             "localEpochs", "momentum", "weightDecay");
@@ -130,8 +131,10 @@ public final class JobSpecParser {
             throw new InvalidJobSpecException("trimFraction", "expected a fraction in [0, 1), got " + fields.get("trimFraction"));
         }
         int evaluation = integer(fields, "evaluationSamples", 0, 1_000_000, 0);
+        int attempts = integer(fields, "roundAttempts", 1, JobSpec.MAX_ROUND_ATTEMPTS, 1);
+        int overSelected = overSelectedAgents(fields, agents);
         return new JobSpec(name, model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, agents,
-                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim, evaluation, null);
+                quorum, deadline, wait, samples, seqLen, seed, tolerance, weighted, trim, evaluation, null, attempts, overSelected);
     }
 
     private static JobSpec parseSparseTraining(Map<String, Object> fields) {
@@ -219,6 +222,8 @@ public final class JobSpecParser {
         int deadline = integer(fields, "deadlineSeconds", 1, 7 * 24 * 3600, 600);
         int wait = integer(fields, "waitForAgentsSeconds", 0, 30 * 24 * 3600, 0);
         long seed = (long) number(fields, "seed", 0);
+        int attempts = integer(fields, "roundAttempts", 1, JobSpec.MAX_ROUND_ATTEMPTS, 1);
+        int overSelected = overSelectedAgents(fields, agents);
         if (fields.containsKey("extrusionLambda") && !variant.extrudes()) {
             throw new InvalidJobSpecException("extrusionLambda", variant.label()
                     + " has no budget-aware extrusion; only fedmef and fedmef_no_sap take extrusionLambda");
@@ -246,7 +251,20 @@ public final class JobSpecParser {
                     "no " + architecture.label() + " for these images: " + e.getMessage());
         }
         return new JobSpec(name, "", JobSpec.Strategy.ONE_SHOT, JobSpec.LocalPruner.MAGNITUDE, false, 0, 0, 0, ComparisonGroup.LAYER,
-                false, TieBreak.SEEDED_RANDOM, agents, quorum, deadline, wait, 0, 0, seed, 0.05, false, 0, 0, training);
+                false, TieBreak.SEEDED_RANDOM, agents, quorum, deadline, wait, 0, 0, seed, 0.05, false, 0, 0, training, attempts, overSelected);
+    }
+
+    /** Extra agents a round selects beyond agentsPerRound: at most as many again. */
+    private static int overSelectedAgents(Map<String, Object> fields, int agentsPerRound) {
+        if (!fields.containsKey("overSelectedAgents")) {
+            return 0;
+        }
+        double v = number(fields, "overSelectedAgents", 0);
+        if (v != Math.rint(v) || v < 0 || v > agentsPerRound) {
+            throw new InvalidJobSpecException("overSelectedAgents", "expected a whole number in [0, " + agentsPerRound
+                    + "] (at most agentsPerRound extra agents), got " + fields.get("overSelectedAgents"));
+        }
+        return (int) v;
     }
 
     /**
@@ -355,6 +373,8 @@ public final class JobSpecParser {
             out.put("deadlineSeconds", spec.deadlineSeconds());
             out.put("waitForAgentsSeconds", spec.waitForAgentsSeconds());
             out.put("seed", spec.seed());
+            out.put("roundAttempts", spec.roundAttempts());
+            out.put("overSelectedAgents", spec.overSelectedAgents());
             return JSON.writeValueAsString(out);
         }
         out.put("name", spec.name());
@@ -379,6 +399,8 @@ public final class JobSpecParser {
         out.put("voteWeighting", spec.weightVotesBySamples() ? "samples" : "none");
         out.put("trimFraction", spec.trimFraction());
         out.put("evaluationSamples", spec.evaluationSamples());
+        out.put("roundAttempts", spec.roundAttempts());
+        out.put("overSelectedAgents", spec.overSelectedAgents());
         return JSON.writeValueAsString(out);
     }
 

@@ -68,6 +68,7 @@ public final class CoordinatorMetrics implements EngineListener {
         counter(store, "fedprune.contributions.folded", "Contributions folded", s -> s.taskCountsByState().getOrDefault("FOLDED", 0L));
         counter(store, "fedprune.contributions.refused", "Contributions refused", s -> s.taskCountsByState().getOrDefault("REFUSED", 0L));
         counter(store, "fedprune.tasks.expired", "Tasks whose agent did not answer by the deadline", s -> s.taskCountsByState().getOrDefault("EXPIRED", 0L));
+        counter(store, "fedprune.tasks.failed", "Tasks their agent reported failed", s -> s.taskCountsByState().getOrDefault("FAILED", 0L));
         FunctionCounter.builder("fedprune.bytes.in", store, s -> s.totalBytesUp()).baseUnit("bytes")
                 .description("Bytes of folded contributions received from agents").register(registry);
         FunctionCounter.builder("fedprune.bytes.out", store, s -> s.metricTotal("model_bytes_down")).baseUnit("bytes")
@@ -92,7 +93,8 @@ public final class CoordinatorMetrics implements EngineListener {
                 continue;
             }
             store.round(job.id(), job.currentRound()).ifPresent((RoundRecord r) -> {
-                long folded = store.tasks(job.id(), r.roundIndex()).stream().filter(t -> t.state().equals("FOLDED")).count();
+                long folded = store.tasks(job.id(), r.roundIndex()).stream()
+                        .filter(t -> t.attempt() == r.attempt() && t.state().equals("FOLDED")).count();
                 rows.add(MultiGauge.Row.of(Tags.of("job", job.id(), "round", Integer.toString(r.roundIndex())),
                         r.selectedAgents() == 0 ? 0 : (double) folded / r.selectedAgents()));
             });

@@ -55,7 +55,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Runs every job as a persisted state machine: created, waiting for agents, round open, aggregating,
  * completed or failed. Rounds select agents with the job's seed, fold each contribution as it arrives,
- * and close when every selected agent has answered, or at the deadline when the quorum is met.
+ * and close when every selected agent has answered, or at the deadline when the quorum is met. A task
+ * its agent reports failed goes to a spare online agent; a round that misses its quorum is opened again
+ * with a fresh selection while the job's {@code roundAttempts} last.
  * Plain Java: Spring wires it in the coordinator application, simulations drive it directly.
  *
  * <p>Every accepted contribution is kept in the artifact store, so that a restarted coordinator
@@ -65,6 +67,8 @@ public final class RoundEngine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RoundEngine.class);
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final long RETRY_AFTER_MILLIS = 500;
+    /** The state of a round between an attempt that missed its quorum and the next attempt. */
+    static final String ROUND_RETRYING = "RETRYING";
 
     private final CoordinatorStore store;
     private final AgentRegistry agents;
@@ -81,6 +85,8 @@ public final class RoundEngine implements AutoCloseable {
         final JobSpec spec;
         JobState state;
         int round;
+        /** The attempt of the current round, from 1; a missed quorum with attempts left opens the round again. */
+        int attempt = 1;
         long waitingSince;
         ModelManifest manifest;
         dev.fedprune.proto.v1.ModelManifest wireManifest;
@@ -238,22 +244,32 @@ public final class RoundEngine implements AutoCloseable {
             }
             case ROUND_OPEN -> {
                 RoundRecord round = store.round(job.id, job.round).orElseThrow();
-                List<TaskRecord> tasks = store.tasks(job.id, job.round);
+                List<TaskRecord> tasks = attemptTasks(job);
                 long folded = tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
                 boolean allAnswered = tasks.stream().noneMatch(t -> t.state().equals("ASSIGNED") || t.state().equals("PULLED"));
                 boolean pastDeadline = now >= round.deadlineAt();
-                if (allAnswered || pastDeadline) {
+                // An over-selected round needs only agentsPerRound of its contributions.
+                boolean enough = job.spec.overSelectedAgents() > 0 && folded >= job.spec.agentsPerRound();
+                if (allAnswered || pastDeadline || enough) {
                     if (folded >= job.spec.quorum()) {
                         if (!allAnswered) {
-                            store.expireOpenTasks(job.id, job.round, now, "deadline passed");
+                            store.expireOpenTasks(job.id, job.round, now, pastDeadline ? "deadline passed"
+                                    : "not needed: the round has its " + job.spec.agentsPerRound() + " contributions");
                         }
                         closeRound(job, tasks);
                     } else {
+                        String missed = "round " + (job.round + 1) + ": quorum not met, " + folded + " of " + job.spec.quorum() + " contributions "
+                                + (pastDeadline ? "by the deadline" : "accepted");
+                        // The attempt's end, and the retry or the job's failure, are one commit.
                         store.inTransaction(() -> {
                             store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
-                            store.updateRound(job.id, job.round, "FAILED", now, (int) folded, refusedCount(job), null);
-                            finishJob(job, JobState.FAILED, "round " + job.round + ": quorum not met, " + folded + " of "
-                                    + job.spec.quorum() + " contributions " + (pastDeadline ? "by the deadline" : "accepted"));
+                            if (job.attempt < job.spec.roundAttempts()) {
+                                retryRound(job, (int) folded, missed, now);
+                            } else {
+                                store.updateRound(job.id, job.round, "FAILED", now, (int) folded, refusedCount(job), null);
+                                finishJob(job, JobState.FAILED, missed + (job.spec.roundAttempts() > 1 ? " in attempt " + job.attempt + " of "
+                                        + job.spec.roundAttempts() : ""));
+                            }
                         });
                     }
                 }
@@ -319,22 +335,65 @@ public final class RoundEngine implements AutoCloseable {
     private void openRound(ActiveJob job, List<AgentRecord> online) {
         List<AgentRecord> candidates = new ArrayList<>(online);
         candidates.sort(Comparator.comparing(AgentRecord::name).thenComparing(AgentRecord::id));
-        java.util.Collections.shuffle(candidates, new Random(job.spec.seed() * 1_000_003L + job.round));
-        List<AgentRecord> selected = candidates.subList(0, job.spec.agentsPerRound());
+        java.util.Collections.shuffle(candidates, selectionRandom(job.spec.seed(), job.round, job.attempt));
+        List<AgentRecord> selected = candidates.subList(0, Math.min(candidates.size(), job.spec.agentsPerRound() + job.spec.overSelectedAgents()));
         long now = clock.getAsLong();
         long deadline = now + job.spec.deadlineSeconds() * 1000L;
         job.method.openRound(job.round);
         job.state = JobState.ROUND_OPEN;
+        String kind = job.method.taskTemplate(job.round).getKind().name();
         // The round, its tasks and the job's state are committed together: agents never see half a round.
         store.inTransaction(() -> {
-            store.insertRound(new RoundRecord(job.id, job.round, "OPEN", now, deadline, null, selected.size(), job.spec.quorum(), 0, 0, null));
+            if (store.round(job.id, job.round).isPresent()) {
+                store.reopenRound(job.id, job.round, job.attempt, now, deadline, selected.size());
+            } else {
+                store.insertRound(new RoundRecord(job.id, job.round, "OPEN", now, deadline, null, selected.size(), job.spec.quorum(), 0, 0, null, job.attempt));
+            }
             for (AgentRecord a : selected) {
-                store.insertTask(new TaskRecord("task-" + UUID.randomUUID(), job.id, job.round, a.id(),
-                        job.method.taskTemplate(job.round).getKind().name(), "ASSIGNED", now, null, null, 0, null, null, null));
+                store.insertTask(new TaskRecord(newTaskId(), job.id, job.round, a.id(), kind, "ASSIGNED", now, null, null, 0, null, null, null, job.attempt));
             }
             saveJob(job, null, null);
-            event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " open: "
-                    + selected.stream().map(AgentRecord::name).toList() + ", quorum " + job.spec.quorum() + ", deadline " + job.spec.deadlineSeconds() + " s");
+            event(job.id, "round " + (job.round + 1) + "/" + job.method.totalRounds() + " open"
+                    + (job.spec.roundAttempts() > 1 ? " (attempt " + job.attempt + " of " + job.spec.roundAttempts() + ")" : "") + ": "
+                    + selected.stream().map(AgentRecord::name).toList() + ", quorum " + job.spec.quorum()
+                    + (selected.size() > job.spec.agentsPerRound() ? ", closes at " + job.spec.agentsPerRound() + " contributions" : "")
+                    + ", deadline " + job.spec.deadlineSeconds() + " s");
+        });
+    }
+
+    /**
+     * The order agents are drawn in for one attempt of one round: the first attempt draws as the engine
+     * always has (same seed, same selection), each later one differently but as reproducibly.
+     */
+    public static Random selectionRandom(long seed, int round, int attempt) {
+        long base = seed * 1_000_003L + round;
+        return new Random(attempt == 1 ? base : base + 0x9E3779B97F4A7C15L * (attempt - 1));
+    }
+
+    private static String newTaskId() {
+        return "task-" + UUID.randomUUID();
+    }
+
+    /** The tasks of the current attempt of the job's round: those of abandoned attempts never count again. */
+    private List<TaskRecord> attemptTasks(ActiveJob job) {
+        return store.tasks(job.id, job.round).stream().filter(t -> t.attempt() == job.attempt).toList();
+    }
+
+    /**
+     * The round missed its quorum and has attempts left: it waits for agents again and opens with a fresh
+     * selection. Contributions folded in this attempt are not carried over (the next attempt folds afresh).
+     */
+    private void retryRound(ActiveJob job, int folded, String missed, long now) {
+        int refused = refusedCount(job);
+        int failedAttempt = job.attempt;
+        job.attempt++;
+        job.state = JobState.WAITING_FOR_AGENTS;
+        job.waitingSince = now;
+        store.inTransaction(() -> {
+            store.updateRound(job.id, job.round, ROUND_RETRYING, now, folded, refused, null);
+            saveJob(job, null, null);
+            event(job.id, missed + " in attempt " + failedAttempt + " of " + job.spec.roundAttempts() + "; round " + (job.round + 1)
+                    + " opens again with a fresh selection (attempt " + job.attempt + ") once " + job.spec.agentsPerRound() + " agents are online");
         });
     }
 
@@ -417,6 +476,7 @@ public final class RoundEngine implements AutoCloseable {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("round", r.roundIndex());
             m.put("state", r.state());
+            m.put("attempt", r.attempt());
             m.put("folded", r.folded());
             m.put("refused", r.refused());
             if (r.summary() != null) {
@@ -429,6 +489,7 @@ public final class RoundEngine implements AutoCloseable {
             for (TaskRecord t : store.tasks(job.id, r.roundIndex())) {
                 Map<String, Object> tm = new LinkedHashMap<>();
                 tm.put("agent", store.agent(t.agentId()).map(AgentRecord::name).orElse(t.agentId()));
+                tm.put("attempt", t.attempt());
                 tm.put("state", t.state());
                 tm.put("bytesUp", t.bytesUp());
                 tm.put("sampleCount", t.sampleCount());
@@ -448,7 +509,7 @@ public final class RoundEngine implements AutoCloseable {
     }
 
     private int refusedCount(ActiveJob job) {
-        return (int) store.tasks(job.id, job.round).stream().filter(t -> t.state().equals("REFUSED")).count();
+        return (int) attemptTasks(job).stream().filter(t -> t.state().equals("REFUSED")).count();
     }
 
     private void finishJob(ActiveJob job, JobState state, String reason) {
@@ -553,6 +614,70 @@ public final class RoundEngine implements AutoCloseable {
         if (clock.getAsLong() > round.deadlineAt()) {
             throw new RoundClosedException("round " + task.roundIndex() + " of job " + job.id + ": deadline passed");
         }
+        if (job.spec.overSelectedAgents() > 0
+                && attemptTasks(job).stream().filter(t -> t.state().equals("FOLDED")).count() >= job.spec.agentsPerRound()) {
+            throw new RoundClosedException("round " + task.roundIndex() + " of job " + job.id + " already has its "
+                    + job.spec.agentsPerRound() + " contributions (over-selected round)");
+        }
+    }
+
+    /** What became of a task its agent reported failed. */
+    public enum FailureOutcome {
+        /** Closed as failed; the same work went to a spare agent as a new task. */
+        REISSUED,
+        /** No spare online and the agent may succeed later: the task stays with it until the round's deadline. */
+        RETRY_LATER,
+        /** No spare online and the agent cannot do it: closed as failed, the round goes on without it. */
+        CLOSED
+    }
+
+    /**
+     * The agent cannot finish its task. The round need not wait for the deadline: the task is re-issued to
+     * an online agent that holds no task of this attempt and no open task elsewhere, drawn from the job's
+     * seed, round and attempt; without one, a retryable failure leaves the task with its agent and any
+     * other closes it (a round whose every task has answered closes, or misses its quorum, at the next tick).
+     *
+     * @throws PermissionDeniedException when the task is another agent's
+     * @throws RoundClosedException      when the task no longer takes an answer (round closed, task finished, deadline passed)
+     */
+    public FailureOutcome reportTaskFailure(AgentRecord agent, String taskId, String reason, boolean retryable) {
+        ActiveJob job = activeJobOf(taskOf(agent, taskId));
+        synchronized (job) {
+            TaskRecord task = taskOf(agent, taskId);
+            checkOpen(job, task);
+            long now = clock.getAsLong();
+            String failed = "round " + (job.round + 1) + ": task " + task.id() + " of agent " + agent.name() + " failed: " + reason;
+            AgentRecord spare = spareAgent(job).orElse(null);
+            if (spare != null) {
+                String reissued = newTaskId();
+                // The failed task and its replacement are one commit: the work is never lost nor held twice.
+                store.inTransaction(() -> {
+                    store.finishTask(task.id(), "FAILED", now, 0, null, null, "failed on the agent: " + reason + "; re-issued to " + spare.name() + " as " + reissued);
+                    store.insertTask(new TaskRecord(reissued, job.id, job.round, spare.id(), task.kind(), "ASSIGNED", now, null, null, 0, null, null, null, job.attempt));
+                    event(job.id, failed + "; re-issued to agent " + spare.name());
+                });
+                return FailureOutcome.REISSUED;
+            }
+            if (retryable) {
+                event(job.id, failed + "; no spare agent online, the task stays with " + agent.name() + " until the deadline");
+                return FailureOutcome.RETRY_LATER;
+            }
+            store.inTransaction(() -> {
+                store.finishTask(task.id(), "FAILED", now, 0, null, null, "failed on the agent: " + reason + "; no spare agent online");
+                event(job.id, failed + "; no spare agent online, the round goes on without it");
+            });
+            return FailureOutcome.CLOSED;
+        }
+    }
+
+    /** An online agent free to take over a task of this attempt, or none; the same online agents give the same choice. */
+    private java.util.Optional<AgentRecord> spareAgent(ActiveJob job) {
+        java.util.Set<String> taken = new java.util.HashSet<>();
+        attemptTasks(job).forEach(t -> taken.add(t.agentId()));
+        List<AgentRecord> candidates = new ArrayList<>(agents.onlineAgents().stream().filter(a -> !taken.contains(a.id())).toList());
+        candidates.sort(Comparator.comparing(AgentRecord::name).thenComparing(AgentRecord::id));
+        java.util.Collections.shuffle(candidates, selectionRandom(job.spec.seed(), job.round, job.attempt));
+        return candidates.stream().filter(a -> store.openTaskOf(a.id()).isEmpty()).findFirst();
     }
 
     /**
@@ -642,6 +767,15 @@ public final class RoundEngine implements AutoCloseable {
                 continue;
             }
             ActiveJob job = new ActiveJob(record.id(), spec, state, record.currentRound(), clock.getAsLong());
+            RoundRecord round = state == JobState.CREATED ? null : store.round(job.id, job.round).orElse(null);
+            if (round != null) {
+                job.attempt = round.attempt();
+                if (round.state().equals(ROUND_RETRYING)) {
+                    // The attempt missed its quorum (perhaps just before the stop): the next one waits for agents.
+                    job.attempt++;
+                    job.state = state = JobState.WAITING_FOR_AGENTS;
+                }
+            }
             try {
                 if (state != JobState.CREATED) {
                     load(job);
@@ -650,7 +784,8 @@ public final class RoundEngine implements AutoCloseable {
                 if (state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) {
                     int refolded = refoldCommitted(job);
                     job.state = JobState.ROUND_OPEN;
-                    event(job.id, "resumed after restart: round " + (job.round + 1) + " re-folded " + refolded + " stored contributions");
+                    event(job.id, "resumed after restart: round " + (job.round + 1) + (job.attempt > 1 ? " (attempt " + job.attempt + ")" : "")
+                            + " re-folded " + refolded + " stored contributions");
                 }
                 active.put(job.id, job);
             } catch (IOException | RuntimeException e) {
@@ -668,7 +803,7 @@ public final class RoundEngine implements AutoCloseable {
     private int refoldCommitted(ActiveJob job) throws IOException {
         job.method.openRound(job.round);
         int refolded = 0;
-        for (TaskRecord t : store.tasks(job.id, job.round)) {
+        for (TaskRecord t : attemptTasks(job)) {
             if (t.state().equals("FOLDED")) {
                 Contribution c;
                 try {

@@ -104,8 +104,8 @@ public final class CoordinatorStore {
     // ------------------------------------------------------------------ rounds
 
     public void insertRound(RoundRecord r) {
-        jdbc.update("insert into rounds (job_id, round_index, state, opened_at, deadline_at, closed_at, selected_agents, quorum, folded, refused, summary) values (?,?,?,?,?,?,?,?,?,?,?)",
-                r.jobId(), r.roundIndex(), r.state(), r.openedAt(), r.deadlineAt(), r.closedAt(), r.selectedAgents(), r.quorum(), r.folded(), r.refused(), r.summary());
+        jdbc.update("insert into rounds (job_id, round_index, state, opened_at, deadline_at, closed_at, selected_agents, quorum, folded, refused, summary, attempt) values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                r.jobId(), r.roundIndex(), r.state(), r.openedAt(), r.deadlineAt(), r.closedAt(), r.selectedAgents(), r.quorum(), r.folded(), r.refused(), r.summary(), r.attempt());
     }
 
     public Optional<RoundRecord> round(String jobId, int roundIndex) {
@@ -121,20 +121,26 @@ public final class CoordinatorStore {
                 state, closedAt, folded, refused, summary, jobId, roundIndex);
     }
 
+    /** Opens the round again for a new attempt (after a missed quorum): new times, selection size and attempt, nothing counted yet. */
+    public void reopenRound(String jobId, int roundIndex, int attempt, long openedAt, long deadlineAt, int selectedAgents) {
+        jdbc.update("update rounds set state = 'OPEN', attempt = ?, opened_at = ?, deadline_at = ?, closed_at = null, selected_agents = ?, folded = 0, refused = 0, summary = null where job_id = ? and round_index = ?",
+                attempt, openedAt, deadlineAt, selectedAgents, jobId, roundIndex);
+    }
+
     private static RoundRecord roundRow(ResultSet rs) throws SQLException {
         long closed = rs.getLong("closed_at");
         Long closedAt = rs.wasNull() ? null : closed;
         return new RoundRecord(rs.getString("job_id"), rs.getInt("round_index"), rs.getString("state"), rs.getLong("opened_at"),
                 rs.getLong("deadline_at"), closedAt, rs.getInt("selected_agents"), rs.getInt("quorum"), rs.getInt("folded"),
-                rs.getInt("refused"), rs.getString("summary"));
+                rs.getInt("refused"), rs.getString("summary"), rs.getInt("attempt"));
     }
 
     // ------------------------------------------------------------------ tasks
 
     public void insertTask(TaskRecord t) {
-        jdbc.update("insert into tasks (id, job_id, round_index, agent_id, kind, state, assigned_at, pulled_at, finished_at, bytes_up, payload_sha256, sample_count, error) values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        jdbc.update("insert into tasks (id, job_id, round_index, agent_id, kind, state, assigned_at, pulled_at, finished_at, bytes_up, payload_sha256, sample_count, error, attempt) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 t.id(), t.jobId(), t.roundIndex(), t.agentId(), t.kind(), t.state(), t.assignedAt(), t.pulledAt(), t.finishedAt(), t.bytesUp(),
-                t.payloadSha256(), t.sampleCount(), t.error());
+                t.payloadSha256(), t.sampleCount(), t.error(), t.attempt());
     }
 
     public Optional<TaskRecord> task(String id) {
@@ -192,7 +198,7 @@ public final class CoordinatorStore {
         return new TaskRecord(rs.getString("id"), rs.getString("job_id"), rs.getInt("round_index"), rs.getString("agent_id"),
                 rs.getString("kind"), rs.getString("state"), rs.getLong("assigned_at"), nullableLong(rs, "pulled_at"),
                 nullableLong(rs, "finished_at"), rs.getLong("bytes_up"), rs.getString("payload_sha256"),
-                nullableLong(rs, "sample_count"), rs.getString("error"));
+                nullableLong(rs, "sample_count"), rs.getString("error"), rs.getInt("attempt"));
     }
 
     private static Long nullableLong(ResultSet rs, String column) throws SQLException {
@@ -232,7 +238,7 @@ public final class CoordinatorStore {
 
     // ------------------------------------------------------------------ totals for metrics
 
-    /** Number of tasks per state, over all jobs (FOLDED, REFUSED, EXPIRED only ever grow). */
+    /** Number of tasks per state, over all jobs (FOLDED, REFUSED, EXPIRED, FAILED only ever grow). */
     public Map<String, Long> taskCountsByState() {
         Map<String, Long> out = new java.util.TreeMap<>();
         jdbc.query("select state, count(*) from tasks group by state", rs -> out.put(rs.getString(1), rs.getLong(2)));

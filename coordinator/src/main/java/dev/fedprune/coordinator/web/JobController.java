@@ -82,7 +82,9 @@ public class JobController {
         store.job(id).orElseThrow(() -> new NotFoundException("job", id));
         Map<String, String> names = new LinkedHashMap<>();
         store.agents().forEach(a -> names.put(a.id(), a.name()));
-        return store.rounds(id).stream().map(r -> round(r, store.tasks(id, r.roundIndex()), names)).toList();
+        // A retried round shows the tasks of its current attempt; earlier attempts are in the events and the report.
+        return store.rounds(id).stream().map(r -> round(r, store.tasks(id, r.roundIndex()).stream()
+                .filter(t -> t.attempt() == r.attempt()).toList(), names)).toList();
     }
 
     @PostMapping("/jobs/{id}/cancel")
@@ -129,6 +131,7 @@ public class JobController {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("round", r.roundIndex());
         out.put("state", r.state());
+        out.put("attempt", r.attempt());
         out.put("openedAt", r.openedAt());
         out.put("deadlineAt", r.deadlineAt());
         out.put("closedAt", r.closedAt());

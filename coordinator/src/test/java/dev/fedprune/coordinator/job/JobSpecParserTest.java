@@ -52,6 +52,33 @@ class JobSpecParserTest {
         assertRejected("- a\n- b", "spec", "mapping");
     }
 
+    @Test
+    void readsRoundAttemptsAndOverSelectionForBothMethodsAndRoundTripsThem() {
+        JobSpec plain = JobSpecParser.parse("model: /m\nsparsity: 0.5\n");
+        assertEquals(1, plain.roundAttempts(), "by default a missed quorum fails the job, as before");
+        assertEquals(0, plain.overSelectedAgents());
+        JobSpec spec = JobSpecParser.parse("model: /m\nsparsity: 0.5\nagentsPerRound: 4\nroundAttempts: 3\noverSelectedAgents: 2\n");
+        assertEquals(3, spec.roundAttempts());
+        assertEquals(2, spec.overSelectedAgents());
+        assertEquals(spec, JobSpecParser.parse(JobSpecParser.toJson(spec)));
+        JobSpec training = JobSpecParser.parse(SPARSE + "density: 0.1\nagentsPerRound: 3\nroundAttempts: 10\noverSelectedAgents: 3\n");
+        assertEquals(10, training.roundAttempts());
+        assertEquals(3, training.overSelectedAgents());
+        assertEquals(training, JobSpecParser.parse(JobSpecParser.toJson(training)));
+    }
+
+    @Test
+    void rejectsBadRoundAttemptsAndOverSelectionByName() {
+        assertRejected("model: /m\nsparsity: 0.5\nroundAttempts: 0", "roundAttempts", "expected a whole number in [1, 10], got 0");
+        assertRejected("model: /m\nsparsity: 0.5\nroundAttempts: 11", "roundAttempts", "[1, 10]");
+        assertRejected("model: /m\nsparsity: 0.5\nroundAttempts: 1.5", "roundAttempts", "[1, 10]");
+        assertRejected(SPARSE + "density: 0.1\nroundAttempts: many", "roundAttempts", "expected a number, got 'many'");
+        assertRejected("model: /m\nsparsity: 0.5\nagentsPerRound: 2\noverSelectedAgents: 3", "overSelectedAgents",
+                "expected a whole number in [0, 2] (at most agentsPerRound extra agents), got 3");
+        assertRejected("model: /m\nsparsity: 0.5\noverSelectedAgents: -1", "overSelectedAgents", "[0, 2]");
+        assertRejected(SPARSE + "density: 0.1\nagentsPerRound: 1\noverSelectedAgents: 2", "overSelectedAgents", "[0, 1]");
+    }
+
     private static final String SPARSE = "method: sparse_training\n";
 
     @Test

@@ -7,8 +7,13 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Database;
+import dev.fedprune.coordinator.agent.AgentRegistry;
+import dev.fedprune.coordinator.store.Records.AgentRecord;
 import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.Records.RoundRecord;
+import dev.fedprune.coordinator.store.Records.TaskRecord;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +41,37 @@ class RoundEngineRecoveryTest {
             assertEquals("FAILED", old.state());
             assertTrue(old.failureReason().contains("stored spec refused: sapGamma"), old.failureReason());
             assertEquals("CREATED", store.job("job-new").orElseThrow().state(), "the other job is still resumed");
+        }
+    }
+
+    @Test
+    void anAttemptThatMissedItsQuorumJustBeforeTheStopIsFollowedByTheNextAttemptAfterIt() throws Exception {
+        try (HikariDataSource db = Database.open("jdbc:h2:file:" + dir.resolve("db").resolve("fedprune") + ";AUTO_SERVER=FALSE", "sa", "")) {
+            CoordinatorStore store = new CoordinatorStore(db);
+            for (String name : List.of("alice", "bob")) {
+                store.insertAgent(new AgentRecord("agent-" + name, name, null, null, null, 1L, 2L, "IDLE", null));
+            }
+            String spec = "{\"name\":\"retry\",\"method\":\"sparse_training\",\"variant\":\"static_sparse\",\"channels\":[4,8],"
+                    + "\"density\":0.3,\"rounds\":2,\"agentsPerRound\":2,\"seed\":1,\"roundAttempts\":3}";
+            // The engine stopped after it marked attempt 1 of round 0 as missed, before it saved the job as waiting.
+            store.insertJob(new JobRecord("job-retry", "retry", spec, "ROUND_OPEN", 0, 3, null, null, 1L, 1L));
+            store.insertRound(new RoundRecord("job-retry", 0, "RETRYING", 1L, 1L, 1L, 2, 2, 1, 0, null, 1));
+            store.insertTask(new TaskRecord("task-old", "job-retry", 0, "agent-alice", "TASK_KIND_SPARSE_UPDATE", "FOLDED", 1L, 1L, 1L, 10,
+                    "00", 1L, null, 1));
+            store.insertTask(new TaskRecord("task-lost", "job-retry", 0, "agent-bob", "TASK_KIND_SPARSE_UPDATE", "EXPIRED", 1L, null, 1L, 0,
+                    null, null, "round failed", 1));
+
+            RoundEngine engine = new RoundEngine(store, new AgentRegistry(store, () -> 2L, 60_000),
+                    new ArtifactStore(dir.resolve("artifacts")), dir, () -> 2L, EngineListener.NONE);
+            engine.tick();
+
+            RoundRecord round = store.round("job-retry", 0).orElseThrow();
+            assertEquals("OPEN", round.state());
+            assertEquals(2, round.attempt());
+            List<TaskRecord> second = store.tasks("job-retry", 0).stream().filter(t -> t.attempt() == 2).toList();
+            assertEquals(2, second.size(), store.tasks("job-retry", 0).toString());
+            assertTrue(second.stream().allMatch(t -> t.state().equals("ASSIGNED")));
+            assertEquals("ROUND_OPEN", store.job("job-retry").orElseThrow().state());
         }
     }
 }

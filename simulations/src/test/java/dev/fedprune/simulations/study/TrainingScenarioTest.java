@@ -266,7 +266,7 @@ class TrainingScenarioTest {
     }
 
     static dev.fedprune.coordinator.store.Records.TaskRecord task(String id, int round, String agent) {
-        return new dev.fedprune.coordinator.store.Records.TaskRecord(id, "job", round, agent, "SPARSE_UPDATE", "FOLDED", 0, 0L, 0L, 0, "", 1L, null);
+        return new dev.fedprune.coordinator.store.Records.TaskRecord(id, "job", round, agent, "SPARSE_UPDATE", "FOLDED", 0, 0L, 0L, 0, "", 1L, null, 1);
     }
 
     @Test
