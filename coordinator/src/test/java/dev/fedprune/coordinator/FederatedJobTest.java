@@ -21,6 +21,7 @@ import dev.fedprune.aggregation.vote.TieBreak;
 import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.TestDatabase;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -29,8 +30,10 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** Coordinator plus three agents as real gRPC peers, end to end. */
+/** Coordinator plus three agents as real gRPC peers, end to end; the first and last tests also on PostgreSQL. */
 class FederatedJobTest {
     static final tools.jackson.databind.json.JsonMapper JSON = tools.jackson.databind.json.JsonMapper.builder().build();
     @TempDir
@@ -64,8 +67,12 @@ class FederatedJobTest {
     }
 
     Map<String, BitMask> runJob(Path dataDir, String spec) throws Exception {
+        return runJob(dataDir, TestDatabase.h2(dataDir), spec);
+    }
+
+    Map<String, BitMask> runJob(Path dataDir, TestDatabase database, String spec) throws Exception {
         Path data = Files.writeString(dir.resolve("data.jsonl"), "{\"ids\":[1,2,3]}\n");
-        try (Federation fed = new Federation(dataDir)) {
+        try (Federation fed = new Federation(dataDir, database)) {
             for (int i = 0; i < 3; i++) {
                 fed.startAgent("agent-" + i, data, dataDir.resolve("agent-" + i), engine(i));
             }
@@ -88,9 +95,14 @@ class FederatedJobTest {
         return masks;
     }
 
-    @Test
-    void globalMaskEqualsDirectAggregationAndModelHasExactSparsity() throws Exception {
-        Map<String, BitMask> global = runJob(dir.resolve("coord-a"), spec("layer", 0.5));
+    @ParameterizedTest(name = "on {0}")
+    @EnumSource(TestDatabase.Kind.class)
+    void globalMaskEqualsDirectAggregationAndModelHasExactSparsity(TestDatabase.Kind kind) throws Exception {
+        Path dataDir = dir.resolve("coord-a-" + kind);
+        Map<String, BitMask> global;
+        try (TestDatabase database = TestDatabase.create(kind, dataDir)) {
+            global = runJob(dataDir, database, spec("layer", 0.5));
+        }
 
         // The same aggregation computed directly from the three agents' masks.
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -110,7 +122,7 @@ class FederatedJobTest {
         }
 
         // The written model reloads with exactly the target sparsity on every pruned tensor.
-        Path job = Files.list(dir.resolve("coord-a").resolve("jobs")).findFirst().orElseThrow();
+        Path job = Files.list(dataDir.resolve("jobs")).findFirst().orElseThrow();
         try (SafetensorsFile pruned = SafetensorsFile.open(job.resolve("result/model/model.safetensors"));
              SafetensorsFile original = SafetensorsFile.open(model.resolve("model.safetensors"))) {
             for (TensorInfo info : pruned.tensors().values()) {
@@ -144,13 +156,14 @@ class FederatedJobTest {
         assertEquals(first, second);
     }
 
-    @Test
-    void agentsMeasureTheGlobalModelEveryRoundAndAnEvaluationRoundMeasuresTheFinalOne() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @EnumSource(TestDatabase.Kind.class)
+    void agentsMeasureTheGlobalModelEveryRoundAndAnEvaluationRoundMeasuresTheFinalOne(TestDatabase.Kind kind) throws Exception {
         Path data = Files.writeString(dir.resolve("eval-data.jsonl"),
                 "{\"ids\":[1,2,3,9,4]}\n{\"ids\":[5,6,7,8,30,2]}\n{\"ids\":[11,12,13,14]}\n");
-        Path dataDir = dir.resolve("coord-eval");
+        Path dataDir = dir.resolve("coord-eval-" + kind);
         String spec = spec("layer", 0.5) + "strategy: iterative\nevaluationSamples: 2\n";
-        try (Federation fed = new Federation(dataDir)) {
+        try (TestDatabase database = TestDatabase.create(kind, dataDir); Federation fed = new Federation(dataDir, database)) {
             for (int i = 0; i < 3; i++) {
                 fed.startAgent("agent-" + i, data, dataDir.resolve("agent-" + i), engine(i));
             }

@@ -9,6 +9,7 @@ import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.node.CoordinatorNode;
 import dev.fedprune.coordinator.round.EngineListener;
 import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.TestDatabase;
 import dev.fedprune.proto.v1.DeviceResources;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -27,9 +28,18 @@ final class Federation implements AutoCloseable {
     private final List<AgentLoop> loops = new ArrayList<>();
     private final List<CoordinatorClient> clients = new ArrayList<>();
 
+    /** On the coordinator's default database, the H2 file in {@code dataDir}. */
     Federation(Path dataDir) throws IOException {
-        CoordinatorNode.Config config = CoordinatorNode.Config.defaults(dataDir).withGrpcPort(0).withBindAddress("127.0.0.1");
-        this.node = CoordinatorNode.start(new CoordinatorNode.Config(config.dataDir(), config.bindAddress(), 0, null, "sa", "",
+        this(dataDir, null, "sa", "");
+    }
+
+    /** On {@code database}, which outlives the federation: a restarted one on the same database finds its state. */
+    Federation(Path dataDir, TestDatabase database) throws IOException {
+        this(dataDir, database.url(), database.user(), database.password());
+    }
+
+    private Federation(Path dataDir, String jdbcUrl, String jdbcUser, String jdbcPassword) throws IOException {
+        this.node = CoordinatorNode.start(new CoordinatorNode.Config(dataDir, "127.0.0.1", 0, jdbcUrl, jdbcUser, jdbcPassword,
                 30, 1, 50, new CoordinatorNode.Security("test-keystore-password", java.util.List.of("localhost", "127.0.0.1"), Duration.ofHours(1))),
                 EngineListener.NONE);
     }

@@ -16,15 +16,16 @@ import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.round.EngineListener;
 import dev.fedprune.coordinator.round.RoundEngine;
 import dev.fedprune.coordinator.store.CoordinatorStore;
-import dev.fedprune.coordinator.store.Database;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
 import dev.fedprune.coordinator.store.Records.JobRecord;
+import dev.fedprune.coordinator.store.TestDatabase;
 import dev.fedprune.proto.v1.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A contribution is folded in one transaction with what the caller commits beside it (the nonce
@@ -36,19 +37,20 @@ class FoldCommitTest {
     @TempDir
     Path dir;
 
-    @Test
-    void aFoldWhoseCommitFailsLeavesNoTraceInTheStoreOrInTheGlobalMask() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @EnumSource(TestDatabase.Kind.class)
+    void aFoldWhoseCommitFailsLeavesNoTraceInTheStoreOrInTheGlobalMask(TestDatabase.Kind kind) throws Exception {
         Path model = dir.resolve("model");
         SyntheticLlama.write(model, new SyntheticLlama.Shape(2, 16, 32, 2, 1, 20, 16, true, DType.F32), 5);
         String spec = "{\"name\": \"fold-commit\", \"model\": \"" + model + "\", \"localPruner\": \"magnitude\", \"sparsity\": 0.5,"
                 + " \"agentsPerRound\": 2, \"deadlineSeconds\": 600, \"seed\": 4}";
-        byte[] clean = globalMask(dir.resolve("clean"), spec, false);
-        byte[] afterFailedCommit = globalMask(dir.resolve("failed-commit"), spec, true);
+        byte[] clean = globalMask(kind, dir.resolve("clean"), spec, false);
+        byte[] afterFailedCommit = globalMask(kind, dir.resolve("failed-commit"), spec, true);
         assertArrayEquals(clean, afterFailedCommit, "a fold whose commit failed still counts in the global mask");
     }
 
-    private byte[] globalMask(Path data, String spec, boolean failFirstCommit) throws Exception {
-        try (HikariDataSource db = Database.open("jdbc:h2:file:" + data.resolve("db").resolve("fedprune"), "sa", "")) {
+    private byte[] globalMask(TestDatabase.Kind kind, Path data, String spec, boolean failFirstCommit) throws Exception {
+        try (TestDatabase database = TestDatabase.create(kind, data); HikariDataSource db = database.open()) {
             CoordinatorStore store = new CoordinatorStore(db);
             AgentRegistry agents = new AgentRegistry(store, System::currentTimeMillis, 60_000);
             RoundEngine engine = new RoundEngine(store, agents, new ArtifactStore(data.resolve("artifacts")), data,

@@ -4,27 +4,29 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.store.CoordinatorStore;
-import dev.fedprune.coordinator.store.Database;
-import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
 import dev.fedprune.coordinator.store.Records.JobRecord;
 import dev.fedprune.coordinator.store.Records.RoundRecord;
 import dev.fedprune.coordinator.store.Records.TaskRecord;
+import dev.fedprune.coordinator.store.TestDatabase;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** What a restarted engine does with jobs it finds unfinished in the database. */
 class RoundEngineRecoveryTest {
     @TempDir
     Path dir;
 
-    @Test
-    void storedSpecThatIsNoLongerValidFailsItsJobInsteadOfTheStart() throws Exception {
-        try (HikariDataSource db = Database.open("jdbc:h2:file:" + dir.resolve("db").resolve("fedprune") + ";AUTO_SERVER=FALSE", "sa", "")) {
+    @ParameterizedTest(name = "on {0}")
+    @EnumSource(TestDatabase.Kind.class)
+    void storedSpecThatIsNoLongerValidFailsItsJobInsteadOfTheStart(TestDatabase.Kind kind) throws Exception {
+        try (TestDatabase database = TestDatabase.create(kind, dir); HikariDataSource db = database.open()) {
             CoordinatorStore store = new CoordinatorStore(db);
             // A FedMef job on small_vgg stored before sapGamma existed: today its default 0.5 needs nsconv_vgg.
             String stale = "{\"name\":\"old\",\"method\":\"sparse_training\",\"variant\":\"fedmef\",\"architecture\":\"small_vgg\","
@@ -44,9 +46,10 @@ class RoundEngineRecoveryTest {
         }
     }
 
-    @Test
-    void anAttemptThatMissedItsQuorumJustBeforeTheStopIsFollowedByTheNextAttemptAfterIt() throws Exception {
-        try (HikariDataSource db = Database.open("jdbc:h2:file:" + dir.resolve("db").resolve("fedprune") + ";AUTO_SERVER=FALSE", "sa", "")) {
+    @ParameterizedTest(name = "on {0}")
+    @EnumSource(TestDatabase.Kind.class)
+    void anAttemptThatMissedItsQuorumJustBeforeTheStopIsFollowedByTheNextAttemptAfterIt(TestDatabase.Kind kind) throws Exception {
+        try (TestDatabase database = TestDatabase.create(kind, dir); HikariDataSource db = database.open()) {
             CoordinatorStore store = new CoordinatorStore(db);
             for (String name : List.of("alice", "bob")) {
                 store.insertAgent(new AgentRecord("agent-" + name, name, null, null, null, 1L, 2L, "IDLE", null));
