@@ -79,23 +79,23 @@ class StoreRoundTripTest {
             assertEquals(List.of(new JobEvent(T + 9, "second clock, first event"), new JobEvent(T, "first clock, second event")), store.events("job-1"));
 
             // rounds: null closed_at, then closed with a summary
-            RoundRecord open = new RoundRecord("job-1", 0, "OPEN", T, T + 600_000, null, 2, 2, 0, 0, null);
-            RoundRecord second = new RoundRecord("job-1", 1, "OPEN", T + 1, T + 600_001, null, 2, 1, 0, 0, null);
+            RoundRecord open = new RoundRecord("job-1", 0, "OPEN", T, T + 600_000, null, 2, 2, 0, 0, null, 1);
+            RoundRecord second = new RoundRecord("job-1", 1, "OPEN", T + 1, T + 600_001, null, 2, 1, 0, 0, null, 2);
             store.insertRound(second);
             store.insertRound(open);
             assertEquals(Optional.of(open), store.round("job-1", 0));
             assertEquals(List.of(open, second), store.rounds("job-1"));
             String summary = "{\"quality\":{\"metric\":\"perplexity\",\"value\":5.33}," + "\"pad\":\"" + "y".repeat(50_000) + "\"}";
             store.updateRound("job-1", 0, "AGGREGATED", T + 7, 2, 1, summary);
-            assertEquals(new RoundRecord("job-1", 0, "AGGREGATED", T, T + 600_000, T + 7, 2, 2, 2, 1, summary), store.round("job-1", 0).orElseThrow());
+            assertEquals(new RoundRecord("job-1", 0, "AGGREGATED", T, T + 600_000, T + 7, 2, 2, 2, 1, summary, 1), store.round("job-1", 0).orElseThrow());
             assertEquals(2, store.roundCount(null));
             assertEquals(1, store.roundCount("OPEN"));
             assertEquals(0, store.roundCount("FAILED"));
 
             // tasks: nullable times and counts, the open-task lookup, pull/finish/reissue/expire
-            TaskRecord t1 = new TaskRecord("task-1", "job-1", 0, "agent-a", "MASK", "ASSIGNED", T, null, null, 0, null, null, null);
-            TaskRecord t2 = new TaskRecord("task-2", "job-1", 0, "agent-b", "MASK", "ASSIGNED", T, null, null, 0, null, null, null);
-            TaskRecord t3 = new TaskRecord("task-3", "job-1", 1, "agent-a", "MASK", "ASSIGNED", T + 1, null, null, 0, null, null, null);
+            TaskRecord t1 = new TaskRecord("task-1", "job-1", 0, "agent-a", "MASK", "ASSIGNED", T, null, null, 0, null, null, null, 1);
+            TaskRecord t2 = new TaskRecord("task-2", "job-1", 0, "agent-b", "MASK", "ASSIGNED", T, null, null, 0, null, null, null, 1);
+            TaskRecord t3 = new TaskRecord("task-3", "job-1", 1, "agent-a", "MASK", "ASSIGNED", T + 1, null, null, 0, null, null, null, 2);
             store.insertTask(t3);
             store.insertTask(t2);
             store.insertTask(t1);
@@ -108,7 +108,7 @@ class StoreRoundTripTest {
             assertEquals(Long.valueOf(T + 2), store.task("task-1").orElseThrow().pulledAt(), "the first pull counts");
             long bigUpload = 3_000_000_000L;
             store.finishTask("task-1", "FOLDED", T + 4, bigUpload, "cd".repeat(32), 1_234L, null);
-            assertEquals(new TaskRecord("task-1", "job-1", 0, "agent-a", "MASK", "FOLDED", T, T + 2, T + 4, bigUpload, "cd".repeat(32), 1_234L, null),
+            assertEquals(new TaskRecord("task-1", "job-1", 0, "agent-a", "MASK", "FOLDED", T, T + 2, T + 4, bigUpload, "cd".repeat(32), 1_234L, null, 1),
                     store.task("task-1").orElseThrow());
             assertEquals(Optional.of(t3), store.openTaskOf("agent-a"));
             store.finishTask("task-2", "FOLDED", T + 4, bigUpload, "ef".repeat(32), null, null);
@@ -133,7 +133,7 @@ class StoreRoundTripTest {
             // reissue forgets the payload and the uploads; expiry closes what is open
             store.finishTask("task-3", "FOLDED", T + 5, 10, "00".repeat(32), 7L, null);
             store.reissueTask("task-3", "stored contribution corrupt");
-            assertEquals(new TaskRecord("task-3", "job-1", 1, "agent-a", "MASK", "ASSIGNED", T + 1, null, null, 0, null, null, "stored contribution corrupt"),
+            assertEquals(new TaskRecord("task-3", "job-1", 1, "agent-a", "MASK", "ASSIGNED", T + 1, null, null, 0, null, null, "stored contribution corrupt", 2),
                     store.task("task-3").orElseThrow());
             assertEquals(Optional.empty(), store.upload("task-3-up"));
             store.expireOpenTasks("job-1", 0, T + 6, "deadline");
@@ -143,8 +143,8 @@ class StoreRoundTripTest {
             assertEquals(List.of("EXPIRED", T + 7, "job cancelled"), List.of(expired.state(), expired.finishedAt(), expired.error()));
             assertEquals("FOLDED", store.task("task-1").orElseThrow().state(), "finished tasks stay as they are");
 
-            store.insertTask(new TaskRecord("task-4", "job-1", 1, "agent-b", "MASK", "REFUSED", T, null, T, 0, null, null, "sparsity: 0.2, wanted 0.5"));
-            store.insertTask(new TaskRecord("task-5", "job-1", 1, "agent-b", "MASK", "REFUSED", T, null, T, 0, null, null, null));
+            store.insertTask(new TaskRecord("task-4", "job-1", 1, "agent-b", "MASK", "REFUSED", T, null, T, 0, null, null, "sparsity: 0.2, wanted 0.5", 1));
+            store.insertTask(new TaskRecord("task-5", "job-1", 1, "agent-b", "MASK", "REFUSED", T, null, T, 0, null, null, null, 1));
             assertEquals(Map.of("EXPIRED", 1L, "FOLDED", 2L, "REFUSED", 2L), store.taskCountsByState());
             assertEquals(Map.of("sparsity", 1L, "unknown", 1L), store.refusalsByReason());
         }
