@@ -69,13 +69,7 @@ class AgentServiceBadInputTest {
         fed = new Federation(dir.resolve("coord"));
         alice = fed.enrolledClient("alice");
         bob = fed.enrolledClient("bob");
-        jobId = fed.node.engine().submit(JobSpecParser.parse("""
-            model: %s
-            localPruner: magnitude
-            sparsity: 0.5
-            agentsPerRound: 2
-            deadlineSeconds: 300
-            """.formatted(model)));
+        jobId = fed.node.engine().submit(JobSpecParser.parse(Federation.twoAgentMaskJob(model)));
         channel = mutualTls(fed.target(), alice.identity());
         bobChannel = mutualTls(fed.target(), bob.identity());
     }

@@ -49,13 +49,7 @@ class CorruptStoreRestartTest {
                 CoordinatorClient alice = fed.enrolledClient("alice");
                 fed.enrolledClient("bob");
                 aliceIdentity = alice.identity();
-                jobId = fed.node.engine().submit(JobSpecParser.parse("""
-                    model: %s
-                    localPruner: magnitude
-                    sparsity: 0.5
-                    agentsPerRound: 2
-                    deadlineSeconds: 300
-                    """.formatted(model)));
+                jobId = fed.node.engine().submit(JobSpecParser.parse(Federation.twoAgentMaskJob(model)));
                 Task task = AgentServiceBadInputTest.awaitTask(alice);
                 byte[] payload = AgentServiceBadInputTest.payload(task, 0, null);
                 alice.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);

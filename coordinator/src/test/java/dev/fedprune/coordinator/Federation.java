@@ -44,6 +44,17 @@ final class Federation implements AutoCloseable {
                 EngineListener.NONE);
     }
 
+    /** A one-shot FedPrLLM job for two agents: magnitude masks at 50% sparsity of the model in {@code model}. */
+    static String twoAgentMaskJob(Path model) {
+        return """
+            model: %s
+            localPruner: magnitude
+            sparsity: 0.5
+            agentsPerRound: 2
+            deadlineSeconds: 300
+            """.formatted(model);
+    }
+
     String target() {
         return "127.0.0.1:" + node.grpcPort();
     }

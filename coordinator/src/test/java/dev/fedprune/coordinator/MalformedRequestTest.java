@@ -121,13 +121,7 @@ class MalformedRequestTest {
         fed = new Federation(dir.resolve("coord"));
         alice = fed.enrolledClient("alice");
         bob = fed.enrolledClient("bob");
-        jobId = fed.node.engine().submit(JobSpecParser.parse("""
-            model: %s
-            localPruner: magnitude
-            sparsity: 0.5
-            agentsPerRound: 2
-            deadlineSeconds: 300
-            """.formatted(model)));
+        jobId = fed.node.engine().submit(JobSpecParser.parse(Federation.twoAgentMaskJob(model)));
         aliceChannel = AgentServiceBadInputTest.mutualTls(fed.target(), alice.identity());
         anonymous = TlsChannels.serverTls(fed.target(), PinnedCaTrustManager.forCertificate(alice.identity().caCertificate(), Clock.systemUTC()));
     }
