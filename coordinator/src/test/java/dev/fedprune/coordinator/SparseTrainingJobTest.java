@@ -7,8 +7,8 @@ import ai.djl.Device;
 import dev.fedprune.agent.cnn.CnnConfig;
 import dev.fedprune.agent.cnn.SmallVggCnn;
 import dev.fedprune.agent.image.FashionMnist;
+import dev.fedprune.agent.image.GeneratedImages;
 import dev.fedprune.agent.image.IdxWriter;
-import dev.fedprune.agent.image.ImageSet;
 import dev.fedprune.agent.image.LabelPartitioner;
 import dev.fedprune.agent.image.LabeledImages;
 import dev.fedprune.aggregation.format.BitMask;
@@ -25,7 +25,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,8 +59,8 @@ class SparseTrainingJobTest {
         } else {
             System.err.println("*** SparseTrainingJobTest: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); "
                     + "training on GENERATED images instead ***");
-            train = generated(3000, 1);
-            test = generated(1000, 2);
+            train = GeneratedImages.bars(3000, 1);
+            test = GeneratedImages.bars(1000, 2);
         }
         List<int[]> parts = LabelPartitioner.dirichlet(firstLabels(train, 1800), 10, 3, 0.5, 100, 11);
         List<int[]> heldOut = LabelPartitioner.iid(600, 3, 100, 12);
@@ -75,24 +74,6 @@ class SparseTrainingJobTest {
     private static int[] firstLabels(LabeledImages images, int n) {
         int[] all = images.labelArray();
         return java.util.Arrays.copyOf(all, Math.min(n, all.length));
-    }
-
-    /** Ten classes of 28x28 images: a bright bar whose position and orientation is the class, plus noise. */
-    static LabeledImages generated(int count, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        byte[] pixels = new byte[count * 784];
-        byte[] labels = new byte[count];
-        for (int i = 0; i < count; i++) {
-            int label = i % 10;
-            labels[i] = (byte) label;
-            for (int p = 0; p < 784; p++) {
-                int r = p / 28;
-                int c = p % 28;
-                boolean bar = label < 5 ? Math.abs(r - (4 + 5 * label)) <= 1 : Math.abs(c - (4 + 5 * (label - 5))) <= 1;
-                pixels[i * 784 + p] = (byte) Math.min(255, (bar ? 180 : 0) + random.nextInt(60));
-            }
-        }
-        return new LabeledImages(new ImageSet(count, 28, 28, pixels), labels, 10);
     }
 
     static double bytesDown(Federation fed, String jobId, int round, String agentId) {

@@ -7,6 +7,7 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.CpuInfo;
 import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.task.LocalData;
 import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
@@ -244,6 +245,35 @@ class TaskFailureReportTest {
             }
             assertEquals(Map.of("FAILED", 1L, "FOLDED", 1L), fed.node.store().tasksOfJob(jobId).stream()
                     .collect(Collectors.groupingBy(TaskRecord::state, Collectors.counting())));
+        }
+    }
+
+    @Test
+    void anAgentWithoutTheKindOfDataAJobNeedsReportsItsTaskAndAnAgentWithTheDataDoesIt() throws Exception {
+        // The seed that selects alice (images only) for the round of two among alice, bob and carol.
+        long seed = java.util.stream.LongStream.range(1, 1000).filter(s -> {
+            List<String> names = new java.util.ArrayList<>(List.of("alice", "bob", "carol"));
+            java.util.Collections.shuffle(names, dev.fedprune.coordinator.round.RoundEngine.selectionRandom(s, 0, 1));
+            return names.subList(0, 2).contains("alice");
+        }).findFirst().orElseThrow();
+        Path images = Files.createDirectories(dir.resolve("images"));
+        EngineSelfCheck.Report passed = new EngineSelfCheck.Report(List.of(), 0, CpuInfo.current(), false, 0);
+        try (Federation fed = new Federation(dir.resolve("coord"))) {
+            fed.startAgent(dir.resolve("work-alice"), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()),
+                    new AgentLoop.Options("alice", new LocalData(null, images), true, 60_000, 1).withEngineSelfCheck(() -> passed));
+            for (String name : List.of("bob", "carol")) {
+                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()), options(name));
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2).replace("seed: 3", "seed: " + seed)));
+            JobRecord job = fed.awaitFinal(jobId, 60_000);
+            String events = fed.node.store().events(jobId).toString();
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + "\n" + events);
+            TaskRecord alices = fed.node.store().tasksOfJob(jobId).stream().filter(t -> agentName(fed, t.agentId()).equals("alice"))
+                    .findFirst().orElseThrow(() -> new AssertionError("alice was not selected: " + events));
+            assertEquals("FAILED", alices.state());
+            assertTrue(alices.error().contains("job " + jobId + " prunes a language model and needs token-id JSONL data (--data FILE);"
+                    + " this agent has only images in " + images), alices.error());
+            assertTrue(events.contains("re-issued to agent"), events);
         }
     }
 }

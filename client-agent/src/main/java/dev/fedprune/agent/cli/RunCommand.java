@@ -7,6 +7,7 @@ import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.task.LocalData;
 import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import java.io.IOException;
@@ -25,8 +26,14 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--coordinator", paramLabel = "HOST:PORT", description = "Coordinator gRPC address (default: the one enrolled with).")
     String coordinator;
 
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Local calibration data (token-id JSONL).")
+    @Option(names = "--data", paramLabel = "FILE",
+            description = "Local token-id JSONL data for LLM pruning jobs (calibration; held-out perplexity unless --eval-data).")
     Path data;
+
+    @Option(names = "--images", paramLabel = "DIR",
+            description = "Local images for sparse-training jobs (FedTiny, FedMef, dense FedAvg): a directory of IDX files, "
+                    + "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz] and the held-out t10k-images/t10k-labels.")
+    Path images;
 
     @Option(names = "--eval-data", paramLabel = "FILE",
             description = "Local held-out data (token-id JSONL) for the perplexity the coordinator asks for each round (default: --data).")
@@ -50,8 +57,18 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!Files.isRegularFile(data)) {
-            System.err.println("--data: " + data + " is not a file");
+        if (data == null && images == null) {
+            System.err.println("--data FILE (token-id JSONL, for LLM pruning jobs) or --images DIR (IDX images, for sparse-training jobs)"
+                    + " is required: an agent without data can work on no job");
+            return 2;
+        }
+        if (data != null && !Files.isRegularFile(data)) {
+            System.err.println("--data: " + data + " is not a file (token-id JSONL, one sample per line)");
+            return 2;
+        }
+        if (images != null && !Files.isDirectory(images)) {
+            System.err.println("--images: " + images + " is not a directory (of IDX files: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,"
+                    + " t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)");
             return 2;
         }
         ai.djl.Device compute;
@@ -92,7 +109,7 @@ public final class RunCommand implements Callable<Integer> {
             MaskEngine llm = new LlmMaskEngine(compute);
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, workdir, model),
                     Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm),
-                    new LlmQualityEvaluator(compute, evalData), compute, new AgentLoop.Options(agentName, data, exitWhenIdle, 60_000, identity.heartbeatSeconds()));
+                    new LlmQualityEvaluator(compute, evalData), compute, new AgentLoop.Options(agentName, new LocalData(data, images), exitWhenIdle, 60_000, identity.heartbeatSeconds()));
             Runtime.getRuntime().addShutdownHook(new Thread(loop::stop));
             loop.run();
         }

@@ -56,21 +56,25 @@ public final class AgentLoop {
     static final int MAX_FAILURE_REASON_CHARS = 500;
 
     /**
-     * @param dataFile        the agent's local data: a JSONL calibration file for LLM pruning tasks, or a directory
-     *                        of IDX image files (own training split + held-out split) for sparse training tasks
+     * @param data            the agent's local data, per kind of job (see {@link LocalData})
      * @param exitWhenIdle    stop once the coordinator reports no unfinished job (after having seen one, or after
      *                        {@code idleGraceMillis} without any)
      * @param engineSelfCheck the engine self-check, asked once, before the first task (default: the real one,
      *                        once per process)
      */
-    public record Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds,
+    public record Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds,
                           Supplier<EngineSelfCheck.Report> engineSelfCheck) {
-        public Options(String name, Path dataFile, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
-            this(name, dataFile, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess);
+        public Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
+            this(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess);
+        }
+
+        /** One data path: a JSONL calibration file for LLM pruning tasks, or a directory of IDX images for sparse training. */
+        public Options(String name, Path data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
+            this(name, LocalData.of(data), exitWhenIdle, idleGraceMillis, heartbeatSeconds);
         }
 
         public Options withEngineSelfCheck(Supplier<EngineSelfCheck.Report> check) {
-            return new Options(name, dataFile, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check);
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check);
         }
     }
 
@@ -107,7 +111,7 @@ public final class AgentLoop {
         this.engines = Map.copyOf(engines);
         this.evaluator = evaluator;
         this.options = options;
-        this.training = new SparseTrainingWorker(client, options.name(), options.dataFile(), models.directory().resolve("training"),
+        this.training = new SparseTrainingWorker(client, options.name(), options.data(), models.directory().resolve("training"),
                 trainingDevice);
     }
 
@@ -281,7 +285,7 @@ public final class AgentLoop {
             }
             ModelQuality quality = measure(task, modelDir, prior);
             boolean iterative = task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE;
-            MaskRequest request = new MaskRequest(modelDir, options.dataFile(), method, spec.getSparsityRatio(),
+            MaskRequest request = new MaskRequest(modelDir, options.data().tokensFor(task.getJobId()), method, spec.getSparsityRatio(),
                     spec.getLocalComparisonGroup() != dev.fedprune.proto.v1.ComparisonGroup.COMPARISON_GROUP_LAYER,
                     spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
                     spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
@@ -322,6 +326,10 @@ public final class AgentLoop {
         } catch (TaskCancelledException e) {
             log.info("{}: task {} stopped: {}", options.name(), task.getTaskId(), e.getMessage());
             return true;
+        } catch (LocalData.MissingLocalDataException e) {
+            // Not this agent's kind of job: said once, reported, and the coordinator hands it to an agent with the data.
+            log.warn("{}: task {} not done: {}", options.name(), task.getTaskId(), e.getMessage());
+            return stopped.get() || reportFailure(task, describe(e), false);
         } catch (IOException | UncheckedIOException e) {
             log.error("{}: task {} failed: {}", options.name(), task.getTaskId(), e.getMessage(), e);
             return stopped.get() || reportFailure(task, describe(e), true);
@@ -363,7 +371,7 @@ public final class AgentLoop {
             return null;
         }
         long started = System.nanoTime();
-        ModelQuality q = evaluator.measure(modelDir, options.dataFile(), prior, spec.getEvaluationSamples(), spec.getSequenceLength(), spec.getSeed());
+        ModelQuality q = evaluator.measure(modelDir, options.data().tokensFor(task.getJobId()), prior, spec.getEvaluationSamples(), spec.getSequenceLength(), spec.getSeed());
         log.info("{}: task {} round {}: {} {} of the global model so far on {} local samples ({} ms)", options.name(), task.getTaskId(),
                 task.getRoundIndex() + 1, q.getMetric(), String.format(java.util.Locale.ROOT, "%.4f", q.getValue()), q.getSamples(),
                 (System.nanoTime() - started) / 1_000_000);
@@ -454,10 +462,11 @@ public final class AgentLoop {
     }
 
     private long sampleCount() {
-        try (var lines = Files.lines(options.dataFile())) {
+        Path tokens = options.data().tokens();
+        try (var lines = Files.lines(tokens)) {
             return lines.filter(l -> !l.isBlank()).count();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + options.dataFile(), e);
+            throw new UncheckedIOException("cannot read " + tokens, e);
         }
     }
 

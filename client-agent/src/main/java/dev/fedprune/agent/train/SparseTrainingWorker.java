@@ -9,6 +9,7 @@ import dev.fedprune.agent.cnn.ResNet18;
 import dev.fedprune.agent.cnn.SmallVggCnn;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.image.LabeledImages;
+import dev.fedprune.agent.task.LocalData;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.FormatException;
 import dev.fedprune.aggregation.format.MaskCodec;
@@ -69,7 +70,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
 
     private final CoordinatorClient client;
     private final String agentName;
-    private final Path dataDir;
+    private final LocalData localData;
     private final Path workDir;
     private LocalImages data;
     private String dataKey;
@@ -81,18 +82,18 @@ public final class SparseTrainingWorker implements AutoCloseable {
     private long bytesDown;
 
     /**
-     * @param dataDir the agent's images (see {@link LocalImages})
+     * @param data    the agent's data; training tasks use its images (see {@link LocalImages})
      * @param workDir where downloaded artifacts are written while they are read
      */
-    public SparseTrainingWorker(CoordinatorClient client, String agentName, Path dataDir, Path workDir) {
-        this(client, agentName, dataDir, workDir, Device.cpu());
+    public SparseTrainingWorker(CoordinatorClient client, String agentName, LocalData data, Path workDir) {
+        this(client, agentName, data, workDir, Device.cpu());
     }
 
     /** @param device where the CNN is built and trained: the CPU, or a CUDA device when the engine has one */
-    public SparseTrainingWorker(CoordinatorClient client, String agentName, Path dataDir, Path workDir, Device device) {
+    public SparseTrainingWorker(CoordinatorClient client, String agentName, LocalData data, Path workDir, Device device) {
         this.client = client;
         this.agentName = agentName;
-        this.dataDir = dataDir;
+        this.localData = data;
         this.workDir = workDir;
         this.device = device;
     }
@@ -110,7 +111,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
         TrainingTaskSpec spec = task.getTraining();
         long downBefore = bytesDown;
         long started = System.nanoTime();
-        LocalImages images = data(spec.getModel());
+        LocalImages images = data(task.getJobId(), spec.getModel());
         Map<String, Double> metrics = new LinkedHashMap<>();
         Contribution.Builder out = Contribution.newBuilder().setTaskId(task.getTaskId());
         if (task.getKind() == TaskKind.TASK_KIND_BN_CANDIDATE_SCORES) {
@@ -551,7 +552,8 @@ public final class SparseTrainingWorker implements AutoCloseable {
 
     // ------------------------------------------------------------------ data and wire
 
-    private LocalImages data(CnnModelSpec m) throws IOException {
+    private LocalImages data(String jobId, CnnModelSpec m) throws IOException {
+        Path dataDir = localData.imagesFor(jobId);
         if (m.getImageChannels() != 1) {
             throw new IllegalArgumentException("model.image_channels: " + m.getImageChannels() + "; this agent's IDX images are grey (1 channel)");
         }

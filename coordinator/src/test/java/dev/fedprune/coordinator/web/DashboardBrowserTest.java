@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.image.FashionMnist;
+import dev.fedprune.agent.image.GeneratedImages;
+import dev.fedprune.agent.image.IdxWriter;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalPruneMethod;
@@ -12,6 +15,7 @@ import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.app.CoordinatorApplication;
+import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.node.CoordinatorNode;
 import dev.fedprune.proto.v1.DeviceResources;
 import java.io.File;
@@ -69,6 +73,8 @@ class DashboardBrowserTest {
         registry.add("fedprune.grpc.port", () -> 0);
         registry.add("fedprune.grpc.bind-address", () -> "127.0.0.1");
         registry.add("fedprune.security.admin.password", () -> "dashboard-admin-password");
+        // Agents of one test go offline soon after it: the next test's round selects only its own agents.
+        registry.add("fedprune.agent-timeout-seconds", () -> 10);
     }
 
     static WebDriver browser;
@@ -135,6 +141,15 @@ class DashboardBrowserTest {
         Files.write(SCREENSHOTS.resolve(name + ".png"), ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES));
     }
 
+    /** The agents of an earlier test in this context count as online until their timeout: the next round must not select them. */
+    void awaitNoAgentOnline() throws InterruptedException {
+        long end = System.currentTimeMillis() + 60_000;
+        while (!node.agents().onlineAgents().isEmpty()) {
+            assertTrue(System.currentTimeMillis() < end, "agents of an earlier test still online after 60 s");
+            Thread.sleep(200);
+        }
+    }
+
     /** Agents that take a moment per task, so that the page has progress to show. */
     List<AgentLoop> startAgents(int count, long delayMillis) {
         MaskEngine slow = (request, progress) -> {
@@ -175,6 +190,7 @@ class DashboardBrowserTest {
 
     @Test
     void submittedJobRunsLiveOnTheJobPage() throws Exception {
+        awaitNoAgentOnline();
         List<AgentLoop> agents = startAgents(3, 1500);
         try {
             open("/", By.id("spec"));
@@ -227,6 +243,73 @@ class DashboardBrowserTest {
             open("/", By.id("jobs"));
             waitUpTo(10).until(d -> d.findElement(By.cssSelector("#jobs tbody")).getText().contains("COMPLETED"));
             screenshot("federation-overview");
+        } finally {
+            agents.forEach(AgentLoop::stop);
+        }
+    }
+
+    @Test
+    void aTrainingJobPageShowsAccuracyDensityPerLayerAndMaskAdjustments() throws Exception {
+        awaitNoAgentOnline();
+        List<AgentLoop> agents = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Path images = DATA.resolve("images-" + i);
+            IdxWriter.write(images, FashionMnist.Split.TRAIN, GeneratedImages.bars(160, 10 + i));
+            IdxWriter.write(images, FashionMnist.Split.TEST, GeneratedImages.bars(40, 20 + i));
+            CoordinatorClient client = CoordinatorClient.enroll("127.0.0.1:" + node.grpcPort(),
+                    node.enrollment().mintToken("lab-" + i, Duration.ofMinutes(5), "test").token(), node.pki().caFingerprint(),
+                    "lab-" + i, "lab-" + i, DeviceResources.newBuilder().setCpuCores(2).build(), CoordinatorClient.defaultRetry());
+            AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("lab-" + i), null), Map.of(),
+                    new AgentLoop.Options("lab-" + i, images, false, 0, 1));
+            Thread t = new Thread(loop::run, "lab-" + i);
+            t.setDaemon(true);
+            t.start();
+            agents.add(loop);
+        }
+        try {
+            String jobId = node.engine().submit(JobSpecParser.parse("""
+                name: training-page
+                method: sparse_training
+                variant: fedtiny
+                architecture: small_vgg
+                channels: [2, 4]
+                density: 0.5
+                rounds: 3
+                localSteps: 2
+                batchSize: 8
+                adjustInterval: 1
+                adjustStopRound: 2
+                blocks: 1
+                candidates: 2
+                evaluationImages: 20
+                agentsPerRound: 2
+                deadlineSeconds: 120
+                seed: 5
+                """));
+            open("/job.html?id=" + jobId, By.id("title"));
+            waitUpTo(180).until(d -> d.findElement(By.id("title")).getText().contains("COMPLETED"));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> page = (Map<String, Object>) ((org.openqa.selenium.JavascriptExecutor) browser).executeScript("""
+                return {
+                  layersTitle: document.getElementById('layers-title').innerText,
+                  layers: document.getElementById('layers').innerText,
+                  adjustmentsTitle: document.getElementById('agreement-title').innerText,
+                  adjustments: [...document.querySelectorAll('#adjustments tbody tr')].map(r => r.innerText.replace(/\\s+/g, ' ')),
+                  quality: [...document.querySelectorAll('#quality-table tr')].map(r => r.innerText.replace(/\\s+/g, ' ')),
+                  result: document.getElementById('artifacts').innerText
+                };""");
+            assertEquals("Per-layer density of the global mask", page.get("layersTitle"));
+            assertTrue(String.valueOf(page.get("layers")).contains("conv1.weight"), String.valueOf(page.get("layers")));
+            assertEquals("Training rounds and mask adjustments", page.get("adjustmentsTitle"));
+            @SuppressWarnings("unchecked")
+            List<String> adjustments = (List<String>) page.get("adjustments");
+            assertEquals(3, adjustments.size(), adjustments::toString); // one row per training round
+            assertTrue(adjustments.stream().anyMatch(r -> r.contains("adjustment") && r.contains(".weight: ")), adjustments::toString);
+            @SuppressWarnings("unchecked")
+            List<String> quality = (List<String>) page.get("quality");
+            assertTrue(!quality.isEmpty() && quality.stream().allMatch(r -> r.contains("accuracy")), quality::toString);
+            assertTrue(String.valueOf(page.get("result")).contains("final accuracy"), String.valueOf(page.get("result")));
+            screenshot("training-job-completed");
         } finally {
             agents.forEach(AgentLoop::stop);
         }
