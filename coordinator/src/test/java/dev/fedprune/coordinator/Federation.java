@@ -79,8 +79,15 @@ final class Federation implements AutoCloseable {
     }
 
     void startAgent(Path workDir, Map<LocalPruneMethod, MaskEngine> engines, AgentLoop.Options options) {
+        startAgent(enrolledClient(options.name()), workDir, engines, options);
+    }
+
+    /** An agent loop on a client the test connected itself (e.g. through a proxy); the client is closed with the federation. */
+    void startAgent(CoordinatorClient client, Path workDir, Map<LocalPruneMethod, MaskEngine> engines, AgentLoop.Options options) {
         String name = options.name();
-        CoordinatorClient client = enrolledClient(name);
+        if (!clients.contains(client)) {
+            clients.add(client);
+        }
         AgentLoop loop = new AgentLoop(client, new ModelCache(client, workDir, null), engines, options);
         Thread t = new Thread(loop::run, "agent-" + name);
         t.setDaemon(true);

@@ -19,6 +19,7 @@ import dev.fedprune.security.secret.SecretTokens;
 import dev.fedprune.security.sign.ReplayGuard;
 import dev.fedprune.security.sign.Signatures;
 import dev.fedprune.security.sign.Statements;
+import dev.fedprune.security.tls.PinnedCaMismatchException;
 import dev.fedprune.security.tls.PinnedCaTrustManager;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -163,5 +164,14 @@ class SecurityPrimitivesTest {
                 () -> PinnedCaTrustManager.forFingerprint(ks.caFingerprint(), clock).checkServerTrusted(other.serverChain(), "EC"));
         assertTrue(e.getMessage().contains("pinned fingerprint"), e.getMessage());
         assertThrows(InvalidSecurityInputException.class, () -> PinnedCaTrustManager.forFingerprint("not-hex", clock));
+
+        // Pinned by the stored CA certificate (after enrollment): another CA's server, e.g. a TLS-inspecting proxy, is named as such.
+        PinnedCaTrustManager.forCertificate(ks.ca().certificate(), clock).checkServerTrusted(ks.serverChain(), "EC");
+        var mismatch = assertThrows(PinnedCaMismatchException.class,
+                () -> PinnedCaTrustManager.forCertificate(ks.ca().certificate(), clock).checkServerTrusted(other.serverChain(), "EC"));
+        assertTrue(mismatch.getMessage().startsWith("the coordinator's certificate was not issued by the pinned CA"), mismatch.getMessage());
+        assertTrue(mismatch.getMessage().contains("a TLS-inspecting proxy on the way"), mismatch.getMessage());
+        assertTrue(CertificateVerifier.issuedBy(ks.serverChain()[0], ks.ca().certificate()));
+        assertFalse(CertificateVerifier.issuedBy(other.serverChain()[0], ks.ca().certificate()), "same CA name, another CA key");
     }
 }

@@ -1,5 +1,7 @@
 package dev.fedprune.agent.cli;
 
+import dev.fedprune.agent.connection.InvalidProxySettingException;
+import dev.fedprune.agent.connection.ProxySettings;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.enrollment.Enrollment;
 import dev.fedprune.proto.v1.DeviceResources;
@@ -11,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Trades a one-time enrollment token for this agent's certificate; the key is generated here and stays here. */
@@ -37,16 +40,26 @@ public final class EnrollCommand implements Callable<Integer> {
     @Option(names = "--workdir", paramLabel = "DIR", defaultValue = "fedprune-agent", description = "Where the key and certificates go (default: ${DEFAULT-VALUE}).")
     Path workdir;
 
+    @Mixin
+    ProxyOptions proxyOptions;
+
     @Override
     public Integer call() throws IOException {
+        ProxySettings proxy;
+        try {
+            proxy = proxyOptions.resolve(System.getenv(), coordinator);
+        } catch (InvalidProxySettingException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
         String agentName = name != null ? name : java.net.InetAddress.getLocalHost().getHostName();
         DeviceResources resources = DeviceResources.newBuilder().setCpuCores(Runtime.getRuntime().availableProcessors())
                 .setMemoryBytes(Runtime.getRuntime().maxMemory()).setAccelerator("cpu").build();
         AgentIdentity identity;
         try {
-            identity = Enrollment.enroll(coordinator, token, caFingerprint, agentName, site, resources);
+            identity = Enrollment.enroll(coordinator, token, caFingerprint, agentName, site, resources, proxy);
         } catch (StatusRuntimeException e) {
-            System.err.println("enrollment refused: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
+            System.err.println("enrollment failed: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription()
                     + (e.getCause() != null ? " (" + e.getCause().getMessage() + ")" : ""));
             return 1;
         } catch (InvalidSecurityInputException | CertificateRejectedException e) {

@@ -1,6 +1,8 @@
 package dev.fedprune.agent.cli;
 
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.connection.InvalidProxySettingException;
+import dev.fedprune.agent.connection.ProxySettings;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Works on a coordinator's tasks, as the agent enrolled in the work directory, until stopped. */
@@ -54,6 +57,9 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--exit-when-idle", description = "Exit once the coordinator has no unfinished job.")
     boolean exitWhenIdle;
+
+    @Mixin
+    ProxyOptions proxyOptions;
 
     @Override
     public Integer call() throws IOException {
@@ -96,8 +102,15 @@ public final class RunCommand implements Callable<Integer> {
             identity = new AgentIdentity(coordinator, identity.agentId(), identity.privateKey(), identity.certificate(), identity.caCertificate(),
                     identity.signingCertificate(), identity.heartbeatSeconds());
         }
+        ProxySettings proxy;
+        try {
+            proxy = proxyOptions.resolve(System.getenv(), identity.coordinator());
+        } catch (InvalidProxySettingException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
         String agentName = name != null ? name : java.net.InetAddress.getLocalHost().getHostName();
-        try (CoordinatorClient client = new CoordinatorClient(identity, CoordinatorClient.defaultRetry())) {
+        try (CoordinatorClient client = new CoordinatorClient(identity, proxy, CoordinatorClient.defaultRetry())) {
             client.onRenewed(renewed -> {
                 try {
                     renewed.save(workdir);

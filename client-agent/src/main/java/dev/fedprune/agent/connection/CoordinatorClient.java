@@ -91,26 +91,41 @@ public final class CoordinatorClient implements AutoCloseable {
     private volatile AgentIdentity identity;
     private volatile Consumer<AgentIdentity> onRenewed = i -> { };
     private final Retry retry;
+    private final ProxySettings proxy;
 
-    /** A connection as the enrolled agent {@code identity}. */
+    /** A direct connection as the enrolled agent {@code identity}. */
     public CoordinatorClient(AgentIdentity identity, RetryConfig retryConfig) {
+        this(identity, null, retryConfig);
+    }
+
+    /**
+     * A connection as the enrolled agent {@code identity}, through {@code proxy} (null: direct); the
+     * channels made after a certificate renewal go the same way.
+     */
+    public CoordinatorClient(AgentIdentity identity, ProxySettings proxy, RetryConfig retryConfig) {
+        this.proxy = proxy;
         connect(identity);
         this.retry = Retry.of("coordinator", retryConfig);
         this.retry.getEventPublisher().onRetry(e -> log.warn("coordinator call failed ({}), retry {} in {} ms",
                 e.getLastThrowable() == null ? "?" : e.getLastThrowable().getMessage(), e.getNumberOfRetryAttempts(), e.getWaitInterval().toMillis()));
     }
 
-    /** Retries transient failures for about a minute and a half, 0.5 s doubling up to 15 s. */
     /** Enrolls with a one-time token (see {@link Enrollment}) and connects as the new agent. */
     public static CoordinatorClient enroll(String target, String token, String caFingerprint, String name, String site,
                                            DeviceResources resources, RetryConfig retryConfig) {
-        return new CoordinatorClient(Enrollment.enroll(target, token, caFingerprint, name, site, resources), retryConfig);
+        return enroll(target, token, caFingerprint, name, site, resources, null, retryConfig);
+    }
+
+    /** Enrolls and then connects through {@code proxy} (null: direct). */
+    public static CoordinatorClient enroll(String target, String token, String caFingerprint, String name, String site,
+                                           DeviceResources resources, ProxySettings proxy, RetryConfig retryConfig) {
+        return new CoordinatorClient(Enrollment.enroll(target, token, caFingerprint, name, site, resources, proxy), proxy, retryConfig);
     }
 
     private synchronized void connect(AgentIdentity id) {
         ManagedChannel old = channel;
         ManagedChannel fresh = TlsChannels.mutualTls(id.coordinator(), PinnedCaTrustManager.forCertificate(id.caCertificate(), Clock.systemUTC()),
-                id.privateKey(), id.certificate());
+                id.privateKey(), id.certificate(), proxy);
         this.blocking = AgentServiceGrpc.newBlockingStub(fresh);
         this.async = AgentServiceGrpc.newStub(fresh);
         this.identity = id;
@@ -120,6 +135,7 @@ public final class CoordinatorClient implements AutoCloseable {
         }
     }
 
+    /** Retries transient failures for about a minute and a half, 0.5 s doubling up to 15 s. */
     public static RetryConfig defaultRetry() {
         return RetryConfig.custom()
                 .maxAttempts(10)

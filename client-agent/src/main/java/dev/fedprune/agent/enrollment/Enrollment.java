@@ -1,5 +1,6 @@
 package dev.fedprune.agent.enrollment;
 
+import dev.fedprune.agent.connection.ProxySettings;
 import dev.fedprune.agent.connection.TlsChannels;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.DeviceResources;
@@ -31,9 +32,15 @@ public final class Enrollment {
     }
 
     public static AgentIdentity enroll(String target, String token, String caFingerprint, String name, String site, DeviceResources resources) {
+        return enroll(target, token, caFingerprint, name, site, resources, null);
+    }
+
+    /** Enrolls through an HTTP CONNECT proxy ({@code proxy} null: directly); the CA pin holds inside the tunnel. */
+    public static AgentIdentity enroll(String target, String token, String caFingerprint, String name, String site, DeviceResources resources,
+                                       ProxySettings proxy) {
         PinnedCaTrustManager trust = PinnedCaTrustManager.forFingerprint(caFingerprint, Clock.systemUTC());
         KeyPair keys = KeyPairs.generate();
-        ManagedChannel channel = TlsChannels.serverTls(target, trust);
+        ManagedChannel channel = TlsChannels.serverTls(target, trust, proxy);
         try {
             EnrollResponse response = AgentServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).enroll(EnrollRequest.newBuilder()
                     .setName(name).setSite(site == null ? "" : site).setEnrollmentToken(token).setResources(resources)

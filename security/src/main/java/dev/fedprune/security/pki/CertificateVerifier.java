@@ -62,6 +62,19 @@ public final class CertificateVerifier {
         }
     }
 
+    /** Whether {@code ca} issued {@code leaf}: names the CA as issuer and its signature verifies with the CA's key. */
+    public static boolean issuedBy(X509Certificate leaf, X509Certificate ca) {
+        if (!leaf.getIssuerX500Principal().equals(ca.getSubjectX500Principal())) {
+            return false;
+        }
+        try {
+            leaf.verify(ca.getPublicKey());
+            return true;
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** The subject's common name: an agent's id for client certificates. */
     public static String commonName(X509Certificate certificate) {
         X500Principal p = certificate.getSubjectX500Principal();

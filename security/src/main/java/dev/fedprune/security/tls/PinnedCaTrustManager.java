@@ -55,9 +55,12 @@ public final class PinnedCaTrustManager extends X509ExtendedTrustManager {
                 }
             }
             if (ca == null) {
-                throw new CertificateException("the coordinator's CA does not have the pinned fingerprint " + Fingerprints.display(pinnedFingerprint)
-                        + " (wrong coordinator, or wrong --ca-fingerprint)");
+                throw notIssuedByPinnedCa(chain[0], "no CA certificate in its chain has the pinned fingerprint " + Fingerprints.display(pinnedFingerprint)
+                        + "; wrong coordinator address, wrong --ca-fingerprint, or");
             }
+        }
+        if (!CertificateVerifier.issuedBy(chain[0], ca)) {
+            throw notIssuedByPinnedCa(chain[0], "the pinned CA " + Fingerprints.display(pinnedFingerprint) + " did not sign it; another server, or");
         }
         try {
             CertificateVerifier.verify(chain[0], ca, clock.instant(), CertificateVerifier.Purpose.SERVER);
@@ -65,6 +68,13 @@ public final class PinnedCaTrustManager extends X509ExtendedTrustManager {
             throw new CertificateException("coordinator certificate refused: " + e.getMessage(), e);
         }
         pinnedCa = ca;
+    }
+
+    private static PinnedCaMismatchException notIssuedByPinnedCa(X509Certificate presented, String why) {
+        return new PinnedCaMismatchException("the coordinator's certificate was not issued by the pinned CA (it names '"
+                + presented.getSubjectX500Principal().getName() + "', issued by '" + presented.getIssuerX500Principal().getName() + "'): " + why
+                + " a TLS-inspecting proxy on the way, which presents its own certificate; CA pinning refuses such a proxy by design,"
+                + " so exempt the coordinator from TLS inspection there");
     }
 
     @Override
