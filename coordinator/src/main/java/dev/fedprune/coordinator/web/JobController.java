@@ -89,10 +89,13 @@ public class JobController {
 
     @PostMapping("/jobs/{id}/cancel")
     public Map<String, Object> cancel(@PathVariable String id, Authentication authentication) {
-        node.engine().cancel(id);
         String operator = SecurityController.who(authentication).username();
-        store.addEvent(id, System.currentTimeMillis(), "cancelled by " + operator);
-        node.audit().success(AuditLog.JOB_CANCELLED, operator, id, null);
+        // The job's end, who ended it and the audit entry are one commit, before the answer.
+        store.inTransaction(() -> {
+            node.engine().cancel(id);
+            store.addEvent(id, System.currentTimeMillis(), "cancelled by " + operator);
+            node.audit().success(AuditLog.JOB_CANCELLED, operator, id, null);
+        });
         return job(id);
     }
 
