@@ -13,7 +13,9 @@ import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.annotation.Bean;
 
 /** The coordinator service: the Spring shell (REST, actuator) around a {@link CoordinatorNode}. */
@@ -45,6 +47,20 @@ public class CoordinatorApplication {
         CoordinatorNode node = CoordinatorNode.start(config, metrics);
         metrics.bind(node);
         return node;
+    }
+
+    /**
+     * gRPC health turns NOT_SERVING as soon as the application starts closing, before the web server
+     * stops and before the node's own close stops the gRPC server. A child context (a separate
+     * management port) closing is not the application closing.
+     */
+    @Bean
+    ApplicationListener<ContextClosedEvent> stopServingOnClose(CoordinatorNode node, ApplicationContext application) {
+        return event -> {
+            if (event.getApplicationContext() == application) {
+                node.stopServing();
+            }
+        };
     }
 
     /** Submits the job file given at start-up, once the service is ready. */

@@ -13,6 +13,7 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param jobFile         a job spec (YAML/JSON) submitted at start-up, if set
  * @param database        JDBC settings; an empty url means the embedded H2 file database in dataDir
  * @param security        keystore, TLS names, agent certificate lifetime and the initial admin (see README "Security")
+ * @param health          limits of the actuator's health checks (see README "Operations")
  */
 @ConfigurationProperties("fedprune")
 public record CoordinatorProperties(
@@ -23,7 +24,8 @@ public record CoordinatorProperties(
         @DefaultValue("30") int agentTimeoutSeconds,
         @DefaultValue("5") int heartbeatIntervalSeconds,
         @DefaultValue("200") long tickMillis,
-        @DefaultValue Security security) {
+        @DefaultValue Security security,
+        @DefaultValue Health health) {
 
     public record Grpc(@DefaultValue("0.0.0.0") String bindAddress, @DefaultValue("50051") int port) {
     }
@@ -33,6 +35,14 @@ public record CoordinatorProperties(
         public String toString() {
             return "Database[url=" + url + ", user=" + user + ", password=***]";
         }
+    }
+
+    /**
+     * @param databaseTimeout    the database check is DOWN when {@code select 1} has not answered within this
+     * @param engineStalledAfter the engine check is DOWN when no tick has completed for this long, or for five tick
+     *                           intervals if that is longer; a tick that aggregates a round lasts as long as the aggregation
+     */
+    public record Health(@DefaultValue("2s") Duration databaseTimeout, @DefaultValue("30s") Duration engineStalledAfter) {
     }
 
     /**

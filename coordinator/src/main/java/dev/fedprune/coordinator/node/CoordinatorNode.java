@@ -14,20 +14,25 @@ import dev.fedprune.coordinator.round.RoundEngine;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Database;
 import dev.fedprune.coordinator.store.SecurityStore;
+import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.security.pki.CoordinatorKeyStore;
 import dev.fedprune.security.pki.Fingerprints;
 import dev.fedprune.security.sign.ReplayGuard;
 import dev.fedprune.security.tls.DeferredClientTrustManager;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -36,13 +41,15 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A whole coordinator without Spring: database, keystore and CA, agent registry, artifact store,
- * round engine and the gRPC server (TLS, with agent identity from client certificates). The Spring
- * application wraps one of these; simulations start one directly.
+ * round engine and the gRPC server (TLS, with agent identity from client certificates; gRPC health
+ * and server reflection need no certificate). The Spring application wraps one of these; simulations
+ * start one directly.
  */
 public final class CoordinatorNode implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorNode.class);
@@ -107,6 +114,8 @@ public final class CoordinatorNode implements AutoCloseable {
     private final ArtifactStore artifacts;
     private final RoundEngine engine;
     private final Server server;
+    private final HealthStatusManager grpcHealth = new HealthStatusManager();
+    private final AtomicBoolean serving = new AtomicBoolean(true);
     private final SecurityStore securityStore;
     private final AuditLog audit;
     private final AgentPki pki;
@@ -132,7 +141,6 @@ public final class CoordinatorNode implements AutoCloseable {
         this.audit = new AuditLog(securityStore, System::currentTimeMillis);
         this.pki = new AgentPki(keys, securityStore, System::currentTimeMillis, security.agentCertificateValidity());
         this.enrollment = new EnrollmentService(securityStore, agents, pki, audit, System::currentTimeMillis);
-        HealthStatusManager health = new HealthStatusManager();
         AgentServiceImpl service = new AgentServiceImpl(agents, engine, artifacts, store, System::currentTimeMillis, config.heartbeatIntervalSeconds(),
                 pki, enrollment, new ReplayGuard(securityStore), audit);
         this.server = NettyServerBuilder.forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()))
@@ -140,7 +148,10 @@ public final class CoordinatorNode implements AutoCloseable {
                 // The caller's certificate is checked before a request is read; a request that does not parse is INVALID_ARGUMENT.
                 .addService(ServerInterceptors.intercept(RequestParsing.refusingUnparseable(service.bindService()),
                         new AgentIdentityInterceptor(pki, agents, audit)))
-                .addService(health.getHealthService())
+                // Health and reflection are for operators' tools, which hold the CA certificate but no agent certificate.
+                .addService(grpcHealth.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .addService(olderReflection())
                 .maxInboundMessageSize(8 << 20)
                 // Bounded lives: a connection is asked to go after 30 minutes (agents reconnect at once) and its
                 // calls get 5 more to finish, so no stream outlives its authentication by more than 35 minutes;
@@ -149,6 +160,12 @@ public final class CoordinatorNode implements AutoCloseable {
                 .maxConnectionAgeGrace(5, java.util.concurrent.TimeUnit.MINUTES)
                 .maxConnectionIdle(10, java.util.concurrent.TimeUnit.MINUTES)
                 .build();
+    }
+
+    /** Reflection v1alpha as well as v1: grpcurl before 1.9 and other older tools ask only the older one. */
+    @SuppressWarnings("deprecation")
+    private static io.grpc.BindableService olderReflection() {
+        return ProtoReflectionService.newInstance();
     }
 
     /** Server TLS for everyone; a client certificate is asked for, and checked per call by the identity interceptor. */
@@ -184,6 +201,7 @@ public final class CoordinatorNode implements AutoCloseable {
             node.close();
             throw new IOException("cannot listen for gRPC on " + config.bindAddress() + ":" + config.grpcPort() + ": " + e.getMessage(), e);
         }
+        node.grpcHealth.setStatus(AgentServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
         node.engine.start(config.tickMillis());
         log.info("coordinator gRPC (TLS) listening on {}:{}, data in {}", config.bindAddress(), node.grpcPort(), config.dataDir().toAbsolutePath());
         log.info("coordinator CA fingerprint (SHA-256), for `fedprune-agent enroll --ca-fingerprint`: {}", Fingerprints.display(node.pki.caFingerprint()));
@@ -210,6 +228,40 @@ public final class CoordinatorNode implements AutoCloseable {
         return server.getPort();
     }
 
+    /** The addresses the gRPC server listens on; empty once it was shut down. */
+    public List<? extends SocketAddress> grpcListenAddresses() {
+        if (server.isShutdown()) {
+            return List.of();
+        }
+        try {
+            return server.getListenSockets();
+        } catch (IllegalStateException terminated) {
+            return List.of();
+        }
+    }
+
+    /** Whether gRPC health checks are answered SERVING: true from the start until {@link #stopServing()}. */
+    public boolean grpcServing() {
+        return serving.get();
+    }
+
+    /**
+     * The first step of shutdown: gRPC health answers NOT_SERVING (and tells every watcher) while the
+     * server still takes calls, so that load balancers and probes stop sending work before connections
+     * are closed. It cannot be undone; calling it again does nothing.
+     */
+    public void stopServing() {
+        if (serving.compareAndSet(true, false)) {
+            grpcHealth.enterTerminalState();
+            log.info("coordinator shutting down: gRPC health is NOT_SERVING");
+        }
+    }
+
+    /** The pool the store uses, for the database health check. */
+    public HikariDataSource dataSource() {
+        return dataSource;
+    }
+
     public RoundEngine engine() {
         return engine;
     }
@@ -228,6 +280,7 @@ public final class CoordinatorNode implements AutoCloseable {
 
     @Override
     public void close() {
+        stopServing();
         server.shutdown();
         try {
             if (!server.awaitTermination(5, TimeUnit.SECONDS)) {

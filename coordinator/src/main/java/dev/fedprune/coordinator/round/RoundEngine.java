@@ -78,6 +78,12 @@ public final class RoundEngine implements AutoCloseable {
     private final EngineListener listener;
     private final Map<String, ActiveJob> active = new ConcurrentHashMap<>();
     private ScheduledExecutorService ticker;
+    // What the health check reads (engine clock; -1 = none): see tickerStatus().
+    private volatile long tickMillis;
+    private volatile long tickerStartedAt = -1;
+    private volatile long lastSuccessfulTickAt = -1;
+    private volatile long tickRunningSince = -1;
+    private volatile String lastTickFailure;
 
     /** In-memory side of a job that is not finished; guarded by its own monitor. */
     private static final class ActiveJob {
@@ -192,15 +198,47 @@ public final class RoundEngine implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
+            this.tickMillis = tickMillis;
+            tickerStartedAt = clock.getAsLong();
             ticker.scheduleWithFixedDelay(this::tickSafely, 0, tickMillis, TimeUnit.MILLISECONDS);
         }
     }
 
+    /**
+     * The ticker as a health check sees it, times on the engine's clock.
+     *
+     * @param tickMillis           the interval between ticks; 0 when the ticker is not running (closed or never started)
+     * @param startedAt            when the ticker was started; -1 when not running
+     * @param lastSuccessfulTickAt when the last tick completed without an exception; -1 before the first
+     * @param tickRunningSince     when the tick in progress began; -1 between ticks
+     * @param lastFailure          why the last tick failed, or null when it succeeded
+     */
+    public record TickerStatus(long tickMillis, long startedAt, long lastSuccessfulTickAt, long tickRunningSince, String lastFailure) {
+        public boolean running() {
+            return tickMillis > 0;
+        }
+    }
+
+    public TickerStatus tickerStatus() {
+        return new TickerStatus(tickMillis, tickerStartedAt, lastSuccessfulTickAt, tickRunningSince, lastTickFailure);
+    }
+
     private void tickSafely() {
+        tickRunningSince = clock.getAsLong();
         try {
             tick();
+            lastSuccessfulTickAt = clock.getAsLong();
+            lastTickFailure = null;
         } catch (RuntimeException e) {
+            lastTickFailure = e.toString();
             log.error("round engine tick failed", e);
+        } catch (Error e) {
+            // The executor keeps an Error to itself and never ticks again: log it, and let the health check name it.
+            lastTickFailure = e.toString();
+            log.error("round engine ticker stopped", e);
+            throw e;
+        } finally {
+            tickRunningSince = -1;
         }
     }
 
@@ -842,6 +880,8 @@ public final class RoundEngine implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             ticker = null;
+            tickMillis = 0;
+            tickerStartedAt = -1;
         }
     }
 }
