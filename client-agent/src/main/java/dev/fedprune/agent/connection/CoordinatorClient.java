@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.enrollment.Enrollment;
+import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.AgentState;
@@ -242,13 +243,18 @@ public final class CoordinatorClient implements AutoCloseable {
      * @return bytes received over the network
      */
     public long download(String artifactId, String expectedSha256, Path target) throws IOException {
+        return download(artifactId, expectedSha256, target, ProgressListener.NONE);
+    }
+
+    /** As {@link #download(String, String, Path)}, telling {@code progress} the bytes on disk (stage "download") as they arrive. */
+    public long download(String artifactId, String expectedSha256, Path target, ProgressListener progress) throws IOException {
         Path partial = target.resolveSibling(target.getFileName() + ".part");
         Files.createDirectories(target.toAbsolutePath().getParent());
         long received = 0;
         for (int attempt = 1; ; attempt++) {
             long offset = Files.exists(partial) ? Files.size(partial) : 0;
             try {
-                received += downloadFrom(artifactId, partial, offset);
+                received += downloadFrom(artifactId, partial, offset, progress);
                 break;
             } catch (StatusRuntimeException e) {
                 if (!isTransient(e) || attempt >= 10) {
@@ -267,7 +273,7 @@ public final class CoordinatorClient implements AutoCloseable {
         return received;
     }
 
-    private long downloadFrom(String artifactId, Path partial, long offset) throws IOException {
+    private long downloadFrom(String artifactId, Path partial, long offset, ProgressListener progress) throws IOException {
         var chunks = blocking.withDeadlineAfter(1, TimeUnit.HOURS).downloadArtifact(DownloadArtifactRequest.newBuilder()
                 .setArtifactId(artifactId).setOffset(offset).build());
         long received = 0;
@@ -285,6 +291,7 @@ public final class CoordinatorClient implements AutoCloseable {
                 out.write(data);
                 position += data.length;
                 received += data.length;
+                progress.progress("download", position, chunk.getTotalSizeBytes());
                 if (chunk.getLast()) {
                     verifyArtifactSignature(artifactId, chunk);
                 }

@@ -1,6 +1,7 @@
 package dev.fedprune.agent.model;
 
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.task.LoggedProgress;
 import dev.fedprune.aggregation.format.ModelManifests;
 import dev.fedprune.proto.v1.ModelFile;
 import dev.fedprune.proto.v1.ModelManifest;
@@ -70,7 +71,7 @@ public final class ModelCache {
                 throw new IOException("model file path '" + file.getPath() + "' must be a plain file name");
             }
             log.info("downloading {} ({} bytes)", file.getPath(), file.getSizeBytes());
-            bytesDownloaded += client.download(file.getArtifactId(), file.getSha256(), target);
+            bytesDownloaded += client.download(file.getArtifactId(), file.getSha256(), target, LoggedProgress.transfer(file.getPath() + " "));
         }
         String id = ModelManifests.describe(dir).modelId();
         if (!id.equals(manifest.getModelId())) {

@@ -291,7 +291,7 @@ public final class AgentLoop {
                     spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
             log.info("{}: task {} round {}: {} masks for {} tensors", options.name(), task.getTaskId(), task.getRoundIndex() + 1,
                     method.name().toLowerCase(), spec.getTensorNamesCount());
-            Map<String, BitMask> masks = engine.computeMasks(request, ProgressListener.NONE);
+            Map<String, BitMask> masks = engine.computeMasks(request, LoggedProgress.steps(options.name() + ": task " + task.getTaskId() + " "));
             long computed = System.nanoTime();
             Contribution.Builder built = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
                     .setMasks(encode(masks));
