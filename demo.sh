@@ -95,7 +95,8 @@ EOF
 fedprune() { java -jar "$COORDINATOR_JAR" "$@"; }
 for i in $(seq 0 $((AGENTS - 1))); do
   token=$(fedprune security token --site "hospital-$i" --ttl-minutes 10 2>/dev/null)
-  java -jar "$AGENT_JAR" enroll --coordinator "127.0.0.1:$GRPC_PORT" --token "$token" --ca-fingerprint "$FINGERPRINT" \
+  # The token goes in the environment, not the arguments, which `ps` shows to every user.
+  FEDPRUNE_ENROLLMENT_TOKEN="$token" java -jar "$AGENT_JAR" enroll --coordinator "127.0.0.1:$GRPC_PORT" --ca-fingerprint "$FINGERPRINT" \
     --name "hospital-$i" --workdir "$OUT/agent-$i" >"$OUT/logs/agent-$i.log" 2>&1
   if [ "$JOB_KIND" = fedtiny ]; then
     data_options=(--images "$IMAGES/agent-$i")

@@ -9,6 +9,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import dev.fedprune.agent.engine.ComputeThreads;
 
 /**
  * The LLaMA decoder forward pass on DJL, one sequence and one layer at a time: RMSNorm, grouped-query
@@ -52,11 +53,12 @@ public final class DecoderRuntime implements AutoCloseable {
     /**
      * Intra-op threads: one for small models, where PyTorch's OpenMP workers only spin against each
      * other (5x slower on a busy 2-core machine), all cores otherwise; {@code -Dfedprune.threads=N} overrides.
+     * Never more than the agent's {@code limits.threads} ({@link ComputeThreads}).
      */
     private static void configureThreads(LlamaConfig config) {
         String forced = System.getProperty("fedprune.threads");
-        int threads = forced != null ? Integer.parseInt(forced)
-                : config.hiddenSize() < 512 ? 1 : Runtime.getRuntime().availableProcessors();
+        int threads = ComputeThreads.cap(forced != null ? Integer.parseInt(forced)
+                : config.hiddenSize() < 512 ? 1 : Runtime.getRuntime().availableProcessors());
         if (ai.djl.pytorch.jni.JniUtils.getNumThreads() != threads) {
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         }

@@ -61,11 +61,12 @@ public final class AgentLoop {
      *                        {@code idleGraceMillis} without any)
      * @param engineSelfCheck the engine self-check, asked once, before the first task (default: the real one,
      *                        once per process)
+     * @param memoryLimit     LLM tasks whose model needs more are refused before the download; null: no limit
      */
     public record Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds,
-                          Supplier<EngineSelfCheck.Report> engineSelfCheck) {
+                          Supplier<EngineSelfCheck.Report> engineSelfCheck, MemoryLimit memoryLimit) {
         public Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
-            this(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess);
+            this(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess, null);
         }
 
         /** One data path: a JSONL calibration file for LLM pruning tasks, or a directory of IDX images for sparse training. */
@@ -74,7 +75,11 @@ public final class AgentLoop {
         }
 
         public Options withEngineSelfCheck(Supplier<EngineSelfCheck.Report> check) {
-            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check);
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check, memoryLimit);
+        }
+
+        public Options withMemoryLimit(MemoryLimit limit) {
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, engineSelfCheck, limit);
         }
     }
 
@@ -264,6 +269,7 @@ public final class AgentLoop {
             if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
                 throw new IllegalArgumentException("task " + task.getTaskId() + " of kind " + task.getKind() + " is not supported by this agent version");
             }
+            checkMemory(task);
             long started = System.nanoTime();
             long bytesDownBefore = models.bytesDownloaded();
             Path modelDir = models.ensure(task.getModel());
@@ -326,6 +332,10 @@ public final class AgentLoop {
         } catch (TaskCancelledException e) {
             log.info("{}: task {} stopped: {}", options.name(), task.getTaskId(), e.getMessage());
             return true;
+        } catch (TaskTooLargeException e) {
+            // This agent will never fit it: reported as not retryable, so that the coordinator gives it to another.
+            log.warn("{}: task {} not done: {}", options.name(), task.getTaskId(), e.getMessage());
+            return stopped.get() || reportFailure(task, describe(e), false);
         } catch (LocalData.MissingLocalDataException e) {
             // Not this agent's kind of job: said once, reported, and the coordinator hands it to an agent with the data.
             log.warn("{}: task {} not done: {}", options.name(), task.getTaskId(), e.getMessage());
@@ -364,6 +374,12 @@ public final class AgentLoop {
         return text.length() <= MAX_FAILURE_REASON_CHARS ? text : text.substring(0, MAX_FAILURE_REASON_CHARS - 1) + "…";
     }
 
+    private void checkMemory(Task task) {
+        if (options.memoryLimit() != null) {
+            options.memoryLimit().check(task);
+        }
+    }
+
     /** The quality of the model the task starts from, when the task asks for it; null otherwise. */
     private ModelQuality measure(Task task, Path modelDir, Map<String, BitMask> prior) throws IOException {
         PruneTaskSpec spec = task.getPrune();
@@ -380,6 +396,7 @@ public final class AgentLoop {
 
     /** An evaluation task: measure the final global model on local data and send only that measurement. */
     private void evaluate(Task task) throws IOException {
+        checkMemory(task);
         long started = System.nanoTime();
         long bytesDownBefore = models.bytesDownloaded();
         Path modelDir = models.ensure(task.getModel());

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fedprune.agent.connection.InvalidProxySettingException;
 import dev.fedprune.agent.connection.ProxySettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** How `enroll` and `run` combine the proxy flags with the environment: flags first, then https_proxy, HTTPS_PROXY, no_proxy, NO_PROXY. */
+/** How `enroll` and `run` combine the proxy flags with the environment: flags first, then (agent.yaml aside) https_proxy, HTTPS_PROXY, no_proxy, NO_PROXY. */
 class ProxyOptionsTest {
     @TempDir
     Path dir;
@@ -88,7 +87,7 @@ class ProxyOptionsTest {
                 refusal(runFlags(), Map.of("https_proxy", "http://alice:s3cret@p")));
         assertEquals("no_proxy: entry 'a b': not a host name, .domain, *, host:port, IP address or CIDR range",
                 refusal(runFlags(), Map.of("https_proxy", "http://p:1", "no_proxy", "localhost,a b")));
-        assertEquals("--proxy-password-file: no proxy is set (--proxy, https_proxy or HTTPS_PROXY)",
+        assertEquals("--proxy-password-file: no proxy is set (--proxy, FEDPRUNE_AGENT_PROXY_URL, proxy.url in agent.yaml, https_proxy or HTTPS_PROXY)",
                 refusal(runFlags("--proxy-password-file", "x"), Map.of()));
         Path empty = Files.writeString(dir.resolve("empty"), "\n");
         assertEquals("--proxy-password-file: " + empty + " is empty", refusal(enrollFlags("--proxy", "http://a@p:1", "--proxy-password-file", empty.toString()), Map.of()));
@@ -108,6 +107,7 @@ class ProxyOptionsTest {
     }
 
     private static String refusal(ProxyOptions options, Map<String, String> env) {
-        return assertThrows(InvalidProxySettingException.class, () -> options.resolve(env)).getMessage();
+        // InvalidProxySettingException for the proxy's own settings, InvalidConfigException for the password file.
+        return assertThrows(IllegalArgumentException.class, () -> options.resolve(env)).getMessage();
     }
 }
