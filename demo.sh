@@ -36,8 +36,9 @@ for port in "$HTTP_PORT" "$GRPC_PORT"; do
   fi
 done
 
-echo "demo: building (mvn -DskipTests package) ..."
-mvn -B -q -DskipTests package
+# The demo runs the jars from target/, not the release bundles: -DskipBundles leaves those out.
+echo "demo: building (mvn -DskipTests -DskipBundles package) ..."
+mvn -B -q -DskipTests -DskipBundles package
 
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"

@@ -223,7 +223,7 @@ class WrongArithmeticTest {
     }
 
     /** Eight by eight images of ten classes: a bright row or column per class, plus noise. */
-    private static void writeImages(Path directory, long seed) throws Exception {
+    static void writeImages(Path directory, long seed) throws Exception {
         SplittableRandom random = new SplittableRandom(seed);
         for (FashionMnist.Split split : FashionMnist.Split.values()) {
             int count = split == FashionMnist.Split.TRAIN ? 64 : 20;
