@@ -47,7 +47,7 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
     /** The enrollment token itself, an alternative to a token file. */
     public static final String TOKEN_VARIABLE = "FEDPRUNE_ENROLLMENT_TOKEN";
     /** Variables with the agent's prefix that belong to a launcher script (JVM options, installation directory), not to the agent. */
-    public static final Set<String> LAUNCHER_VARIABLES = Set.of("FEDPRUNE_AGENT_OPTS", "FEDPRUNE_AGENT_HOME");
+    public static final Set<String> LAUNCHER_VARIABLES = Set.of("FEDPRUNE_AGENT_JAVA_OPTS", "FEDPRUNE_AGENT_OPTS", "FEDPRUNE_AGENT_HOME");
     static final Path DEFAULT_WORKDIR = Path.of("fedprune-agent");
     static final String DEFAULT_DEVICE = "cpu";
 

@@ -207,7 +207,7 @@ class AgentConfigTest {
         assertEquals("FEDPRUNE_AGENT_ENROLLMENT_TOKEN: unknown variable; the token itself goes in FEDPRUNE_ENROLLMENT_TOKEN, a file holding it"
                 + " in FEDPRUNE_AGENT_ENROLLMENT_TOKEN_FILE", refusal(flags(null), Map.of("FEDPRUNE_AGENT_ENROLLMENT_TOKEN", "fpe_x")));
         // A launcher's variables and empty ones are no settings.
-        AgentConfig config = AgentConfig.resolve(flags(null), Map.of("FEDPRUNE_AGENT_OPTS", "-Xmx4g", "FEDPRUNE_AGENT_HOME", "/opt/fedprune-agent",
+        AgentConfig config = AgentConfig.resolve(flags(null), Map.of("FEDPRUNE_AGENT_JAVA_OPTS", "-Xmx4g", "FEDPRUNE_AGENT_OPTS", "-Xmx4g", "FEDPRUNE_AGENT_HOME", "/opt/fedprune-agent",
                 "FEDPRUNE_AGENT_NAME", ""));
         assertNull(config.name());
     }
