@@ -41,8 +41,8 @@ import tools.jackson.databind.json.JsonMapper;
  * the coordinator started by its launcher with its {@code conf/application.yml} edited as an operator would; a CA
  * fingerprint, an enrollment token and two jobs from the bundle's operator CLI; an agent from the site bundle, on
  * the bundle's own Java runtime (jlink), with libtorch unpacked from the bundle's {@code lib/} and nothing
- * downloaded, enrolled and run as its own process through an HTTP CONNECT proxy (the coordinator's name resolves
- * only there); a small sparse-training job and a small FedPrLLM job completed; everything stopped.
+ * downloaded, configured by its {@code conf/agent.yaml} (token and proxy password in files), enrolled and run as
+ * its own process through an HTTP CONNECT proxy (the coordinator's name resolves only there); a small sparse-training job and a small FedPrLLM job completed; everything stopped.
  * The coordinator runs on PostgreSQL, through the configuration file's PostgreSQL section, when
  * {@code FEDPRUNE_TEST_POSTGRES_URL} names a test database ({@code .ci/run} starts one), and on its H2 file otherwise.
  */
@@ -190,17 +190,31 @@ class BundlesEndToEndIT {
         try (ConnectProxy proxy = ConnectProxy.relaying(PROXY_USER, PROXY_PASSWORD, Map.of(COORDINATOR_NAME, "127.0.0.1"))) {
             String proxyUrl = "http://" + PROXY_USER + "@127.0.0.1:" + proxy.port();
             Path enrollLog = dir.resolve("agent-enroll.log");
-            Process enroll = start(siteCwd, siteEnv, enrollLog, agent, "enroll", "--coordinator", target, "--token", token,
-                    "--ca-fingerprint", fingerprint, "--workdir", workdir.toString(), "--name", "hospital-a",
-                    "--proxy", proxyUrl, "--proxy-password-file", passwordFile.toString());
+            // The site administrator fills in the bundle's conf/agent.yaml; the one-time token goes in a file, as the unit expects.
+            Path tokenFile = Files.writeString(dir.resolve("etc-fedprune-agent").resolve("enrollment-token"), token + "\n");
+            Path config = agentHome.resolve("conf/agent.yaml");
+            Files.writeString(config, """
+                    coordinator: %s
+                    workdir: %s
+                    name: hospital-a
+                    data:
+                      tokens: %s
+                      images: %s
+                    exitWhenIdle: true
+                    proxy:
+                      url: %s
+                      passwordFile: %s
+                    enrollment:
+                      tokenFile: %s
+                      caFingerprint: "%s"
+                    """.formatted(target, workdir, tokens, images, proxyUrl, passwordFile, tokenFile, fingerprint));
+            Process enroll = start(siteCwd, siteEnv, enrollLog, agent, "enroll", "--config", config.toString());
             assertTrue(enroll.waitFor(2, TimeUnit.MINUTES), "enroll did not end within 2 minutes:\n" + tail(enrollLog));
             assertEquals(0, enroll.exitValue(), "enroll:\n" + tail(enrollLog));
             assertEquals(List.of(target), proxy.tunnels(), "enrollment: one tunnel, to the name the agent was given");
 
             Path agentLog = dir.resolve("agent-run.log");
-            Process run = start(siteCwd, siteEnv, agentLog, agent, "run", "--data", tokens.toString(), "--images", images.toString(),
-                    "--workdir", workdir.toString(), "--name", "hospital-a", "--proxy", proxyUrl,
-                    "--proxy-password-file", passwordFile.toString(), "--exit-when-idle");
+            Process run = start(siteCwd, siteEnv, agentLog, agent, "run", "--config", config.toString());
             Path javaOfAgent = awaitExec(run);
             assertEquals(agentHome.resolve("runtime/bin/java").toRealPath(), javaOfAgent, "the agent runs on the bundle's own Java runtime");
 
