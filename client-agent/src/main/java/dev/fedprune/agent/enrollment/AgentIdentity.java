@@ -50,7 +50,7 @@ public record AgentIdentity(String coordinator, String agentId, PrivateKey priva
     public static AgentIdentity load(Path workdir) throws IOException {
         if (!existsIn(workdir)) {
             throw new IOException("no enrollment in " + workdir.toAbsolutePath() + ": run `fedprune-agent enroll --coordinator HOST:PORT"
-                    + " --token TOKEN --ca-fingerprint FP --workdir " + workdir + "` first");
+                    + " --token-file FILE --ca-fingerprint FP --workdir " + workdir + "` first");
         }
         Properties p = new Properties();
         try (InputStream in = Files.newInputStream(workdir.resolve(PROPERTIES_FILE))) {

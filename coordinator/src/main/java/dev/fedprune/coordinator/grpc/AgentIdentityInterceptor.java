@@ -116,7 +116,7 @@ public final class AgentIdentityInterceptor implements ServerInterceptor {
             chain = null;
         }
         if (chain == null || chain.length == 0) {
-            throw new UnauthenticatedException("no client certificate: enroll first (fedprune-agent enroll --coordinator HOST:PORT --token TOKEN"
+            throw new UnauthenticatedException("no client certificate: enroll first (fedprune-agent enroll --coordinator HOST:PORT --token-file FILE"
                     + " --ca-fingerprint FP) and connect with the certificate it stores");
         }
         try {

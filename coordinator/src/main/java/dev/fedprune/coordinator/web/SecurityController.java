@@ -86,7 +86,8 @@ public class SecurityController {
         out.put("site", t.site());
         out.put("expiresAt", t.expiresAt());
         out.put("caFingerprint", Fingerprints.display(node.pki().caFingerprint()));
-        out.put("enrollCommand", "fedprune-agent enroll --coordinator HOST:" + node.grpcPort() + " --token " + t.token()
+        // The token in the environment, not on the command line, where `ps` would show it to every user of the host.
+        out.put("enrollCommand", "FEDPRUNE_ENROLLMENT_TOKEN=" + t.token() + " fedprune-agent enroll --coordinator HOST:" + node.grpcPort()
                 + " --ca-fingerprint " + Fingerprints.display(node.pki().caFingerprint()));
         return ResponseEntity.status(HttpStatus.CREATED).body(out);
     }

@@ -144,6 +144,10 @@ class OperatorSecurityTest {
         assertTrue(t.get("token").asString().startsWith("fpe_"));
         assertEquals("hospital-a", t.get("site").asString());
         assertTrue(t.get("enrollCommand").asString().contains("--ca-fingerprint " + ca.get("fingerprint").asString()));
+        // The token travels in the environment of the command, not on its command line (visible to every user in `ps`).
+        assertTrue(t.get("enrollCommand").asString().startsWith("FEDPRUNE_ENROLLMENT_TOKEN=" + t.get("token").asString() + " fedprune-agent enroll "),
+                t.get("enrollCommand").asString());
+        assertTrue(!t.get("enrollCommand").asString().contains("--token"), t.get("enrollCommand").asString());
         String listed = call("GET", "/api/enrollment-tokens", operator, null).body();
         assertTrue(listed.contains(t.get("id").asString()) && !listed.contains(t.get("token").asString()), "tokens are listed, never shown again");
 
