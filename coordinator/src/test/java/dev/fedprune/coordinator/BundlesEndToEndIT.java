@@ -8,7 +8,6 @@ import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.store.TestDatabase;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -93,8 +92,8 @@ class BundlesEndToEndIT {
         }
 
         // The operator's side: a configuration edited in place, the secrets in the environment, as the systemd unit has them.
-        httpPort = freePort();
-        int grpcPort = freePort();
+        httpPort = ChildProcesses.freePort();
+        int grpcPort = ChildProcesses.freePort();
         Path dataDir = dir.resolve("var-lib-fedprune-coordinator");
         Path conf = coordinatorHome.resolve("conf/application.yml");
         String yaml = Files.readString(conf);
@@ -393,18 +392,7 @@ class BundlesEndToEndIT {
         return text.replace(from, to);
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return ChildProcesses.tail(log, 60);
     }
 }

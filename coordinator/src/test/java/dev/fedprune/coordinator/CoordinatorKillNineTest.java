@@ -19,7 +19,6 @@ import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TensorMask;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -69,8 +68,8 @@ class CoordinatorKillNineTest {
             {"name": "kill-nine", "model": "%s", "localPruner": "magnitude", "sparsity": 0.5, "agentsPerRound": 2,
              "deadlineSeconds": 600, "seed": 11}""".formatted(model);
         Path data = dir.resolve("coordinator");
-        httpPort = freePort();
-        grpcPort = freePort();
+        httpPort = ChildProcesses.freePort();
+        grpcPort = ChildProcesses.freePort();
 
         startCoordinator(data);
         String fingerprint = get("/api/security/ca").get("fingerprintSha256").asString();
@@ -241,18 +240,7 @@ class CoordinatorKillNineTest {
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return ChildProcesses.tail(log, 40);
     }
 }
