@@ -20,7 +20,8 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Streams tensors into a safetensors file one at a time, so that writing a model never needs all of
  * it in memory. The tensors are declared up front (the header comes first in the format) and must be
- * written in that order. The file appears at its path only when every tensor was written and the
+ * written in that order, each whole or, when a tensor is too large to hold at once, in consecutive parts.
+ * The file appears at its path only when every tensor was written and the
  * writer is closed; until then it lives in a temporary sibling, so a failure leaves nothing half-written.
  */
 public final class SafetensorsWriter implements AutoCloseable {
@@ -42,6 +43,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final FileChannel channel;
     private final List<Entry> entries;
     private int next;
+    private long partBytesOfNext;
     private boolean failed;
 
     private SafetensorsWriter(Path target, Path temporary, FileChannel channel, List<Entry> entries) {
@@ -90,6 +92,11 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new IllegalStateException("tensor '" + name + "' was not declared; all " + entries.size() + " are written");
         }
         Entry expected = entries.get(next);
+        if (partBytesOfNext != 0) {
+            failed = true;
+            throw new IllegalStateException("tensor '" + expected.name() + "' is written in parts and has " + partBytesOfNext
+                    + " of " + expected.byteSize() + " bytes; finish it with writePart before writing '" + name + "'");
+        }
         if (!expected.name().equals(name) || data.remaining() != expected.byteSize()) {
             failed = true;
             throw new IllegalArgumentException("expected tensor '" + expected.name() + "' of " + expected.byteSize()
@@ -97,6 +104,31 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         writeFully(channel, data.duplicate());
         next++;
+    }
+
+    /**
+     * Writes the next consecutive part of the current tensor's raw little-endian bytes; the tensor is
+     * complete, and the next declared one becomes current, once all its bytes are written.
+     */
+    public void writePart(String name, ByteBuffer part) throws IOException {
+        if (next >= entries.size()) {
+            failed = true;
+            throw new IllegalStateException("tensor '" + name + "' was not declared; all " + entries.size() + " are written");
+        }
+        Entry expected = entries.get(next);
+        long left = expected.byteSize() - partBytesOfNext;
+        if (!expected.name().equals(name) || part.remaining() > left) {
+            failed = true;
+            throw new IllegalArgumentException("expected at most " + left + " more bytes of tensor '" + expected.name()
+                    + "' next, got '" + name + "' with " + part.remaining() + " bytes");
+        }
+        int bytes = part.remaining();
+        writeFully(channel, part.duplicate());
+        partBytesOfNext += bytes;
+        if (partBytesOfNext == expected.byteSize()) {
+            next++;
+            partBytesOfNext = 0;
+        }
     }
 
     public void write(String name, float[] values) throws IOException {

@@ -109,4 +109,29 @@ class SafetensorsRoundTripTest {
         out.putLong(header.length).put(header);
         return out.array();
     }
+
+    @Test
+    void tensorWrittenInPartsEqualsTheTensorWrittenWhole() throws IOException {
+        List<SafetensorsWriter.Entry> entries = List.of(new SafetensorsWriter.Entry("a", DType.F32, new long[] {6}),
+                new SafetensorsWriter.Entry("b", DType.BF16, new long[] {6}));
+        Path whole = dir.resolve("whole.safetensors");
+        try (SafetensorsWriter w = SafetensorsWriter.create(whole, entries, Map.of())) {
+            w.write("a", VALUES);
+            w.write("b", VALUES);
+        }
+        Path parts = dir.resolve("parts.safetensors");
+        byte[] a = Tensors.fromFloats(VALUES, DType.F32);
+        try (SafetensorsWriter w = SafetensorsWriter.create(parts, entries, Map.of())) {
+            w.writePart("a", ByteBuffer.wrap(a, 0, 8));
+            w.writePart("a", ByteBuffer.wrap(a, 8, 16));
+            assertThrows(IllegalArgumentException.class, () -> w.writePart("a", ByteBuffer.wrap(new byte[4])), "more bytes than declared");
+        }
+        assertFalse(Files.exists(parts), "a refused part leaves nothing behind");
+        try (SafetensorsWriter w = SafetensorsWriter.create(parts, entries, Map.of())) {
+            w.writePart("a", ByteBuffer.wrap(a, 0, 8));
+            w.writePart("a", ByteBuffer.wrap(a, 8, 16));
+            w.writePart("b", ByteBuffer.wrap(Tensors.fromFloats(VALUES, DType.BF16)));
+        }
+        assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(parts));
+    }
 }
