@@ -70,7 +70,7 @@ class LayeredVoteTest {
         Map<String, Long> weights = new LinkedHashMap<>();
         int w = 1;
         for (String agent : votes.keySet()) {
-            weights.put(agent, weighted ? (long) w++ * 3 : 1L);
+            weights.put(agent, weighted ? (long) (8 - w++) * 3 : 1L); // the inverted agents weigh least
         }
         SelectionSpec spec = new SelectionSpec(group, 0.5, 0, 0, TieBreak.SEEDED_RANDOM, 9);
 
