@@ -1,6 +1,6 @@
 package dev.fedprune.agent.task;
 
-import com.google.protobuf.ByteString;
+import dev.fedprune.wire.MaskWire;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.model.ModelCache;
@@ -8,18 +8,14 @@ import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.train.SparseTrainingWorker;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
-import dev.fedprune.aggregation.format.EncodedMask;
-import dev.fedprune.aggregation.format.MaskCodec;
 import dev.fedprune.proto.v1.AgentState;
 import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.MaskEncoding;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.PruneTaskSpec;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
-import dev.fedprune.proto.v1.TensorMask;
 import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -300,7 +296,7 @@ public final class AgentLoop {
             Map<String, BitMask> masks = engine.computeMasks(request, LoggedProgress.steps(options.name() + ": task " + task.getTaskId() + " "));
             long computed = System.nanoTime();
             Contribution.Builder built = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
-                    .setMasks(encode(masks));
+                    .setMasks(MaskWire.encode(masks));
             if (quality != null) {
                 built.setPriorModelQuality(quality);
             }
@@ -455,27 +451,11 @@ public final class AgentLoop {
         try {
             Files.delete(file);
             client.download(artifactId, artifactId.substring(artifactId.indexOf(':') + 1), file);
-            MaskSet set = MaskSet.parseFrom(Files.readAllBytes(file));
-            Map<String, BitMask> masks = new LinkedHashMap<>();
-            for (TensorMask m : set.getMasksList()) {
-                masks.put(m.getTensorName(), MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(m.getEncoding().name()),
-                        m.getNumWeights(), m.getData().toByteArray()));
-            }
+            Map<String, BitMask> masks = MaskWire.decode("mask " + artifactId, MaskSet.parseFrom(Files.readAllBytes(file)));
             return masks;
         } finally {
             Files.deleteIfExists(file);
         }
-    }
-
-    /** Each mask in whichever encoding is smaller: bit-packed, or entropy-coded for sparse or dense masks. */
-    static MaskSet encode(Map<String, BitMask> masks) {
-        MaskSet.Builder set = MaskSet.newBuilder();
-        masks.forEach((name, mask) -> {
-            EncodedMask encoded = MaskCodec.encode(mask);
-            set.addMasks(TensorMask.newBuilder().setTensorName(name).setNumWeights(mask.length())
-                    .setEncoding(MaskEncoding.valueOf(encoded.encoding().protoName())).setData(ByteString.copyFrom(encoded.data())));
-        });
-        return set.build();
     }
 
     private long sampleCount() {

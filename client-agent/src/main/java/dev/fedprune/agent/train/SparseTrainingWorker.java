@@ -1,7 +1,9 @@
 package dev.fedprune.agent.train;
 
+import dev.fedprune.wire.SparseTensorWire;
+import dev.fedprune.wire.MaskWire;
+import dev.fedprune.wire.BnStatisticsWire;
 import ai.djl.Device;
-import com.google.protobuf.ByteString;
 import dev.fedprune.agent.cnn.CnnConfig;
 import dev.fedprune.agent.cnn.MaskedCnn;
 import dev.fedprune.agent.cnn.NsConvCnn;
@@ -11,31 +13,22 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.image.LabeledImages;
 import dev.fedprune.agent.task.LocalData;
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.format.FormatException;
-import dev.fedprune.aggregation.format.MaskCodec;
 import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.aggregation.sparsetrain.fedmef.MarkedWeights;
 import dev.fedprune.aggregation.sparsetrain.fedmef.RexLearningRate;
-import dev.fedprune.aggregation.sparse.SparseTensorParts;
-import dev.fedprune.aggregation.sparsetrain.BnStatistics;
 import dev.fedprune.aggregation.sparsetrain.LayerShape;
 import dev.fedprune.proto.v1.AbnsStep;
-import dev.fedprune.proto.v1.BnLayerStatistics;
-import dev.fedprune.proto.v1.BnStatisticsSet;
 import dev.fedprune.proto.v1.CandidateBnStatistics;
 import dev.fedprune.proto.v1.CandidateLosses;
 import dev.fedprune.proto.v1.CandidateModel;
 import dev.fedprune.proto.v1.CnnModelSpec;
 import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.DType;
-import dev.fedprune.proto.v1.IndexEncoding;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.SparseUpdate;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
 import dev.fedprune.proto.v1.TensorEntry;
-import dev.fedprune.proto.v1.TensorMask;
 import dev.fedprune.proto.v1.TopKGradients;
 import dev.fedprune.proto.v1.TopKRequest;
 import dev.fedprune.proto.v1.TrainingRoundMode;
@@ -128,7 +121,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     for (byte[][] c : candidates) {
                         install(cnn, c[0], c[1]);
                         cnn.recalibrateBatchNorm(batches(images.train(), spec.getBatchSize()));
-                        all.addCandidates(toWire(cnn.batchNormStatistics()));
+                        all.addCandidates(BnStatisticsWire.encode(cnn.batchNormStatistics()));
                     }
                     out.setCandidateBnStatistics(all).setSampleCount(images.train().size());
                 } else if (spec.getAbnsStep() == AbnsStep.ABNS_STEP_CANDIDATE_LOSSES) {
@@ -139,7 +132,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     CandidateLosses.Builder losses = CandidateLosses.newBuilder();
                     for (int c = 0; c < candidates.size(); c++) {
                         install(cnn, candidates.get(c)[0], candidates.get(c)[1]);
-                        cnn.setBatchNormStatistics(fromWire(aggregated.getCandidates(c)));
+                        cnn.setBatchNormStatistics(BnStatisticsWire.decode("bn_statistics.candidates[" + c + "]", aggregated.getCandidates(c), cnn.batchNormChannels()));
                         losses.addLosses((float) evaluate(cnn, images.train(), images.train().size(), spec.getBatchSize())[0]);
                     }
                     out.setCandidateLosses(losses).setSampleCount(images.train().size());
@@ -217,9 +210,9 @@ public final class SparseTrainingWorker implements AutoCloseable {
                     }
                     SparseUpdate.Builder update = SparseUpdate.newBuilder();
                     for (LayerShape l : cnn.sparseLayers()) {
-                        update.addTensors(toWire(l.name(), SparseTensor.ofDense(cnn.weights(l.name()))));
+                        update.addTensors(SparseTensorWire.encode(l.name(), SparseTensor.ofDense(cnn.weights(l.name()))));
                     }
-                    cnn.denseState().forEach((name, values) -> update.addTensors(toWire(name, full(values))));
+                    cnn.denseState().forEach((name, values) -> update.addTensors(SparseTensorWire.encode(name, full(values))));
                     out.setSparseUpdate(update);
                     if (spec.getMode() == TrainingRoundMode.TRAINING_ROUND_MODE_ADJUSTMENT) {
                         Map<String, Integer> topK = new LinkedHashMap<>();
@@ -229,7 +222,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
                         LabeledImages.Batch b = order.next(); // the first batch after local training [C]
                         Map<String, SparseTensor> gradients = cnn.topKInactiveGradients(b.pixels(), b.labels(), topK);
                         TopKGradients.Builder g = TopKGradients.newBuilder();
-                        gradients.forEach((name, t) -> g.addTensors(toWire(name, t)));
+                        gradients.forEach((name, t) -> g.addTensors(SparseTensorWire.encode(name, t)));
                         out.setTopKGradients(g);
                         metrics.put("top_k_buffer_bytes", (double) topK.values().stream().mapToLong(k -> 8L * k).sum());
                     }
@@ -411,31 +404,18 @@ public final class SparseTrainingWorker implements AutoCloseable {
 
     /** Installs the prune masks (1 = inactive) of a MaskSet as keep-masks. */
     private void installMask(MaskedCnn cnn, byte[] maskSet) throws IOException {
+        Map<String, Long> sizes = new LinkedHashMap<>();
+        cnn.sparseLayers().forEach(l -> sizes.put(l.name(), (long) l.weightCount()));
         Map<String, BitMask> masks = new LinkedHashMap<>();
-        Map<String, Integer> sizes = new LinkedHashMap<>();
-        cnn.sparseLayers().forEach(l -> sizes.put(l.name(), l.weightCount()));
-        for (TensorMask m : MaskSet.parseFrom(maskSet).getMasksList()) {
-            Integer size = sizes.get(m.getTensorName());
-            if (size == null || m.getNumWeights() != size) {
-                throw new IllegalArgumentException("mask[" + m.getTensorName() + "]: " + m.getNumWeights() + " weights, the CNN's layer has "
-                        + (size == null ? "no such layer" : size));
-            }
-            try {
-                BitMask pruned = MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(m.getEncoding().name()), size, m.getData().toByteArray());
-                BitMask k = new BitMask(size);
-                for (int i = 0; i < size; i++) {
-                    if (!pruned.get(i)) {
-                        k.set(i);
-                    }
+        MaskWire.decode("mask", MaskSet.parseFrom(maskSet), sizes).forEach((name, pruned) -> {
+            BitMask k = new BitMask(pruned.length());
+            for (long i = 0; i < pruned.length(); i++) {
+                if (!pruned.get(i)) {
+                    k.set(i);
                 }
-                masks.put(m.getTensorName(), k);
-            } catch (FormatException e) {
-                throw new IllegalArgumentException("mask[" + m.getTensorName() + "].data: " + e.getMessage(), e);
             }
-        }
-        if (!masks.keySet().equals(sizes.keySet())) {
-            throw new IllegalArgumentException("mask: layers " + masks.keySet() + ", the CNN has " + sizes.keySet());
-        }
+            masks.put(name, k);
+        });
         masks.forEach(cnn::setKeepMask);
         keep = masks;
     }
@@ -455,7 +435,7 @@ public final class SparseTrainingWorker implements AutoCloseable {
             if (size < 0) {
                 throw new IllegalArgumentException(field + ": not a tensor of this CNN");
             }
-            SparseTensor decoded = fromWire(field, t, size);
+            SparseTensor decoded = SparseTensorWire.decode(field, t, size);
             if (sparseSize != null) {
                 BitMask k = keep.get(t.getTensorName());
                 for (int i : decoded.indices()) {
@@ -580,57 +560,12 @@ public final class SparseTrainingWorker implements AutoCloseable {
         }
     }
 
-    static dev.fedprune.proto.v1.SparseTensor toWire(String name, SparseTensor t) {
-        return dev.fedprune.proto.v1.SparseTensor.newBuilder().setTensorName(name).addShape(t.size()).setNumValues(t.nonZeroCount())
-                .setIndexEncoding(IndexEncoding.INDEX_ENCODING_DELTA_VARINT).setIndices(ByteString.copyFrom(SparseTensorParts.indices(t)))
-                .setValueDtype(DType.DTYPE_F32).setValues(ByteString.copyFrom(SparseTensorParts.values(t))).build();
-    }
-
-    static SparseTensor fromWire(String field, dev.fedprune.proto.v1.SparseTensor t, long size) {
-        try {
-            return SparseTensorParts.decode(field, size, t.getNumValues(), t.getIndices().toByteArray(), t.getValues().toByteArray());
-        } catch (FormatException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
-    }
-
     private static SparseTensor full(float[] values) {
         int[] indices = new int[values.length];
         for (int i = 0; i < indices.length; i++) {
             indices[i] = i;
         }
         return new SparseTensor(values.length, indices, values);
-    }
-
-    private static BnStatisticsSet toWire(Map<String, BnStatistics> statistics) {
-        BnStatisticsSet.Builder set = BnStatisticsSet.newBuilder();
-        statistics.forEach((layer, s) -> {
-            BnLayerStatistics.Builder b = BnLayerStatistics.newBuilder().setLayer(layer);
-            for (float v : s.mean()) {
-                b.addMean(v);
-            }
-            for (float v : s.variance()) {
-                b.addVariance(v);
-            }
-            set.addLayers(b);
-        });
-        return set.build();
-    }
-
-    private static Map<String, BnStatistics> fromWire(BnStatisticsSet set) {
-        Map<String, BnStatistics> out = new LinkedHashMap<>();
-        for (BnLayerStatistics l : set.getLayersList()) {
-            float[] mean = new float[l.getMeanCount()];
-            float[] variance = new float[l.getVarianceCount()];
-            for (int i = 0; i < mean.length; i++) {
-                mean[i] = l.getMean(i);
-            }
-            for (int i = 0; i < variance.length; i++) {
-                variance[i] = l.getVariance(i);
-            }
-            out.put(l.getLayer(), new BnStatistics(mean, variance));
-        }
-        return out;
     }
 
     @Override

@@ -1,12 +1,10 @@
 package dev.fedprune.coordinator.contribution;
 
+import dev.fedprune.wire.MaskWire;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.format.FormatException;
-import dev.fedprune.aggregation.format.MaskCodec;
-import dev.fedprune.proto.v1.MaskEncoding;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -111,46 +109,25 @@ public final class MaskSetIndex {
         Map<String, Entry> byName = new LinkedHashMap<>();
         for (Entry e : entries) {
             String at = field + "[" + e.tensorName() + "]";
-            Long weights = expected.get(e.tensorName());
-            if (weights == null) {
-                throw new InvalidContributionException(at, "unknown tensor for this task; expected one of " + expected.size()
-                        + " tensors such as '" + expected.keySet().iterator().next() + "'");
-            }
-            if (e.numWeights() != weights) {
-                throw new InvalidContributionException(at + ".num_weights", "mask of wrong length: " + e.numWeights() + ", expected " + weights);
-            }
-            if (byName.put(e.tensorName(), e) != null) {
-                throw new InvalidContributionException(at, "tensor appears twice");
-            }
+            MaskWire.checkEntry(at, e.tensorName(), e.numWeights(), expected, byName.containsKey(e.tensorName()));
             if (e.dataOffset() < 0) {
                 throw new InvalidContributionException(at + ".data", "missing");
             }
+            byName.put(e.tensorName(), e);
         }
-        for (String name : expected.keySet()) {
-            if (!byName.containsKey(name)) {
-                throw new InvalidContributionException(field, "missing mask for tensor '" + name + "'");
-            }
-        }
+        MaskWire.checkComplete(field, expected, byName);
         return byName;
     }
 
     /** Reads and decodes one mask from {@code file}. */
     public BitMask read(FileChannel file, Entry e) throws IOException {
         String at = field + "[" + e.tensorName() + "]";
-        MaskEncoding encoding = MaskEncoding.forNumber(e.encoding());
-        if (encoding == null || encoding == MaskEncoding.UNRECOGNIZED) {
-            throw new InvalidContributionException(at + ".encoding", "unknown mask encoding " + e.encoding());
-        }
         ByteBuffer data = ByteBuffer.allocate(e.dataLength());
         while (data.hasRemaining()) {
             if (file.read(data, e.dataOffset() + data.position()) < 0) {
                 throw new InvalidContributionException(at + ".data", "the stored contribution ends inside this mask");
             }
         }
-        try {
-            return MaskCodec.decode(dev.fedprune.aggregation.format.MaskEncoding.fromProtoName(encoding.name()), e.numWeights(), data.array());
-        } catch (FormatException | IllegalArgumentException ex) {
-            throw new InvalidContributionException(at + ".data", ex.getMessage());
-        }
+        return MaskWire.decode(at, e.encoding(), e.numWeights(), data.array());
     }
 }

@@ -1,14 +1,10 @@
 package dev.fedprune.coordinator.contribution;
 
-import com.google.protobuf.ByteString;
+import dev.fedprune.wire.MaskWire;
 import com.google.protobuf.CodedOutputStream;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
-import dev.fedprune.aggregation.format.EncodedMask;
-import dev.fedprune.aggregation.format.MaskCodec;
-import dev.fedprune.proto.v1.MaskEncoding;
 import dev.fedprune.proto.v1.MaskSet;
-import dev.fedprune.proto.v1.TensorMask;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -41,10 +37,7 @@ public final class MaskSetWriter implements AutoCloseable {
     }
 
     public void add(String tensorName, BitMask mask) throws IOException {
-        EncodedMask encoded = MaskCodec.encode(mask);
-        TensorMask message = TensorMask.newBuilder().setTensorName(tensorName).setNumWeights(mask.length())
-                .setEncoding(MaskEncoding.valueOf(encoded.encoding().protoName())).setData(ByteString.copyFrom(encoded.data())).build();
-        out.writeMessage(MaskSet.MASKS_FIELD_NUMBER, message);
+        out.writeMessage(MaskSet.MASKS_FIELD_NUMBER, MaskWire.encode(tensorName, mask));
     }
 
     /** Flushes and forces the file to disk; returns the SHA-256 of everything written. */

@@ -1,5 +1,8 @@
 package dev.fedprune.coordinator.sparsetrain;
 
+import dev.fedprune.wire.SparseTensorWire;
+import dev.fedprune.wire.MaskWire;
+import dev.fedprune.wire.BnStatisticsWire;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.DType;
@@ -27,7 +30,6 @@ import dev.fedprune.aggregation.sparsetrain.TopKGradientAggregator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.fedprllm.GlobalMaskFile;
-import dev.fedprune.coordinator.fedprllm.MaskSets;
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.round.JobMethod;
@@ -414,7 +416,7 @@ public final class SparseTrainingMethod implements JobMethod {
         }
         List<Map<String, BnStatistics>> decoded = new ArrayList<>();
         for (int c = 0; c < candidates.size(); c++) {
-            decoded.add(TrainingWire.fromWire("candidate_bn_statistics.candidates[" + c + "]", all.getCandidates(c), layout.batchNormChannels()));
+            decoded.add(BnStatisticsWire.decode("candidate_bn_statistics.candidates[" + c + "]", all.getCandidates(c), layout.batchNormChannels()));
         }
         // Everything is checked: the folds below cannot fail half-way.
         for (int c = 0; c < candidates.size(); c++) {
@@ -431,7 +433,7 @@ public final class SparseTrainingMethod implements JobMethod {
             throw new InvalidContributionException("sample_count", "must be at least 1, got " + contribution.getSampleCount());
         }
         ModelQuality quality = checkQuality(contribution);
-        Map<String, SparseTensor> update = TrainingWire.fromWire("sparse_update.tensors", contribution.getSparseUpdate().getTensorsList(), allSizes);
+        Map<String, SparseTensor> update = SparseTensorWire.decode("sparse_update.tensors", contribution.getSparseUpdate().getTensorsList(), allSizes);
         for (String name : allSizes.keySet()) {
             if (!update.containsKey(name)) {
                 throw new InvalidContributionException("sparse_update.tensors", "tensor '" + name + "' is missing");
@@ -461,7 +463,7 @@ public final class SparseTrainingMethod implements JobMethod {
             }
             Map<String, Long> blockSizes = new LinkedHashMap<>();
             roundTopK.keySet().forEach(layer -> blockSizes.put(layer, sparseSizes.get(layer)));
-            Map<String, SparseTensor> gradients = TrainingWire.fromWire("top_k_gradients.tensors", contribution.getTopKGradients().getTensorsList(), blockSizes);
+            Map<String, SparseTensor> gradients = SparseTensorWire.decode("top_k_gradients.tensors", contribution.getTopKGradients().getTensorsList(), blockSizes);
             try {
                 gradientSums.fold(agentId, contribution.getSampleCount(), gradients);
             } catch (InvalidContributionException e) {
@@ -526,7 +528,7 @@ public final class SparseTrainingMethod implements JobMethod {
                 for (BnStatisticsAccumulator acc : bnSums) {
                     Map<String, BnStatistics> s = acc.aggregate();
                     candidateStatistics.add(s);
-                    wire.addCandidates(TrainingWire.toWire(s));
+                    wire.addCandidates(BnStatisticsWire.encode(s));
                 }
                 candidateStatisticsArtifact = artifacts.put(wire.build().toByteArray()).id();
                 summary.put("agents", bnAgents.size());
@@ -659,17 +661,17 @@ public final class SparseTrainingMethod implements JobMethod {
     private String publishWeights(Map<String, BitMask> masks, Map<String, float[]> values, Map<String, float[]> denseState) throws IOException {
         SparseUpdate.Builder update = SparseUpdate.newBuilder();
         for (LayerShape l : layers) {
-            update.addTensors(TrainingWire.toWire(l.name(), l.weightCount(), active(values.get(l.name()), masks.get(l.name()))));
+            update.addTensors(SparseTensorWire.encode(l.name(), active(values.get(l.name()), masks.get(l.name()))));
         }
         for (Map.Entry<String, float[]> e : denseState.entrySet()) {
-            update.addTensors(TrainingWire.toWire(e.getKey(), e.getValue().length, full(e.getValue())));
+            update.addTensors(SparseTensorWire.encode(e.getKey(), full(e.getValue())));
         }
         return artifacts.put(update.build().toByteArray()).id();
     }
 
     /** The keep-masks as prune masks (1 = inactive), each in the smaller of the two encodings. */
     private String publishMask(Map<String, BitMask> masks) throws IOException {
-        return artifacts.put(MaskSets.encode(pruneMasks(masks)).toByteArray()).id();
+        return artifacts.put(MaskWire.encode(pruneMasks(masks)).toByteArray()).id();
     }
 
     static Map<String, BitMask> pruneMasks(Map<String, BitMask> keepMasks) {
@@ -734,7 +736,7 @@ public final class SparseTrainingMethod implements JobMethod {
             CandidateBnStatistics all = CandidateBnStatistics.parseFrom(artifacts.read(candidateStatisticsArtifact));
             candidateStatistics = new ArrayList<>();
             for (int c = 0; c < all.getCandidatesCount(); c++) {
-                candidateStatistics.add(TrainingWire.fromWire("candidates[" + c + "]", all.getCandidates(c), layout.batchNormChannels()));
+                candidateStatistics.add(BnStatisticsWire.decode("candidates[" + c + "]", all.getCandidates(c), layout.batchNormChannels()));
             }
         }
         selectedCandidate = state.hasNonNull("selectedCandidate") ? state.get("selectedCandidate").asInt() : null;
@@ -742,10 +744,10 @@ public final class SparseTrainingMethod implements JobMethod {
         if (state.hasNonNull("maskArtifact")) {
             maskArtifact = state.get("maskArtifact").asString();
             weightsArtifact = state.get("weightsArtifact").asString();
-            Map<String, BitMask> pruned = MaskSets.decode(MaskSet.parseFrom(artifacts.read(maskArtifact)), sparseSizes);
+            Map<String, BitMask> pruned = MaskWire.decode("mask", MaskSet.parseFrom(artifacts.read(maskArtifact)), sparseSizes);
             keep = new LinkedHashMap<>();
             pruned.forEach((name, p) -> keep.put(name, complement(p)));
-            Map<String, SparseTensor> stored = TrainingWire.fromWire("weights", SparseUpdate.parseFrom(artifacts.read(weightsArtifact)).getTensorsList(), allSizes);
+            Map<String, SparseTensor> stored = SparseTensorWire.decode("weights", SparseUpdate.parseFrom(artifacts.read(weightsArtifact)).getTensorsList(), allSizes);
             weights = new LinkedHashMap<>();
             dense = new LinkedHashMap<>();
             sparseSizes.keySet().forEach(name -> weights.put(name, stored.get(name).toDense()));

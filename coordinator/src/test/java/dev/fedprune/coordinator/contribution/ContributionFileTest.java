@@ -12,7 +12,7 @@ import com.google.protobuf.UnknownFieldSet;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
-import dev.fedprune.coordinator.fedprllm.MaskSets;
+import dev.fedprune.wire.MaskWire;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.ModelQuality;
@@ -62,7 +62,7 @@ class ContributionFileTest {
     void headerWithoutMasksAndEachMaskReadOnItsOwn() throws Exception {
         Map<String, BitMask> masks = masks();
         ModelQuality quality = ModelQuality.newBuilder().setMetric("perplexity").setValue(12.5).setSamples(4).build();
-        Contribution c = Contribution.newBuilder().setTaskId("task-1").setSampleCount(17).setMasks(MaskSets.encode(masks))
+        Contribution c = Contribution.newBuilder().setTaskId("task-1").setSampleCount(17).setMasks(MaskWire.encode(masks))
                 .setPriorModelQuality(quality).build();
         try (ContributionFile file = ContributionFile.open(write(c))) {
             assertEquals("task-1", file.header().getTaskId());
@@ -98,7 +98,7 @@ class ContributionFileTest {
             }
             sha = writer.finish();
         }
-        byte[] expected = MaskSets.encode(masks).toByteArray();
+        byte[] expected = MaskWire.encode(masks).toByteArray();
         assertArrayEquals(expected, Files.readAllBytes(file));
         assertEquals(Digests.sha256Hex(expected), sha);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -111,7 +111,7 @@ class ContributionFileTest {
     @Test
     void refusesWhatIsNotAContributionOfThisContract() throws Exception {
         Map<String, BitMask> masks = masks();
-        MaskSet set = MaskSets.encode(masks);
+        MaskSet set = MaskWire.encode(masks);
         Contribution good = Contribution.newBuilder().setTaskId("t").setMasks(set).build();
 
         // An unknown field inside a TensorMask.

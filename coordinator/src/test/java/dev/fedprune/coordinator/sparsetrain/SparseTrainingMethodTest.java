@@ -1,5 +1,8 @@
 package dev.fedprune.coordinator.sparsetrain;
 
+import dev.fedprune.wire.SparseTensorWire;
+import dev.fedprune.wire.MaskWire;
+import dev.fedprune.wire.BnStatisticsWire;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -10,8 +13,6 @@ import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
-import dev.fedprune.coordinator.fedprllm.MaskSets;
-import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskSet;
@@ -72,7 +73,7 @@ class SparseTrainingMethodTest {
                 sizes.put(t.getTensorName(), t.getShape(0));
             }
         }
-        Map<String, BitMask> pruned = MaskSets.decode(MaskSet.parseFrom(artifacts.read(method.taskTemplate(round).getTraining().getMaskArtifactId())), sizes);
+        Map<String, BitMask> pruned = MaskWire.decode("mask", MaskSet.parseFrom(artifacts.read(method.taskTemplate(round).getTraining().getMaskArtifactId())), sizes);
         Map<String, BitMask> keep = new LinkedHashMap<>();
         pruned.forEach((n, p) -> keep.put(n, SparseTrainingMethod.complement(p)));
         return keep;
@@ -81,7 +82,7 @@ class SparseTrainingMethodTest {
     static Map<String, SparseTensor> decode(SparseUpdate u) {
         Map<String, SparseTensor> out = new LinkedHashMap<>();
         for (var t : u.getTensorsList()) {
-            out.put(t.getTensorName(), TrainingWire.fromWire("t", List.of(t), Map.of(t.getTensorName(), t.getShape(0))).get(t.getTensorName()));
+            out.put(t.getTensorName(), SparseTensorWire.decode("t", t, t.getShape(0)));
         }
         return out;
     }
@@ -94,7 +95,7 @@ class SparseTrainingMethodTest {
             for (int i = 0; i < v.length; i++) {
                 v[i] *= factor;
             }
-            u.addTensors(TrainingWire.toWire(name, t.size(), new SparseTensor(t.size(), t.indices(), v)));
+            u.addTensors(SparseTensorWire.encode(name, new SparseTensor(t.size(), t.indices(), v)));
         });
         return Contribution.newBuilder().setTaskId("t").setSampleCount(samples).setSparseUpdate(u)
                 .setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(0.5).setSamples(10)).build();
@@ -174,11 +175,11 @@ class SparseTrainingMethodTest {
         assertRefused("sparse_update.tensors[conv1.weight].shape", "holds 17 elements", () -> method.fold(0, "a",
                 withTensor(good, conv, t -> t.toBuilder().setShape(0, 17).build())));
         assertRefused("sparse_update.tensors[conv1.weight]", "inactive weight", () -> method.fold(0, "a", withTensor(good, conv,
-                t -> TrainingWire.toWire(conv, t.getShape(0), new SparseTensor(t.getShape(0), new int[] {atInactive}, new float[] {0.5f})))));
+                t -> SparseTensorWire.encode(conv, new SparseTensor(t.getShape(0), new int[] {atInactive}, new float[] {0.5f})))));
         assertRefused("sparse_update.tensors[conv1.weight]", "out of range", () -> method.fold(0, "a", withTensor(good, conv,
-                t -> TrainingWire.toWire(conv, 10_000, new SparseTensor(10_000, new int[] {9_999}, new float[] {0.5f})).toBuilder().setShape(0, t.getShape(0)).build())));
+                t -> SparseTensorWire.encode(conv, new SparseTensor(10_000, new int[] {9_999}, new float[] {0.5f})).toBuilder().setShape(0, t.getShape(0)).build())));
         assertRefused("sparse_update.tensors[bn0.runningVar]", "sent in full", () -> method.fold(0, "a", withTensor(good, "bn0.runningVar",
-                t -> TrainingWire.toWire("bn0.runningVar", 2, new SparseTensor(2, new int[] {1}, new float[] {1f})))));
+                t -> SparseTensorWire.encode("bn0.runningVar", new SparseTensor(2, new int[] {1}, new float[] {1f})))));
         assertRefused("sparse_update.tensors", "'fc.bias' is missing", () -> {
             SparseUpdate.Builder u = good.getSparseUpdate().toBuilder();
             u.removeTensors(u.getTensorsCount() - 1);
@@ -233,7 +234,7 @@ class SparseTrainingMethodTest {
                 }
             }
             expectedGrown.put(e.getKey(), idx);
-            grads.addTensors(TrainingWire.toWire(e.getKey(), m.length(), new SparseTensor(m.length(), idx, val)));
+            grads.addTensors(SparseTensorWire.encode(e.getKey(), new SparseTensor(m.length(), idx, val)));
         }
         Contribution good = upload(2, 1f, 100).toBuilder().setTopKGradients(grads).build();
         method.openRound(2);
@@ -247,7 +248,7 @@ class SparseTrainingMethodTest {
             TopKGradients.Builder g = c.getTopKGradients().toBuilder();
             for (int i = 0; i < g.getTensorsCount(); i++) {
                 if (g.getTensors(i).getTensorName().equals(fc)) {
-                    g.setTensors(i, TrainingWire.toWire(fc, keep.get(fc).length(), new SparseTensor(keep.get(fc).length(), new int[] {atActive}, new float[] {1f})));
+                    g.setTensors(i, SparseTensorWire.encode(fc, new SparseTensor(keep.get(fc).length(), new int[] {atActive}, new float[] {1f})));
                 }
             }
             return c.toBuilder().setTopKGradients(g).build();
@@ -315,7 +316,7 @@ class SparseTrainingMethodTest {
                     java.util.Arrays.fill(var, variance);
                     m.put(e.getKey(), new dev.fedprune.aggregation.sparsetrain.BnStatistics(mu, var));
                 }
-                all.addCandidates(TrainingWire.toWire(m));
+                all.addCandidates(BnStatisticsWire.encode(m));
             }
             return all.build();
         };
@@ -425,7 +426,7 @@ class SparseTrainingMethodTest {
                     val[j++] = 1f + j;
                 }
             }
-            grads.addTensors(TrainingWire.toWire(req.getTensorName(), m.length(), new SparseTensor(m.length(), idx, val)));
+            grads.addTensors(SparseTensorWire.encode(req.getTensorName(), new SparseTensor(m.length(), idx, val)));
         }
         method.openRound(2);
         method.fold(2, "a", upload(2, 1f, 100).toBuilder().setTopKGradients(grads).build());
