@@ -18,11 +18,17 @@ import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.contribution.MaskSetIndex;
 import dev.fedprune.coordinator.contribution.MaskSetWriter;
+import dev.fedprune.coordinator.job.FedPrLlmSpec;
 import dev.fedprune.coordinator.job.JobSpec;
+import dev.fedprune.coordinator.method.HfModelDirectory;
+import dev.fedprune.coordinator.method.MethodContext;
+import dev.fedprune.coordinator.method.MethodProvider;
+import dev.fedprune.coordinator.round.EvaluationRound;
 import dev.fedprune.coordinator.round.JobMethod;
+import dev.fedprune.coordinator.round.MethodReport;
+import dev.fedprune.coordinator.round.RoundSummary;
 import dev.fedprune.proto.v1.ComparisonGroup;
 import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.PruneTaskSpec;
 import dev.fedprune.proto.v1.SparsityPattern;
 import dev.fedprune.proto.v1.Task;
@@ -35,7 +41,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.UnaryOperator;
 
 /**
  * FedPrLLM on the coordinator (algorithms.md section 1): agents vote with prune masks, the votes of a
@@ -48,9 +56,13 @@ import java.util.TreeMap;
  * coordinator's memory is set by the largest layer, not the model. Each closed round writes its pruned
  * (optionally scaled) tensors to {@code rounds/N/pruned.safetensors} and its global mask to the
  * artifact store; the result keeps the original's shard layout and dtypes ({@link PrunedCheckpoint}).
+ * With {@code evaluationSamples > 0} a last {@link EvaluationRound} measures the final model.
  */
 public final class FedPrLlmMethod implements JobMethod {
-    private final JobSpec spec;
+    private final FedPrLlmSpec spec;
+    private final long seed;
+    private final ModelManifest manifest;
+    private final dev.fedprune.proto.v1.ModelManifest wireManifest;
     private final Path modelDir;
     private final Path jobDir;
     private final ArtifactStore artifacts;
@@ -59,11 +71,67 @@ public final class FedPrLlmMethod implements JobMethod {
     private final List<String> roundMaskArtifacts = new ArrayList<>();
     /** The open round's voters, in fold order, with their vote weights; their masks stay on disk. */
     private final Map<String, Long> voters = new LinkedHashMap<>();
+    private final EvaluationRound evaluation = new EvaluationRound(header -> {
+        // The round engine has already checked the measurement itself.
+        if (!header.hasPriorModelQuality()) {
+            throw new InvalidContributionException("prior_model_quality", "an evaluation task needs the measured quality, got none");
+        }
+        return header.getPriorModelQuality();
+    });
     private MaskCheck maskCheck;
-    private int evaluated;
 
-    public FedPrLlmMethod(JobSpec spec, ModelManifest manifest, Path modelDir, Path jobDir, ArtifactStore artifacts) {
+    /** Registers FedPrLLM ({@code method: fedprllm}) with the engine. */
+    public static final class Provider implements MethodProvider<FedPrLlmSpec> {
+        @Override
+        public String name() {
+            return FedPrLlmSpec.NAME;
+        }
+
+        @Override
+        public Class<FedPrLlmSpec> specType() {
+            return FedPrLlmSpec.class;
+        }
+
+        @Override
+        public Set<String> fields() {
+            return FedPrLlmSpec.FIELDS;
+        }
+
+        @Override
+        public FedPrLlmSpec parse(dev.fedprune.coordinator.job.SpecFields fields) {
+            return FedPrLlmSpec.parse(fields);
+        }
+
+        @Override
+        public void write(FedPrLlmSpec spec, Map<String, Object> out) {
+            spec.write(out);
+        }
+
+        @Override
+        public void checkInputs(JobSpec job, FedPrLlmSpec spec) {
+            HfModelDirectory.check(spec.modelPath());
+        }
+
+        @Override
+        public String describe(JobSpec job, FedPrLlmSpec spec) {
+            return "FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", " + FedPrLlmSpec.prunerLabel(spec.localPruner())
+                    + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel() + ", "
+                    + spec.comparisonGroup().name().toLowerCase() + " comparison, " + job.agentsPerRound() + " agents per round";
+        }
+
+        @Override
+        public JobMethod create(MethodContext<FedPrLlmSpec> context) throws IOException {
+            Path modelDir = Path.of(context.spec().modelPath());
+            HfModelDirectory.Loaded model = HfModelDirectory.load(modelDir, context.artifacts());
+            return new FedPrLlmMethod(context.spec(), context.job().seed(), model, modelDir, context.jobDir(), context.artifacts());
+        }
+    }
+
+    public FedPrLlmMethod(FedPrLlmSpec spec, long seed, HfModelDirectory.Loaded model, Path modelDir, Path jobDir, ArtifactStore artifacts) {
         this.spec = spec;
+        this.seed = seed;
+        this.manifest = model.manifest();
+        this.wireManifest = model.wire();
         this.modelDir = modelDir;
         this.jobDir = jobDir;
         this.artifacts = artifacts;
@@ -86,9 +154,19 @@ public final class FedPrLlmMethod implements JobMethod {
             });
         }
         // Tensors in layer order, so a one-shot round can be aggregated one decoder layer at a time.
-        this.roundTensors = spec.strategy() == JobSpec.Strategy.ONE_SHOT
+        this.roundTensors = spec.strategy() == FedPrLlmSpec.Strategy.ONE_SHOT
                 ? List.of(byLayer.values().stream().flatMap(List::stream).toList())
                 : List.copyOf(byLayer.values());
+    }
+
+    @Override
+    public ModelManifest manifest() {
+        return manifest;
+    }
+
+    @Override
+    public dev.fedprune.proto.v1.ModelManifest wireManifest() {
+        return wireManifest;
     }
 
     /** Voting rounds, then one evaluation round of the final model when the job asks for evaluation. */
@@ -115,25 +193,21 @@ public final class FedPrLlmMethod implements JobMethod {
         if (isEvaluationRound(roundIndex)) {
             // The final model: every round's global mask, measured by each agent on its own data.
             return Task.newBuilder().setKind(TaskKind.TASK_KIND_EVALUATION).setPrune(PruneTaskSpec.newBuilder()
-                    .setSequenceLength(spec.sequenceLength()).setSeed(spec.seed()).setEvaluationSamples(spec.evaluationSamples())
+                    .setSequenceLength(spec.sequenceLength()).setSeed(seed).setEvaluationSamples(spec.evaluationSamples())
                     .addAllPriorMaskArtifactIds(roundMaskArtifacts.subList(0, votingRounds())));
         }
         PruneTaskSpec.Builder prune = PruneTaskSpec.newBuilder()
-                .setMethod(switch (spec.localPruner()) {
-                    case MAGNITUDE -> PruneMethod.PRUNE_METHOD_MAGNITUDE;
-                    case WANDA -> PruneMethod.PRUNE_METHOD_WANDA;
-                    case SPARSEGPT -> PruneMethod.PRUNE_METHOD_SPARSEGPT;
-                })
+                .setMethod(spec.localPruner())
                 .setSparsityRatio(spec.sparsityRatio())
                 .setPattern(SparsityPattern.newBuilder().setN(spec.nmN()).setM(spec.nmM()))
                 .setLocalComparisonGroup(spec.localPerRow() ? ComparisonGroup.COMPARISON_GROUP_ROW : ComparisonGroup.COMPARISON_GROUP_LAYER)
                 .setCalibrationSamples(spec.calibrationSamples())
                 .setSequenceLength(spec.sequenceLength())
-                .setSeed(spec.seed())
+                .setSeed(seed)
                 .setEvaluationSamples(spec.evaluationSamples())
                 .addAllTensorNames(tensorsOfRound(roundIndex));
         TaskKind kind = TaskKind.TASK_KIND_MASK_VOTE;
-        if (spec.strategy() == JobSpec.Strategy.ITERATIVE) {
+        if (spec.strategy() == FedPrLlmSpec.Strategy.ITERATIVE) {
             kind = TaskKind.TASK_KIND_LAYER_MASK_VOTE;
             prune.setLayerIndex(PrunableTensors.layerIndex(tensorsOfRound(roundIndex).get(0)).orElseThrow())
                     .addAllPriorMaskArtifactIds(roundMaskArtifacts.subList(0, roundIndex));
@@ -144,9 +218,9 @@ public final class FedPrLlmMethod implements JobMethod {
     @Override
     public void openRound(int roundIndex) {
         voters.clear();
-        evaluated = 0;
         if (isEvaluationRound(roundIndex)) {
             maskCheck = null;
+            evaluation.open();
             return;
         }
         List<MaskCheck> checks = new ArrayList<>();
@@ -167,11 +241,7 @@ public final class FedPrLlmMethod implements JobMethod {
     public void fold(int roundIndex, String agentId, ContributionFile contribution) throws IOException {
         Contribution header = contribution.header();
         if (isEvaluationRound(roundIndex)) {
-            // The round engine has already checked the measurement itself.
-            if (!header.hasPriorModelQuality()) {
-                throw new InvalidContributionException("prior_model_quality", "an evaluation task needs the measured quality, got none");
-            }
-            evaluated++;
+            evaluation.fold(header);
             return;
         }
         if (!contribution.hasMasks()) {
@@ -224,22 +294,16 @@ public final class FedPrLlmMethod implements JobMethod {
     }
 
     @Override
-    public Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException {
+    public RoundSummary closeRound(int roundIndex, StoredContributions stored) throws IOException {
         if (isEvaluationRound(roundIndex)) {
-            if (evaluated == 0) {
-                throw new IllegalStateException("evaluation round " + roundIndex + " has no folded measurements");
-            }
-            Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("agents", evaluated);
-            summary.put("evaluation", true);
-            return summary;
+            return RoundSummary.of(evaluation.close(roundIndex).agents(), new EvaluationSummary(true));
         }
         if (voters.isEmpty()) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
         Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
         Files.createDirectories(roundDir);
-        Map<String, Object> sparsity = new LinkedHashMap<>();
+        Map<String, Double> sparsity = new LinkedHashMap<>();
         LayeredVote.Result vote;
         String maskSha;
         Path maskFile = roundDir.resolve("mask.partial");
@@ -248,7 +312,7 @@ public final class FedPrLlmMethod implements JobMethod {
              SafetensorsWriter pruned = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries(original, roundIndex), Map.of());
              MaskSetWriter mask = MaskSetWriter.create(maskFile)) {
             SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
-                    spec.tieBreak(), spec.seed());
+                    spec.tieBreak(), seed);
             // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
             // removed and the mask is selected again from the others. One decoder layer in memory at a time.
             vote = LayeredVote.run(layersOfRound(roundIndex), voters, selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
@@ -275,13 +339,25 @@ public final class FedPrLlmMethod implements JobMethod {
         for (AgentAgreement a : vote.agreement().agents()) {
             agreement.put(a.agentId(), a.disagreement());
         }
-        Map<String, Object> summary = new LinkedHashMap<>();
-        summary.put("agents", agents);
-        summary.put("agreement", agreement);
-        summary.put("excluded", vote.excluded());
-        summary.put("maskArtifact", maskArtifact.id());
-        summary.put("sparsity", sparsity);
-        return summary;
+        return RoundSummary.of(agents, new VoteSummary(agreement, List.copyOf(vote.excluded()), maskArtifact.id(), sparsity));
+    }
+
+    /**
+     * A voting round: each agent's disagreement with the consensus, the agents whose votes were trimmed,
+     * the global mask's artifact and the sparsity of each tensor.
+     */
+    public record VoteSummary(Map<String, Double> agreement, List<String> excluded, String maskArtifact, Map<String, Double> sparsity)
+            implements RoundSummary.Detail {
+        @Override
+        public VoteSummary withAgentNames(UnaryOperator<String> nameOf) {
+            Map<String, Double> byName = new TreeMap<>();
+            agreement.forEach((id, v) -> byName.put(nameOf.apply(id), v));
+            return new VoteSummary(byName, excluded.stream().map(nameOf).toList(), maskArtifact, sparsity);
+        }
+    }
+
+    /** The evaluation round: agents only measured the final model. */
+    public record EvaluationSummary(boolean evaluation) implements RoundSummary.Detail {
     }
 
     private List<SafetensorsWriter.Entry> entries(Checkpoint original, int roundIndex) {
@@ -311,7 +387,7 @@ public final class FedPrLlmMethod implements JobMethod {
     }
 
     @Override
-    public Map<String, Object> finish(Path resultDir) throws IOException {
+    public FedPrLlmReport finish(Path resultDir) throws IOException {
         List<Path> roundFiles = new ArrayList<>();
         for (int r = 0; r < votingRounds(); r++) {
             roundFiles.add(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("pruned.safetensors"));
@@ -336,11 +412,11 @@ public final class FedPrLlmMethod implements JobMethod {
         }
         Map<String, Double> layerSparsity = new LinkedHashMap<>();
         perLayer.forEach((layer, acc) -> layerSparsity.put("layer " + layer, (double) acc[0] / acc[1]));
-        Map<String, Object> report = new LinkedHashMap<>();
-        report.put("overallSparsity", totals[1] == 0 ? 0.0 : (double) totals[0] / totals[1]);
-        report.put("layerSparsity", layerSparsity);
-        report.put("prunedWeights", totals[0]);
-        report.put("prunableWeights", totals[1]);
-        return report;
+        return new FedPrLlmReport(totals[1] == 0 ? 0.0 : (double) totals[0] / totals[1], layerSparsity, totals[0], totals[1]);
+    }
+
+    /** The pruned model's sparsity overall and per decoder layer. */
+    public record FedPrLlmReport(double overallSparsity, Map<String, Double> layerSparsity, long prunedWeights, long prunableWeights)
+            implements MethodReport {
     }
 }

@@ -1,17 +1,24 @@
 package dev.fedprune.coordinator.round;
 
+import dev.fedprune.aggregation.format.ModelManifest;
 import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.proto.v1.Task;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Map;
 
 /**
  * The coordinator-side half of a federated method (the agent-side half computes contributions): what
  * each round asks of agents, how a contribution is folded, and what a closed round produces. The
  * round engine owns scheduling, persistence and transport; a method owns only the mathematics.
+ * A {@link dev.fedprune.coordinator.method.MethodProvider} creates it for a job.
  */
 public interface JobMethod {
+
+    /** The model the job starts from, as the engine reports it (tensors, prunable weights). */
+    ModelManifest manifest();
+
+    /** The model as agents receive it with every task: tensors and the files they download. */
+    dev.fedprune.proto.v1.ModelManifest wireManifest();
 
     int totalRounds();
 
@@ -31,11 +38,11 @@ public interface JobMethod {
     void fold(int roundIndex, String agentId, ContributionFile contribution) throws IOException;
 
     /**
-     * Aggregates the round and writes its artifacts; returns a summary for the round record. A method
-     * that needs the agents' contributions again (agreement, trimmed votes) reads them from
-     * {@code stored}, one at a time.
+     * Aggregates the round and writes its artifacts; returns its summary ({@link RoundSummary#of}) for the
+     * round record. A method that needs the agents' contributions again (agreement, trimmed votes) reads
+     * them from {@code stored}, one at a time.
      */
-    Map<String, Object> closeRound(int roundIndex, StoredContributions stored) throws IOException;
+    RoundSummary closeRound(int roundIndex, StoredContributions stored) throws IOException;
 
     /** The contributions folded in a round, kept in the coordinator's artifact store. */
     interface StoredContributions {
@@ -56,5 +63,5 @@ public interface JobMethod {
     }
 
     /** Writes the final artifacts into {@code resultDir}; returns the method's part of the job report. */
-    Map<String, Object> finish(Path resultDir) throws IOException;
+    MethodReport finish(Path resultDir) throws IOException;
 }

@@ -11,7 +11,7 @@ import java.util.Map;
  * checked before a contribution is folded, kept with the task as metrics, and averaged per round
  * (weighted by evaluation samples) into the round summary that the dashboard charts.
  */
-final class RoundQuality {
+public final class RoundQuality {
     static final String PREFIX = "quality.";
     static final String SAMPLES = "quality_samples";
     static final String LOWER_IS_BETTER = "quality_lower_is_better";
@@ -49,7 +49,7 @@ final class RoundQuality {
      *
      * @param modelAfterRounds how many rounds had shaped the measured model (0 = the model the job started from)
      */
-    static Map<String, Object> summarize(List<Map<String, Double>> foldedTaskMetrics, int modelAfterRounds) {
+    static Summary summarize(List<Map<String, Double>> foldedTaskMetrics, int modelAfterRounds) {
         String metric = null;
         double sum = 0;
         double samples = 0;
@@ -76,13 +76,14 @@ final class RoundQuality {
             return null;
         }
         double mean = sum / samples;
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("metric", metric);
-        out.put("value", metric.equals("perplexity") ? Math.exp(mean) : mean);
-        out.put("samples", (long) samples);
-        out.put("agents", agents);
-        out.put("lowerIsBetter", lowerIsBetter);
-        out.put("modelAfterRounds", modelAfterRounds);
-        return out;
+        return new Summary(metric, metric.equals("perplexity") ? Math.exp(mean) : mean, (long) samples, agents, lowerIsBetter, modelAfterRounds);
+    }
+
+    /**
+     * A round's measurement of the model it started from, as the round summary's {@code quality} field.
+     *
+     * @param modelAfterRounds how many rounds had shaped the measured model (0 = the model the job started from)
+     */
+    public record Summary(String metric, double value, long samples, int agents, boolean lowerIsBetter, int modelAfterRounds) {
     }
 }

@@ -7,27 +7,28 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.aggregation.sparsetrain.BnPooling;
 import dev.fedprune.aggregation.vote.ComparisonGroup;
-import dev.fedprune.coordinator.sparsetrain.SparseTrainingSpec;
+import dev.fedprune.proto.v1.PruneMethod;
 import org.junit.jupiter.api.Test;
 
 class JobSpecParserTest {
 
     @Test
     void readsYamlWithDefaults() {
-        JobSpec spec = JobSpecParser.parse("model: /m\nsparsity: 0.6\ncomparisonGroup: row\n");
+        JobSpec job = JobSpecParser.parse("model: /m\nsparsity: 0.6\ncomparisonGroup: row\n");
+        FedPrLlmSpec spec = job.method(FedPrLlmSpec.class);
         assertEquals("/m", spec.modelPath());
         assertEquals(0.6, spec.sparsityRatio());
         assertEquals(ComparisonGroup.ROW, spec.comparisonGroup());
-        assertEquals(JobSpec.LocalPruner.WANDA, spec.localPruner());
+        assertEquals(PruneMethod.PRUNE_METHOD_WANDA, spec.localPruner());
         assertTrue(spec.localPerRow());
-        assertEquals(spec.agentsPerRound(), spec.quorum());
+        assertEquals(job.agentsPerRound(), job.quorum());
     }
 
     @Test
     void readsJsonAndRoundTripsThroughCanonicalJson() {
         JobSpec spec = JobSpecParser.parse("{\"model\": \"/m\", \"sparsity\": 0.5, \"pattern\": \"2:4\", \"strategy\": \"iterative\", \"agentsPerRound\": 4, \"quorum\": 3, \"seed\": 9}");
-        assertEquals(2, spec.nmN());
-        assertEquals(4, spec.nmM());
+        assertEquals(2, spec.method(FedPrLlmSpec.class).nmN());
+        assertEquals(4, spec.method(FedPrLlmSpec.class).nmM());
         assertEquals(spec, JobSpecParser.parse(JobSpecParser.toJson(spec)));
     }
 
@@ -84,8 +85,8 @@ class JobSpecParserTest {
     @Test
     void readsSparseTrainingSpecWithDefaultsAndRoundTripsThroughCanonicalJson() {
         JobSpec spec = JobSpecParser.parse(SPARSE + "density: 0.1\nrounds: 30\nchannels: [8, 16]\nagentsPerRound: 10\nseed: 3\n");
-        assertEquals(JobSpec.Method.SPARSE_TRAINING, spec.method());
-        SparseTrainingSpec t = spec.sparseTraining();
+        assertEquals(SparseTrainingSpec.NAME, spec.methodName());
+        SparseTrainingSpec t = spec.method(SparseTrainingSpec.class);
         assertEquals(SparseTrainingSpec.Variant.FEDTINY, t.variant());
         assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, t.architecture());
         assertArrayEquals(new int[] {8, 16}, t.channels());
@@ -98,10 +99,10 @@ class JobSpecParserTest {
         assertEquals(spec, JobSpecParser.parse(JobSpecParser.toJson(spec)));
 
         JobSpec dense = JobSpecParser.parse(SPARSE + "variant: dense_fedavg\narchitecture: resnet18\nwidth: 8\n");
-        assertEquals(1.0, dense.sparseTraining().density());
-        assertEquals(1, dense.sparseTraining().effectiveBlocks());
+        assertEquals(1.0, dense.method(SparseTrainingSpec.class).density());
+        assertEquals(1, dense.method(SparseTrainingSpec.class).effectiveBlocks());
         assertEquals(dense, JobSpecParser.parse(JobSpecParser.toJson(dense)));
-        assertEquals(JobSpec.Method.FEDPRLLM, JobSpecParser.parse("model: /m\nsparsity: 0.5\nmethod: fedprllm").method());
+        assertEquals(FedPrLlmSpec.NAME, JobSpecParser.parse("model: /m\nsparsity: 0.5\nmethod: fedprllm").methodName());
     }
 
     @Test
@@ -110,8 +111,8 @@ class JobSpecParserTest {
         int start = readme.indexOf("```yaml\nname: fedtiny-fmnist");
         String yaml = readme.substring(start + 8, readme.indexOf("```", start + 8));
         JobSpec spec = JobSpecParser.parse(yaml);
-        assertEquals(SparseTrainingSpec.Variant.FEDTINY, spec.sparseTraining().variant());
-        assertEquals(0.1, spec.sparseTraining().density());
+        assertEquals(SparseTrainingSpec.Variant.FEDTINY, spec.method(SparseTrainingSpec.class).variant());
+        assertEquals(0.1, spec.method(SparseTrainingSpec.class).density());
         assertEquals(10, spec.agentsPerRound());
     }
 
@@ -140,7 +141,7 @@ class JobSpecParserTest {
         assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nextrusionLambda: 0", "extrusionLambda", "> 0");
         assertRejected(SPARSE + "density: 0.1\nvariant: fedmef\nblocks: 2", "blocks", "no progressive schedule");
         JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\n");
-        assertEquals(0.01, fedmef.sparseTraining().extrusionLambda());
+        assertEquals(0.01, fedmef.method(SparseTrainingSpec.class).extrusionLambda());
         assertEquals(fedmef, JobSpecParser.parse(JobSpecParser.toJson(fedmef)));
         assertRejected(SPARSE + "density: 0.1\nlocalSteps: 0", "localSteps", "[1, 1000000]");
         assertRejected(SPARSE + "density: 0.1\nlocalSteps: -5", "localSteps", "[1, 1000000]");
@@ -156,20 +157,20 @@ class JobSpecParserTest {
 
     @Test
     void readsMomentumWeightDecayAndLocalEpochsAndRoundTripsThem() {
-        SparseTrainingSpec plain = JobSpecParser.parse(SPARSE + "density: 0.1\n").sparseTraining();
+        SparseTrainingSpec plain = JobSpecParser.parse(SPARSE + "density: 0.1\n").method(SparseTrainingSpec.class);
         assertEquals(0.0, plain.momentum());
         assertEquals(0.0, plain.weightDecay());
         assertEquals(0, plain.localEpochs());
         assertEquals(10, plain.localSteps());
 
         JobSpec spec = JobSpecParser.parse(SPARSE + "density: 0.02\nlocalEpochs: 1\nmomentum: 0.9\nweightDecay: 0.0005\nlearningRate: 0.01\n");
-        SparseTrainingSpec t = spec.sparseTraining();
+        SparseTrainingSpec t = spec.method(SparseTrainingSpec.class);
         assertEquals(1, t.localEpochs());
         assertEquals(0.9, t.momentum());
         assertEquals(0.0005, t.weightDecay());
         String json = JobSpecParser.toJson(spec);
         assertTrue(json.contains("\"localEpochs\":1") && !json.contains("localSteps"), json);
-        assertEquals(t, JobSpecParser.parse(json).sparseTraining());
+        assertEquals(t, JobSpecParser.parse(json).method(SparseTrainingSpec.class));
     }
 
     @Test
@@ -189,7 +190,7 @@ class JobSpecParserTest {
     @Test
     void fedMefDefaultsToTheNsConvVggWithTheLibrarysSapRatio() {
         JobSpec fedmef = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\nchannels: [8, 16]\n");
-        SparseTrainingSpec t = fedmef.sparseTraining();
+        SparseTrainingSpec t = fedmef.method(SparseTrainingSpec.class);
         assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, t.architecture());
         assertArrayEquals(new int[] {8, 16}, t.channels());
         assertEquals(0.5, t.sapGamma());
@@ -197,34 +198,34 @@ class JobSpecParserTest {
         assertEquals(fedmef, JobSpecParser.parse(JobSpecParser.toJson(fedmef)));
         assertTrue(JobSpecParser.toJson(fedmef).contains("\"sapGamma\":0.5"), JobSpecParser.toJson(fedmef));
 
-        SparseTrainingSpec noBae = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\nsapGamma: 0.8\n").sparseTraining();
+        SparseTrainingSpec noBae = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\nsapGamma: 0.8\n").method(SparseTrainingSpec.class);
         assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, noBae.architecture());
         assertEquals(0.8, noBae.sapGamma());
         assertEquals(0.0, noBae.extrusionLambda());
-        assertEquals(0.5, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\n").sparseTraining().sapGamma());
+        assertEquals(0.5, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_bae\n").method(SparseTrainingSpec.class).sapGamma());
 
         JobSpec noSap = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nextrusionLambda: 0.05\n");
-        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, noSap.sparseTraining().architecture());
-        assertEquals(0.0, noSap.sparseTraining().sapGamma());
-        assertEquals(0.05, noSap.sparseTraining().extrusionLambda(), "fedmef_no_sap still extrudes");
-        assertTrue(noSap.sparseTraining().variant().randomInitialMask() && noSap.sparseTraining().variant().adjustsMask()
-                && !noSap.sparseTraining().variant().progressive() && !noSap.sparseTraining().variant().selectsCandidate());
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, noSap.method(SparseTrainingSpec.class).architecture());
+        assertEquals(0.0, noSap.method(SparseTrainingSpec.class).sapGamma());
+        assertEquals(0.05, noSap.method(SparseTrainingSpec.class).extrusionLambda(), "fedmef_no_sap still extrudes");
+        assertTrue(noSap.method(SparseTrainingSpec.class).variant().randomInitialMask() && noSap.method(SparseTrainingSpec.class).variant().adjustsMask()
+                && !noSap.method(SparseTrainingSpec.class).variant().progressive() && !noSap.method(SparseTrainingSpec.class).variant().selectsCandidate());
         assertEquals(noSap, JobSpecParser.parse(JobSpecParser.toJson(noSap)));
-        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nsapGamma: 0\n").sparseTraining().sapGamma());
+        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nsapGamma: 0\n").method(SparseTrainingSpec.class).sapGamma());
 
         // FedMef on a BatchNorm CNN: only without SAP.
         JobSpec onSmallVgg = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: fedmef\narchitecture: small_vgg\nsapGamma: 0\n");
-        assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, onSmallVgg.sparseTraining().architecture());
-        assertEquals(0.0, onSmallVgg.sparseTraining().sapGamma());
+        assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, onSmallVgg.method(SparseTrainingSpec.class).architecture());
+        assertEquals(0.0, onSmallVgg.method(SparseTrainingSpec.class).sapGamma());
         assertEquals(onSmallVgg, JobSpecParser.parse(JobSpecParser.toJson(onSmallVgg)));
 
         // The other variants keep their architecture and have no SAP; nsconv_vgg is open to the variants without ABNS.
-        SparseTrainingSpec tiny = JobSpecParser.parse(SPARSE + "density: 0.1\n").sparseTraining();
+        SparseTrainingSpec tiny = JobSpecParser.parse(SPARSE + "density: 0.1\n").method(SparseTrainingSpec.class);
         assertEquals(SparseTrainingSpec.Architecture.SMALL_VGG, tiny.architecture());
         assertEquals(0.0, tiny.sapGamma());
-        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: static_sparse\nsapGamma: 0\n").sparseTraining().sapGamma());
+        assertEquals(0.0, JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: static_sparse\nsapGamma: 0\n").method(SparseTrainingSpec.class).sapGamma());
         JobSpec staticNs = JobSpecParser.parse(SPARSE + "density: 0.1\nvariant: static_sparse\narchitecture: nsconv_vgg\n");
-        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, staticNs.sparseTraining().architecture());
+        assertEquals(SparseTrainingSpec.Architecture.NSCONV_VGG, staticNs.method(SparseTrainingSpec.class).architecture());
         assertEquals(staticNs, JobSpecParser.parse(JobSpecParser.toJson(staticNs)));
         assertTrue(!JobSpecParser.toJson(staticNs).contains("sapGamma"), "only FedMef jobs carry sapGamma");
     }

@@ -18,19 +18,19 @@ class RoundQualityTest {
 
     @Test
     void perplexityIsPooledInLogSpaceAndAccuracyAveragedBySamples() {
-        Map<String, Object> p = RoundQuality.summarize(List.of(RoundQuality.metrics(q("perplexity", 4, 1)),
+        RoundQuality.Summary p = RoundQuality.summarize(List.of(RoundQuality.metrics(q("perplexity", 4, 1)),
                 RoundQuality.metrics(q("perplexity", 16, 3)), Map.of("bytes_up", 10.0)), 2);
         // exp((1 ln 4 + 3 ln 16) / 4) = 2^((2 + 12) / 4) = 2^3.5
-        assertEquals(Math.pow(2, 3.5), (Double) p.get("value"), 1e-12);
-        assertEquals(4L, p.get("samples"));
-        assertEquals(2, p.get("agents"));
-        assertEquals(true, p.get("lowerIsBetter"));
-        assertEquals(2, p.get("modelAfterRounds"));
+        assertEquals(Math.pow(2, 3.5), p.value(), 1e-12);
+        assertEquals(4L, p.samples());
+        assertEquals(2, p.agents());
+        assertEquals(true, p.lowerIsBetter());
+        assertEquals(2, p.modelAfterRounds());
 
-        Map<String, Object> a = RoundQuality.summarize(List.of(RoundQuality.metrics(q("accuracy", 0.5, 100)),
+        RoundQuality.Summary a = RoundQuality.summarize(List.of(RoundQuality.metrics(q("accuracy", 0.5, 100)),
                 RoundQuality.metrics(q("accuracy", 0.9, 300))), 0);
-        assertEquals(0.8, (Double) a.get("value"), 1e-12);
-        assertEquals(false, a.get("lowerIsBetter"));
+        assertEquals(0.8, a.value(), 1e-12);
+        assertEquals(false, a.lowerIsBetter());
 
         assertNull(RoundQuality.summarize(List.of(Map.of("bytes_up", 1.0)), 0));
     }

@@ -13,7 +13,10 @@ import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.coordinator.job.SparseTrainingSpec;
+import dev.fedprune.coordinator.round.RoundSummary;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.ModelQuality;
@@ -56,10 +59,14 @@ class SparseTrainingMethodTest {
      * Small VGG with two blocks (2 and 4 channels) on 8x8 images, ERK at density 0.5 (conv0 comes out
      * dense), one adjustment at t = 2 over all layers (one block), mask-sync at t = 3.
      */
+    static SparseTrainingMethod create(JobSpec job, java.nio.file.Path jobDir, ArtifactStore artifacts) throws java.io.IOException {
+        return new SparseTrainingMethod(job.method(SparseTrainingSpec.class), job.seed(), jobDir, artifacts);
+    }
+
     @BeforeEach
     void method() throws Exception {
         artifacts = new ArtifactStore(dir.resolve("artifacts"));
-        method = new SparseTrainingMethod(JobSpecParser.parse(SPEC), dir.resolve("job"), artifacts);
+        method = create(JobSpecParser.parse(SPEC), dir.resolve("job"), artifacts);
     }
 
     SparseUpdate globalWeights(int round) throws Exception {
@@ -75,7 +82,7 @@ class SparseTrainingMethodTest {
         }
         Map<String, BitMask> pruned = MaskWire.decode("mask", MaskSet.parseFrom(artifacts.read(method.taskTemplate(round).getTraining().getMaskArtifactId())), sizes);
         Map<String, BitMask> keep = new LinkedHashMap<>();
-        pruned.forEach((n, p) -> keep.put(n, SparseTrainingMethod.complement(p)));
+        pruned.forEach((n, p) -> keep.put(n, GlobalModel.complement(p)));
         return keep;
     }
 
@@ -127,9 +134,9 @@ class SparseTrainingMethodTest {
         method.openRound(0);
         method.fold(0, "a", upload(0, 1f, 100));
         method.fold(0, "b", upload(0, 3f, 300));
-        Map<String, Object> summary = method.closeRound(0, id -> null);
-        assertEquals(2, summary.get("agents"));
-        assertEquals(0.5, (Double) summary.get("priorAccuracy"), 1e-12);
+        RoundSummary summary = method.closeRound(0, id -> null);
+        assertEquals(2, summary.agents());
+        assertEquals(0.5, ((TrainingPhase.Summary) summary.detail()).priorAccuracy(), 1e-12);
         Map<String, SparseTensor> after = decode(globalWeights(1));
         for (String name : before.keySet()) {
             float[] b = before.get(name).toDense();
@@ -256,8 +263,8 @@ class SparseTrainingMethodTest {
         assertRefused("top_k_gradients.tensors[fc.weight]", "points at an active weight", () -> method.fold(2, "a", gradientAtActive.apply(good)));
         assertRefused("top_k_gradients", "needs the top-K", () -> method.fold(2, "a", good.toBuilder().clearTopKGradients().build()));
         method.fold(2, "a", good);
-        Map<String, Object> summary = method.closeRound(2, id -> null);
-        assertEquals(true, summary.get("maskChanged"));
+        RoundSummary summary = method.closeRound(2, id -> null);
+        assertEquals(true, ((TrainingPhase.Summary) summary.detail()).maskChanged());
         Map<String, BitMask> after = keepMasks(3);
         for (var e : k.entrySet()) {
             BitMask b = keep.get(e.getKey());
@@ -288,7 +295,7 @@ class SparseTrainingMethodTest {
             method.closeRound(r, id -> null);
         }
         Task.Builder expected = method.taskTemplate(2);
-        SparseTrainingMethod restarted = new SparseTrainingMethod(JobSpecParser.parse(SPEC), dir.resolve("job"), artifacts);
+        SparseTrainingMethod restarted = create(JobSpecParser.parse(SPEC), dir.resolve("job"), artifacts);
         assertNotEquals(expected.build(), restarted.taskTemplate(2).build(), "a fresh method starts from the initial model");
         restarted.restoreClosedRounds(2);
         assertEquals(expected.build(), restarted.taskTemplate(2).build());
@@ -297,7 +304,7 @@ class SparseTrainingMethodTest {
 
     @Test
     void adaptiveBnSelectionAggregatesStatisticsPerCandidateAndInstallsTheLowestLoss() throws Exception {
-        method = new SparseTrainingMethod(JobSpecParser.parse(SPEC.replace("variant: fedtiny_no_abns", "variant: fedtiny\ncandidates: 3")),
+        method = create(JobSpecParser.parse(SPEC.replace("variant: fedtiny_no_abns", "variant: fedtiny\ncandidates: 3")),
                 dir.resolve("abns"), artifacts);
         Task.Builder task = method.taskTemplate(0);
         assertEquals(TaskKind.TASK_KIND_BN_CANDIDATE_SCORES, task.getKind());
@@ -352,9 +359,9 @@ class SparseTrainingMethodTest {
             }
             method.fold(1, "agent" + k, Contribution.newBuilder().setTaskId("t").setCandidateLosses(l).build());
         }
-        Map<String, Object> summary = method.closeRound(1, id -> null);
-        assertEquals(1, summary.get("selectedCandidate"));
-        assertEquals("uniform", summary.get("selectedAllocation"));
+        RoundSummary summary = method.closeRound(1, id -> null);
+        assertEquals(1, ((AbnsPhase.SelectionSummary) summary.detail()).selectedCandidate());
+        assertEquals("uniform", ((AbnsPhase.SelectionSummary) summary.detail()).selectedAllocation());
         // Training starts from candidate 1 with its aggregated BatchNorm statistics.
         Map<String, SparseTensor> global = decode(globalWeights(2));
         assertArrayEquals(new float[] {4, 4}, global.get("bn0.runningMean").toDense(), 1e-6f);
@@ -370,9 +377,9 @@ class SparseTrainingMethodTest {
         var densities = dev.fedprune.aggregation.sparsetrain.DensityAllocation.erk(layers, 0.2);
         int[] counts = dev.fedprune.aggregation.sparsetrain.DensityAllocation.keptCounts(layers, densities,
                 dev.fedprune.aggregation.sparsetrain.DensityAllocation.budget(layers, 0.2));
-        Map<String, BitMask> a = SparseTrainingMethod.randomErkMasks(layers, 0.2, 1);
-        Map<String, BitMask> b = SparseTrainingMethod.randomErkMasks(layers, 0.2, 1);
-        Map<String, BitMask> c = SparseTrainingMethod.randomErkMasks(layers, 0.2, 2);
+        Map<String, BitMask> a = GlobalModel.randomErkMasks(layers, 0.2, 1);
+        Map<String, BitMask> b = GlobalModel.randomErkMasks(layers, 0.2, 1);
+        Map<String, BitMask> c = GlobalModel.randomErkMasks(layers, 0.2, 2);
         assertEquals(a, b, "same seed, same mask");
         for (int l = 0; l < layers.size(); l++) {
             String name = layers.get(l).name();
@@ -388,7 +395,7 @@ class SparseTrainingMethodTest {
     @Test
     void fedMefJobTrainsTheBatchNormFreeNsConvVggWithSapOnEveryTrainingTask() throws Exception {
         String fedmefSpec = SPEC.replace("variant: fedtiny_no_abns\n", "variant: fedmef\n").replace("blocks: 1\n", "");
-        method = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
+        method = create(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
         // The manifest: NSConv's per-channel gain and bias are dense tensors; there is no BatchNorm tensor at all.
         List<String> names = method.manifest().tensors().stream().map(t -> t.name()).toList();
         assertEquals(List.of("conv0.weight", "conv1.weight", "fc.weight", "conv0.gain", "conv0.bias", "conv1.gain", "conv1.bias", "fc.bias"), names);
@@ -430,7 +437,7 @@ class SparseTrainingMethodTest {
         }
         method.openRound(2);
         method.fold(2, "a", upload(2, 1f, 100).toBuilder().setTopKGradients(grads).build());
-        assertEquals(true, method.closeRound(2, id -> null).get("maskChanged"));
+        assertEquals(true, ((TrainingPhase.Summary) method.closeRound(2, id -> null).detail()).maskChanged());
         method.openRound(3);
         method.fold(3, "a", upload(3, 1f, 100));
         method.closeRound(3, id -> null);
@@ -438,18 +445,18 @@ class SparseTrainingMethodTest {
         method.fold(4, "a", Contribution.newBuilder().setTaskId("e")
                 .setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(0.4).setSamples(10)).build());
         method.closeRound(4, id -> null);
-        Map<String, Object> report = method.finish(dir.resolve("fedmef-result"));
-        assertEquals("fedmef", report.get("variant"));
-        assertEquals(0.4, (Double) report.get("finalAccuracy"), 1e-12);
+        SparseTrainingMethod.SparseTrainingReport report = method.finish(dir.resolve("fedmef-result"));
+        assertEquals("fedmef", report.variant());
+        assertEquals(0.4, report.finalAccuracy(), 1e-12);
         String config = java.nio.file.Files.readString(dir.resolve("fedmef-result/model/config.json"));
         assertTrue(config.contains("\"architecture\" : \"nsconv_vgg\"") && config.contains("\"channels\" : [ 2, 4 ]"), config);
 
-        SparseTrainingMethod restarted = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
+        SparseTrainingMethod restarted = create(JobSpecParser.parse(fedmefSpec), dir.resolve("fedmef"), artifacts);
         restarted.restoreClosedRounds(5);
         assertEquals(method.density(), restarted.density());
 
         // fedmef_no_sap: the same CNN, no activation pruning.
-        SparseTrainingMethod noSap = new SparseTrainingMethod(JobSpecParser.parse(fedmefSpec.replace("variant: fedmef", "variant: fedmef_no_sap")),
+        SparseTrainingMethod noSap = create(JobSpecParser.parse(fedmefSpec.replace("variant: fedmef", "variant: fedmef_no_sap")),
                 dir.resolve("no-sap"), artifacts);
         for (int r = 0; r < 4; r++) {
             assertEquals(0.0, noSap.taskTemplate(r).getTraining().getSapGamma(), "round " + r);
@@ -461,9 +468,9 @@ class SparseTrainingMethodTest {
     @Test
     void baselinesNeverAdjust() throws Exception {
         String base = SPEC.replace("variant: fedtiny_no_abns\n", "").replace("blocks: 1\n", "");
-        SparseTrainingMethod dense = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: dense_fedavg")),
+        SparseTrainingMethod dense = create(JobSpecParser.parse(base.replace("density: 0.5", "variant: dense_fedavg")),
                 dir.resolve("dense"), artifacts);
-        SparseTrainingMethod fixed = new SparseTrainingMethod(JobSpecParser.parse(base.replace("density: 0.5", "variant: static_sparse\ndensity: 0.5")),
+        SparseTrainingMethod fixed = create(JobSpecParser.parse(base.replace("density: 0.5", "variant: static_sparse\ndensity: 0.5")),
                 dir.resolve("static"), artifacts);
         assertEquals(1.0, dense.density());
         assertEquals(125.0 / 250, fixed.density(), 1e-12, "ERK keeps exactly the budget of 0.5");

@@ -204,7 +204,7 @@ class TrainingScenarioTest {
         }
         // What the coordinator makes of them: the same values, checked by its parser.
         for (Run run : s.runs()) {
-            var t = dev.fedprune.coordinator.job.JobSpecParser.parse(JsonMapper.builder().build().writeValueAsString(s.jobSpec(run))).sparseTraining();
+            var t = dev.fedprune.coordinator.job.JobSpecParser.parse(JsonMapper.builder().build().writeValueAsString(s.jobSpec(run))).method(dev.fedprune.coordinator.job.SparseTrainingSpec.class);
             assertEquals(run.method().label(), t.variant().label());
             assertEquals(run.method() == Method.FEDMEF || run.method() == Method.FEDMEF_NO_BAE ? 0.3 : 0.0, t.sapGamma(), run.method().label());
         }
@@ -232,7 +232,7 @@ class TrainingScenarioTest {
         assertEquals("1 local epoch", s.localTraining());
         assertEquals("SGD, momentum 0.9, weight decay 5.0E-4", s.optimizer());
         for (TrainingScenario.Run run : s.runs()) {
-            var t = dev.fedprune.coordinator.job.JobSpecParser.parse(JsonMapper.builder().build().writeValueAsString(s.jobSpec(run))).sparseTraining();
+            var t = dev.fedprune.coordinator.job.JobSpecParser.parse(JsonMapper.builder().build().writeValueAsString(s.jobSpec(run))).method(dev.fedprune.coordinator.job.SparseTrainingSpec.class);
             assertEquals(1, t.localEpochs());
             assertEquals(0.9, t.momentum());
             assertEquals(0.0005, t.weightDecay());

@@ -1,0 +1,13 @@
+package dev.fedprune.coordinator.method;
+
+import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.job.JobSpec;
+import dev.fedprune.coordinator.job.MethodSpec;
+import java.nio.file.Path;
+
+/**
+ * What a method is created from: the job's spec, its own part of it, the job's directory (created before)
+ * and the coordinator's artifact store.
+ */
+public record MethodContext<S extends MethodSpec>(JobSpec job, S spec, Path jobDir, ArtifactStore artifacts) {
+}
