@@ -66,8 +66,7 @@ public final class FedPrLlmMethod implements JobMethod {
     private final Path modelDir;
     private final Path jobDir;
     private final ArtifactStore artifacts;
-    private final List<List<String>> roundTensors;
-    private final Map<String, long[]> shapes = new LinkedHashMap<>();
+    private final VotingRounds rounds;
     private final List<String> roundMaskArtifacts = new ArrayList<>();
     /** The open round's voters, in fold order, with their vote weights; their masks stay on disk. */
     private final Map<String, Long> voters = new LinkedHashMap<>();
@@ -135,28 +134,7 @@ public final class FedPrLlmMethod implements JobMethod {
         this.modelDir = modelDir;
         this.jobDir = jobDir;
         this.artifacts = artifacts;
-        TreeMap<Integer, List<String>> byLayer = new TreeMap<>();
-        for (ModelManifest.TensorEntry t : manifest.prunableTensors()) {
-            if (t.shape().length != 2) {
-                throw new IllegalArgumentException("prunable tensor " + t.name() + " is not 2-D");
-            }
-            shapes.put(t.name(), t.shape());
-            byLayer.computeIfAbsent(PrunableTensors.layerIndex(t.name()).orElseThrow(), k -> new ArrayList<>()).add(t.name());
-        }
-        if (shapes.isEmpty()) {
-            throw new IllegalArgumentException("model has no prunable tensors (model.layers.N.{self_attn,mlp}.*_proj.weight)");
-        }
-        if (spec.nmM() > 0) {
-            shapes.forEach((name, shape) -> {
-                if (shape[1] % spec.nmM() != 0) {
-                    throw new IllegalArgumentException("pattern " + spec.patternLabel() + " needs the input dimension of " + name + " (" + shape[1] + ") to be a multiple of " + spec.nmM());
-                }
-            });
-        }
-        // Tensors in layer order, so a one-shot round can be aggregated one decoder layer at a time.
-        this.roundTensors = spec.strategy() == FedPrLlmSpec.Strategy.ONE_SHOT
-                ? List.of(byLayer.values().stream().flatMap(List::stream).toList())
-                : List.copyOf(byLayer.values());
+        this.rounds = new VotingRounds(spec, manifest);
     }
 
     @Override
@@ -177,7 +155,7 @@ public final class FedPrLlmMethod implements JobMethod {
 
     /** Rounds in which agents vote with masks (one, or one per decoder layer). */
     public int votingRounds() {
-        return roundTensors.size();
+        return rounds.count();
     }
 
     private boolean isEvaluationRound(int roundIndex) {
@@ -185,7 +163,7 @@ public final class FedPrLlmMethod implements JobMethod {
     }
 
     public List<String> tensorsOfRound(int roundIndex) {
-        return roundTensors.get(roundIndex);
+        return rounds.tensors(roundIndex);
     }
 
     @Override
@@ -227,7 +205,7 @@ public final class FedPrLlmMethod implements JobMethod {
         checks.add(new SparsityCheck(spec.sparsityRatio(), spec.sparsityTolerance()));
         if (spec.nmM() > 0) {
             Map<String, Long> columns = new LinkedHashMap<>();
-            tensorsOfRound(roundIndex).forEach(name -> columns.put(name, shapes.get(name)[1]));
+            tensorsOfRound(roundIndex).forEach(name -> columns.put(name, rounds.shape(name)[1]));
             checks.add(new NmPatternCheck(spec.nmN(), spec.nmM(), columns));
         }
         maskCheck = MaskCheck.all(checks.toArray(MaskCheck[]::new));
@@ -285,12 +263,7 @@ public final class FedPrLlmMethod implements JobMethod {
     }
 
     private Map<String, Long> weightsOfRound(int roundIndex) {
-        Map<String, Long> expected = new LinkedHashMap<>();
-        for (String name : tensorsOfRound(roundIndex)) {
-            long[] s = shapes.get(name);
-            expected.put(name, s[0] * s[1]);
-        }
-        return expected;
+        return rounds.weights(roundIndex);
     }
 
     @Override
@@ -315,7 +288,7 @@ public final class FedPrLlmMethod implements JobMethod {
                     spec.tieBreak(), seed);
             // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
             // removed and the mask is selected again from the others. One decoder layer in memory at a time.
-            vote = LayeredVote.run(layersOfRound(roundIndex), voters, selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
+            vote = LayeredVote.run(rounds.layers(roundIndex), voters, selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
                 for (Map.Entry<String, BitMask> e : selected.entrySet()) {
                     String name = e.getKey();
                     sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
@@ -367,15 +340,6 @@ public final class FedPrLlmMethod implements JobMethod {
             entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
         }
         return entries;
-    }
-
-    /** The round's tensors grouped by decoder layer, in order. */
-    private List<Map<String, long[]>> layersOfRound(int roundIndex) {
-        Map<Integer, Map<String, long[]>> byLayer = new LinkedHashMap<>();
-        for (String name : tensorsOfRound(roundIndex)) {
-            byLayer.computeIfAbsent(PrunableTensors.layerIndex(name).orElseThrow(), k -> new LinkedHashMap<>()).put(name, shapes.get(name));
-        }
-        return List.copyOf(byLayer.values());
     }
 
     @Override

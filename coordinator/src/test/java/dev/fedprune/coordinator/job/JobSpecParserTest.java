@@ -259,4 +259,38 @@ class JobSpecParserTest {
         assertRejected(fedmef + "extrusionLambda: 0", "extrusionLambda", "> 0");
         assertRejected(SPARSE + "density: 0.1\nvariant: fedmef_no_sap\nextrusionLambda: -1", "extrusionLambda", "> 0");
     }
+
+    @Test
+    void parsesSpecsStoredByTheCoordinatorBeforeMethodsWereProviders() {
+        // As JobSpecParser.toJson wrote them when JobSpec held every method's fields: jobs resume from this at restart.
+        JobSpec fedprllm = JobSpecParser.parse("{\"name\":\"j\",\"model\":\"/m\",\"method\":\"fedprllm\",\"strategy\":\"iterative\","
+                + "\"localPruner\":\"sparsegpt\",\"localComparisonGroup\":\"row\",\"sparsity\":0.5,\"pattern\":\"2:4\","
+                + "\"comparisonGroup\":\"row\",\"weightScaling\":true,\"tieBreak\":\"lowest-index\",\"agentsPerRound\":4,\"quorum\":3,"
+                + "\"deadlineSeconds\":60,\"waitForAgentsSeconds\":0,\"calibrationSamples\":16,\"sequenceLength\":128,\"seed\":9,"
+                + "\"sparsityTolerance\":0.05,\"voteWeighting\":\"samples\",\"trimFraction\":0.25,\"evaluationSamples\":8,"
+                + "\"roundAttempts\":2,\"overSelectedAgents\":1}");
+        FedPrLlmSpec f = fedprllm.method(FedPrLlmSpec.class);
+        assertEquals(PruneMethod.PRUNE_METHOD_SPARSEGPT, f.localPruner());
+        assertEquals(FedPrLlmSpec.Strategy.ITERATIVE, f.strategy());
+        assertTrue(f.weightVotesBySamples() && f.weightScaling());
+        assertEquals(8, f.evaluationSamples());
+        assertEquals(9, fedprllm.seed());
+        assertEquals(1, fedprllm.overSelectedAgents());
+        assertEquals(fedprllm, JobSpecParser.parse(JobSpecParser.toJson(fedprllm)));
+        JobSpec training = JobSpecParser.parse("{\"name\":\"t\",\"method\":\"sparse_training\",\"variant\":\"fedtiny\","
+                + "\"architecture\":\"small_vgg\",\"channels\":[8,16],\"imageChannels\":1,\"imageSide\":28,\"classes\":10,"
+                + "\"density\":0.1,\"rounds\":3,\"localSteps\":10,\"batchSize\":64,\"learningRate\":0.1,\"momentum\":0.0,"
+                + "\"weightDecay\":0.0,\"adjustAlpha\":0.2,\"adjustInterval\":10,\"adjustStopRound\":2,\"blocks\":2,\"candidates\":5,"
+                + "\"bnPooling\":\"plain\",\"evaluationImages\":0,\"agentsPerRound\":2,\"quorum\":2,\"deadlineSeconds\":600,"
+                + "\"waitForAgentsSeconds\":0,\"seed\":3,\"roundAttempts\":1,\"overSelectedAgents\":0}");
+        assertArrayEquals(new int[] {8, 16}, training.method(SparseTrainingSpec.class).channels());
+        assertEquals(training, JobSpecParser.parse(JobSpecParser.toJson(training)));
+    }
+
+    @Test
+    void methodsAreFoundOnTheClassPathAndAFieldOfAnotherMethodIsNamedAsSuch() {
+        assertEquals(java.util.List.of("fedprllm", "sparse_training"), dev.fedprune.coordinator.method.MethodRegistry.names());
+        assertRejected(SPARSE + "density: 0.1\nlocalPruner: wanda", "localPruner", "only for method: fedprllm");
+        assertRejected("model: /m\nsparsity: 0.5\nlocalPruner: obs", "localPruner", "expected one of magnitude, wanda, sparsegpt, got 'obs'");
+    }
 }
