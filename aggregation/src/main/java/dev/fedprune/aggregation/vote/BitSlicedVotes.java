@@ -297,54 +297,10 @@ final class BitSlicedVotes {
      * Column-group selection: exactly {@code k} per column, ties by lowest row. Streams the rows twice
      * (per-column vote histograms, then marking), so its extra memory is {@code cols * (total + 1)} ints
      * rather than the decoded tensor; falls back to decoding the tensor when that histogram would exceed
-     * 16M entries (more than about 1500 agents on 11008 columns).
+     * 16M entries (more than about 1500 agents on 11008 columns). See {@link ColumnVoteSelection}.
      */
     BitMask selectColumns(int rows, int cols, int k) {
-        flush();
-        BitMask mask = new BitMask(length);
-        if (k <= 0 || rows == 0 || cols == 0) {
-            return mask;
-        }
-        long bins = total + 1;
-        if ((long) cols * bins > (1 << 24)) {
-            MaskSelector.selectColumns(decodeAll(), rows, cols, k, mask, new MaskSelector.GroupSelector(total));
-            return mask;
-        }
-        int h = (int) bins;
-        int[] histogram = new int[cols * h];
-        int[] row = new int[cols];
-        for (int r = 0; r < rows; r++) {
-            decode((long) r * cols, cols, row, 0);
-            for (int c = 0; c < cols; c++) {
-                histogram[c * h + row[c]]++;
-            }
-        }
-        int[] threshold = new int[cols];
-        int[] tiedNeeded = new int[cols];
-        for (int c = 0; c < cols; c++) {
-            int base = c * h;
-            int t = h - 1;
-            int above = 0;
-            while (t > 0 && above + histogram[base + t] < k) {
-                above += histogram[base + t];
-                t--;
-            }
-            threshold[c] = t;
-            tiedNeeded[c] = k - above;
-        }
-        long[] out = mask.words();
-        for (int r = 0; r < rows; r++) {
-            decode((long) r * cols, cols, row, 0);
-            long base = (long) r * cols;
-            for (int c = 0; c < cols; c++) {
-                int v = row[c];
-                if (v > threshold[c] || v == threshold[c] && tiedNeeded[c]-- > 0) {
-                    long index = base + c;
-                    out[(int) (index >>> 6)] |= 1L << index;
-                }
-            }
-        }
-        return mask;
+        return ColumnVoteSelection.select(this, rows, cols, k);
     }
 
     /**

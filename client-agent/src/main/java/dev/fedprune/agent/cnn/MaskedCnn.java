@@ -17,7 +17,6 @@ import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.aggregation.sparsetrain.BnStatistics;
 import dev.fedprune.aggregation.sparsetrain.LayerShape;
 import dev.fedprune.aggregation.sparsetrain.TopKGradientBuffer;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,21 +48,10 @@ public abstract class MaskedCnn implements AutoCloseable {
     private final int classes;
     protected final NDManager manager;
     private final SplittableRandom random;
-    private final List<LayerShape> sparseLayers = new ArrayList<>();
-    private final Map<String, NDArray> weights = new LinkedHashMap<>();
-    private final Map<String, NDArray> masks = new LinkedHashMap<>();
-    /** FedMef budget-aware extrusion: 1 at the marked weights of each layer that has any; empty when off. */
-    private final Map<String, NDArray> extrusionMarks = new LinkedHashMap<>();
-    private float extrusionLambda;
-    private final Map<String, BitMask> keepMasks = new LinkedHashMap<>();
-    private final Map<String, NDArray[]> batchNorms = new LinkedHashMap<>(); // gamma, beta, runningMean, runningVar
-    private final List<NDArray> denseParameters = new ArrayList<>();
-    private final Map<String, NDArray> denseState = new LinkedHashMap<>(); // every non-sparse tensor, by name
-    private float momentum;
-    private float weightDecay;
-    /** SGD momentum buffers, created at a parameter's first step: by sparse layer name, and by dense tensor. */
-    private final Map<String, NDArray> layerMomentum = new LinkedHashMap<>();
-    private final Map<NDArray, NDArray> denseMomentum = new java.util.IdentityHashMap<>();
+    private final SparseWeights sparse;
+    private final DenseTensors dense;
+    private final ExtrusionPenalty extrusion;
+    private final SgdOptimizer optimizer;
 
     protected MaskedCnn(int inputChannels, int side, int classes, long seed, Device device) {
         if (inputChannels < 1 || side < 1 || classes < 2) {
@@ -75,43 +63,20 @@ public abstract class MaskedCnn implements AutoCloseable {
         this.classes = classes;
         this.manager = NDManager.newBaseManager(device);
         this.random = new SplittableRandom(seed);
+        this.sparse = new SparseWeights(manager);
+        this.dense = new DenseTensors(manager);
+        this.extrusion = new ExtrusionPenalty(manager, sparse);
+        this.optimizer = new SgdOptimizer(manager);
     }
 
     /** Declares a sparse weight, Kaiming-normal with {@code std = sqrt(gain / fanIn)}, fully active. */
     protected final void addSparse(String name, long[] shape, double gain) {
-        LayerShape layer = new LayerShape(name, shape);
-        long fanIn = layer.weightCount() / shape[0];
-        double std = Math.sqrt(gain / fanIn);
-        float[] init = new float[layer.weightCount()];
-        for (int i = 0; i < init.length; i++) {
-            init[i] = (float) (random.nextGaussian() * std);
-        }
-        NDArray w = manager.create(init, new Shape(shape));
-        w.setRequiresGradient(true);
-        BitMask keep = new BitMask(init.length);
-        for (int i = 0; i < init.length; i++) {
-            keep.set(i);
-        }
-        sparseLayers.add(layer);
-        weights.put(name, w);
-        masks.put(name, manager.ones(new Shape(shape)));
-        keepMasks.put(name, keep);
+        sparse.add(name, shape, gain, random);
     }
 
     /** Declares a BatchNorm layer (gamma 1, beta 0, running mean 0, running variance 1). */
     protected final void addBatchNorm(String name, int channels) {
-        NDArray gamma = manager.ones(new Shape(channels));
-        NDArray beta = manager.zeros(new Shape(channels));
-        gamma.setRequiresGradient(true);
-        beta.setRequiresGradient(true);
-        NDArray[] bn = {gamma, beta, manager.zeros(new Shape(channels)), manager.ones(new Shape(channels))};
-        batchNorms.put(name, bn);
-        denseParameters.add(gamma);
-        denseParameters.add(beta);
-        denseState.put(name + ".gamma", gamma);
-        denseState.put(name + ".beta", beta);
-        denseState.put(name + ".runningMean", bn[2]);
-        denseState.put(name + ".runningVar", bn[3]);
+        dense.addBatchNorm(name, channels);
     }
 
     /** Declares a dense bias, zero-initialised. */
@@ -121,11 +86,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** Declares a dense trainable tensor (a bias, a gain) of {@code size} entries, all {@code initial}. */
     protected final NDArray addDense(String name, int size, float initial) {
-        NDArray p = manager.full(new Shape(size), initial);
-        p.setRequiresGradient(true);
-        denseParameters.add(p);
-        denseState.put(name, p);
-        return p;
+        return dense.addDense(name, size, initial);
     }
 
     /** The forward pass to logits; {@code bnMomentum} and {@code effective} are to be passed to the helpers. */
@@ -138,7 +99,7 @@ public abstract class MaskedCnn implements AutoCloseable {
     }
 
     protected final NDArray batchNorm(NDArray h, String name, boolean training, float bnMomentum) {
-        NDArray[] bn = batchNorms.get(name);
+        NDArray[] bn = dense.batchNorm(name);
         return BatchNorm.batchNorm(h, bn[2], bn[3], bn[0], bn[1], 1, bnMomentum, BN_EPSILON, training).singletonOrThrow();
     }
 
@@ -148,7 +109,7 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** {@code weight ⊙ keepMask} of a sparse layer, or its entry of {@code effective} when given. */
     protected final NDArray masked(String name, Map<String, NDArray> effective) {
-        return effective != null ? effective.get(name) : weights.get(name).mul(masks.get(name));
+        return effective != null ? effective.get(name) : sparse.masked(name);
     }
 
     public int classes() {
@@ -157,23 +118,17 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** The sparse (maskable) layers in input-to-output order, for density allocation and prune-and-grow. */
     public List<LayerShape> sparseLayers() {
-        return List.copyOf(sparseLayers);
+        return sparse.layers();
     }
 
     /** Channel count of every BatchNorm layer, by name. */
     public Map<String, Integer> batchNormChannels() {
-        Map<String, Integer> out = new LinkedHashMap<>();
-        batchNorms.forEach((name, bn) -> out.put(name, (int) bn[2].size()));
-        return out;
+        return dense.batchNormChannels();
     }
 
     /** Number of dense parameters (BatchNorm affine parameters and biases), for ERK's dense deduction. */
     public long denseParameterCount() {
-        long n = 0;
-        for (NDArray p : denseParameters) {
-            n += p.size();
-        }
-        return n;
+        return dense.trainableCount();
     }
 
     /**
@@ -181,49 +136,19 @@ public abstract class MaskedCnn implements AutoCloseable {
      * {@code .runningMean}, {@code .runningVar} and biases. FedAvg averages these densely (algorithms.md 0.4).
      */
     public Map<String, float[]> denseState() {
-        Map<String, float[]> out = new LinkedHashMap<>();
-        denseState.forEach((name, t) -> out.put(name, t.toFloatArray()));
-        return out;
+        return dense.state();
     }
 
     /** Replaces the tensors named in {@code state} (a subset of {@link #denseState()}'s names). */
     public void setDenseState(Map<String, float[]> state) {
         gradientsOffOnThisThread();
-        for (Map.Entry<String, float[]> e : state.entrySet()) {
-            NDArray t = denseState.get(e.getKey());
-            if (t == null) {
-                throw new IllegalArgumentException("unknown dense tensor '" + e.getKey() + "', expected one of " + denseState.keySet());
-            }
-            if (e.getValue().length != t.size()) {
-                throw new IllegalArgumentException("dense tensor '" + e.getKey() + "': " + e.getValue().length + " values, expected " + t.size());
-            }
-            for (float v : e.getValue()) {
-                if (!Float.isFinite(v)) {
-                    throw new IllegalArgumentException("dense tensor '" + e.getKey() + "' holds a non-finite value " + v);
-                }
-            }
-        }
-        state.forEach((name, values) -> denseState.get(name).set(values));
+        dense.setState(state);
     }
 
     /** Installs a keep-mask for one sparse layer and zeroes its inactive weights. */
     public void setKeepMask(String layer, BitMask keep) {
         gradientsOffOnThisThread();
-        NDArray w = weight(layer);
-        if (keep.length() != w.size()) {
-            throw new IllegalArgumentException("keep-mask for '" + layer + "' has " + keep.length() + " bits, the layer " + w.size() + " weights");
-        }
-        float[] m = new float[(int) w.size()];
-        for (int i = 0; i < m.length; i++) {
-            m[i] = keep.get(i) ? 1f : 0f;
-        }
-        masks.get(layer).set(m);
-        keepMasks.put(layer, keep.copy());
-        applyMask(w, masks.get(layer));
-        NDArray buffer = layerMomentum.get(layer);
-        if (buffer != null) {
-            applyMask(buffer, masks.get(layer)); // a pruned weight carries no momentum into its next life
-        }
+        optimizer.maskMomentum(layer, sparse.setKeepMask(layer, keep));
     }
 
     /**
@@ -235,18 +160,7 @@ public abstract class MaskedCnn implements AutoCloseable {
      */
     public void setOptimizer(double momentum, double weightDecay) {
         gradientsOffOnThisThread();
-        if (!(momentum >= 0 && momentum < 1)) {
-            throw new IllegalArgumentException("momentum must be in [0, 1), got " + momentum);
-        }
-        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
-            throw new IllegalArgumentException("weight decay must be a finite number >= 0, got " + weightDecay);
-        }
-        this.momentum = (float) momentum;
-        this.weightDecay = (float) weightDecay;
-        layerMomentum.values().forEach(NDArray::close);
-        layerMomentum.clear();
-        denseMomentum.values().forEach(NDArray::close);
-        denseMomentum.clear();
+        optimizer.reset(momentum, weightDecay);
     }
 
     /**
@@ -256,42 +170,17 @@ public abstract class MaskedCnn implements AutoCloseable {
      */
     public void setExtrusion(Map<String, int[]> markedIndices, float lambda) {
         gradientsOffOnThisThread();
-        if (!(lambda >= 0) || Float.isInfinite(lambda)) {
-            throw new IllegalArgumentException("extrusion lambda must be a finite number >= 0, got " + lambda);
-        }
-        extrusionMarks.values().forEach(NDArray::close);
-        extrusionMarks.clear();
-        extrusionLambda = lambda;
-        markedIndices.forEach((layer, indices) -> {
-            NDArray w = weight(layer);
-            BitMask keep = keepMasks.get(layer);
-            float[] m = new float[(int) w.size()];
-            for (int i : indices) {
-                if (i < 0 || i >= m.length || !keep.get(i)) {
-                    throw new IllegalArgumentException("extrusion mark " + i + " of '" + layer + "' is not an active weight");
-                }
-                m[i] = 1f;
-            }
-            NDArray marks = manager.create(m, w.getShape());
-            extrusionMarks.put(layer, marks);
-        });
+        extrusion.set(markedIndices, lambda);
     }
 
     /** {@code ‖Θ_low‖₂} of the marked weights as they are now (0 when extrusion is off). */
     public double markedNorm() {
         gradientsOffOnThisThread();
-        double sum = 0;
-        for (Map.Entry<String, NDArray> e : extrusionMarks.entrySet()) {
-            try (NDArray marked = weight(e.getKey()).mul(e.getValue())) {
-                sum += marked.mul(marked).sum().getFloat();
-            }
-        }
-        return Math.sqrt(sum);
+        return extrusion.markedNorm();
     }
 
     public BitMask keepMask(String layer) {
-        weight(layer);
-        return keepMasks.get(layer).copy();
+        return sparse.keepMask(layer).copy();
     }
 
     /** The weights of one sparse layer, flat row-major (inactive ones are 0). */
@@ -302,41 +191,18 @@ public abstract class MaskedCnn implements AutoCloseable {
     /** Replaces the weights of one sparse layer; the current mask is applied to them. */
     public void setWeights(String layer, float[] values) {
         gradientsOffOnThisThread();
-        NDArray w = weight(layer);
-        if (values.length != w.size()) {
-            throw new IllegalArgumentException("weights for '" + layer + "': " + values.length + " values, the layer has " + w.size());
-        }
-        for (int i = 0; i < values.length; i++) {
-            if (!Float.isFinite(values[i])) {
-                throw new IllegalArgumentException("weights for '" + layer + "': value at index " + i + " is not finite: " + values[i]);
-            }
-        }
-        w.set(values);
-        applyMask(w, masks.get(layer));
+        sparse.setWeights(layer, values);
     }
 
     /** The running statistics of every BatchNorm layer. */
     public Map<String, BnStatistics> batchNormStatistics() {
-        Map<String, BnStatistics> out = new LinkedHashMap<>();
-        batchNorms.forEach((name, bn) -> out.put(name, new BnStatistics(bn[2].toFloatArray(), bn[3].toFloatArray())));
-        return out;
+        return dense.batchNormStatistics();
     }
 
     /** ABNS step A6: installs aggregated BatchNorm statistics for every BatchNorm layer. */
     public void setBatchNormStatistics(Map<String, BnStatistics> statistics) {
         gradientsOffOnThisThread();
-        for (Map.Entry<String, NDArray[]> e : batchNorms.entrySet()) {
-            BnStatistics s = statistics.get(e.getKey());
-            long channels = e.getValue()[2].size();
-            String problem = s == null ? "missing" : s.channels() != channels ? s.channels() + " channels, expected " + channels : s.problem();
-            if (problem != null) {
-                throw new IllegalArgumentException("bnStatistics[" + e.getKey() + "]: " + problem);
-            }
-        }
-        batchNorms.forEach((name, bn) -> {
-            bn[2].set(statistics.get(name).mean());
-            bn[3].set(statistics.get(name).variance());
-        });
+        dense.setBatchNormStatistics(statistics);
     }
 
     /**
@@ -355,10 +221,10 @@ public abstract class MaskedCnn implements AutoCloseable {
                 collector.backward(l);
                 loss = l.getFloat();
             }
-            for (String layer : weights.keySet()) {
+            for (String layer : sparse.names()) {
                 sgdStep(layer, learningRate);
             }
-            for (NDArray p : denseParameters) {
+            for (NDArray p : dense.trainable()) {
                 sgdStep(p, learningRate);
             }
             return loss;
@@ -373,42 +239,14 @@ public abstract class MaskedCnn implements AutoCloseable {
      */
     protected final void sgdStep(String layer, float learningRate) {
         NDArray w = weight(layer);
-        NDArray mask = masks.get(layer);
         NDArray g = w.getGradient();
-        NDArray marks = extrusionMarks.get(layer);
-        if (marks != null) {
-            g.addi(w.mul(marks).muli(2f * extrusionLambda)); // gradient of λ·‖Θ_low‖₂²
-        }
-        if (weightDecay != 0) {
-            g.addi(w.mul(weightDecay)); // w is +0 where inactive: decay touches active weights only
-        }
-        g.muli(mask); // drop the gradients of inactive weights
-        NDArray direction = momentum == 0 ? g : momentumBuffer(layerMomentum, layer, g);
-        w.subi(direction.mul(learningRate));
-        applyMask(w, mask); // exactly +0 where inactive, whatever the optimiser did
-        g.subi(g);
+        extrusion.addGradient(layer, w, g);
+        optimizer.stepSparse(layer, w, sparse.mask(layer), g, learningRate);
     }
 
     /** The optimiser step of one dense parameter (declared with {@link #addDense}), zeroing its gradient. */
     protected final void sgdStep(NDArray denseParameter, float learningRate) {
-        NDArray g = denseParameter.getGradient();
-        if (weightDecay != 0) {
-            g.addi(denseParameter.mul(weightDecay));
-        }
-        NDArray direction = momentum == 0 ? g : momentumBuffer(denseMomentum, denseParameter, g);
-        denseParameter.subi(direction.mul(learningRate));
-        g.subi(g);
-    }
-
-    /** {@code buf ← momentum·buf + g} (PyTorch starts {@code buf} at {@code g}, the same as from 0); returns buf. */
-    private <K> NDArray momentumBuffer(Map<K, NDArray> buffers, K key, NDArray g) {
-        NDArray buffer = buffers.get(key);
-        if (buffer == null) {
-            buffer = manager.zeros(g.getShape());
-            NDScope.unregister(buffer); // owned by the model's manager, not by the step's scope
-            buffers.put(key, buffer);
-        }
-        return buffer.muli(momentum).addi(g);
+        optimizer.stepDense(denseParameter, learningRate);
     }
 
     /** Mean cross-entropy and accuracy of a batch in inference mode (running BatchNorm statistics). */
@@ -434,10 +272,7 @@ public abstract class MaskedCnn implements AutoCloseable {
         if (batches.isEmpty()) {
             throw new IllegalArgumentException("at least one batch is needed to recalibrate BatchNorm");
         }
-        for (NDArray[] bn : batchNorms.values()) {
-            bn[2].subi(bn[2]);
-            bn[3].subi(bn[3]).addi(1f);
-        }
+        dense.resetRunningStatistics();
         int i = 0;
         for (LabeledBatch batch : batches) {
             i++;
@@ -466,11 +301,11 @@ public abstract class MaskedCnn implements AutoCloseable {
             NDArray x = input(step, pixels, labels);
             NDArray oneHot = step.create(labels).oneHot(classes);
             Map<String, NDArray> effective = new LinkedHashMap<>();
-            for (Map.Entry<String, NDArray> e : weights.entrySet()) {
-                NDArray eff = e.getValue().mul(masks.get(e.getKey()));
+            for (String layer : sparse.names()) {
+                NDArray eff = sparse.masked(layer);
                 // Only the requested layers get a gradient: the engine then materialises no other layer's.
-                eff.setRequiresGradient(topK.containsKey(e.getKey()));
-                effective.put(e.getKey(), eff);
+                eff.setRequiresGradient(topK.containsKey(layer));
+                effective.put(layer, eff);
             }
             try (GradientCollector collector = newCollector()) {
                 collector.backward(crossEntropy(forward(x, true, 1f, effective), oneHot));
@@ -478,9 +313,9 @@ public abstract class MaskedCnn implements AutoCloseable {
             Map<String, SparseTensor> out = new LinkedHashMap<>();
             for (Map.Entry<String, Integer> e : topK.entrySet()) {
                 float[] gradient = effective.get(e.getKey()).getGradient().toFloatArray();
-                out.put(e.getKey(), TopKGradientBuffer.select(gradient, keepMasks.get(e.getKey()), e.getValue()));
+                out.put(e.getKey(), TopKGradientBuffer.select(gradient, sparse.keepMask(e.getKey()), e.getValue()));
             }
-            for (NDArray p : denseParameters) {
+            for (NDArray p : dense.trainable()) {
                 NDArray g = p.getGradient();
                 g.subi(g);
             }
@@ -527,11 +362,6 @@ public abstract class MaskedCnn implements AutoCloseable {
         return logits.logSoftmax(1).mul(oneHot).sum(new int[] {1}).mean().neg();
     }
 
-    /** {@code w ← w ⊙ mask + 0}: adding +0 turns the -0.0 of a negative inactive weight into +0.0. */
-    private static void applyMask(NDArray w, NDArray mask) {
-        w.muli(mask).addi(0f);
-    }
-
     /**
      * PyTorch's grad mode is per thread and on in every new thread, and in-place updates of a parameter
      * that requires a gradient fail while it is on: every public operation turns it off for the calling
@@ -546,17 +376,12 @@ public abstract class MaskedCnn implements AutoCloseable {
 
     /** The keep-mask of a sparse layer as a 0/1 float tensor of the layer's shape. */
     protected final NDArray maskTensor(String layer) {
-        weight(layer);
-        return masks.get(layer);
+        return sparse.mask(layer);
     }
 
     /** The weight tensor of a sparse layer (requires a gradient; inactive entries are +0). */
     protected final NDArray weight(String layer) {
-        NDArray w = weights.get(layer);
-        if (w == null) {
-            throw new IllegalArgumentException("unknown sparse layer '" + layer + "', expected one of " + weights.keySet());
-        }
-        return w;
+        return sparse.weight(layer);
     }
 
     @Override

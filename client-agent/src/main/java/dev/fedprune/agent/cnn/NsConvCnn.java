@@ -7,13 +7,10 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
-import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
 import ai.djl.training.GradientCollector;
 import dev.fedprune.aggregation.sparsetrain.fedmef.ActivationPruning;
-import dev.fedprune.aggregation.sparsetrain.fedmef.StoredActivation;
 import dev.fedprune.aggregation.sparsetrain.fedmef.WeightStandardisation;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,9 +27,9 @@ import java.util.Map;
  * {@code g_o(W_o − μ_o)/(s_o√N_o + ε)} since {@code s_o√N_o = ‖d‖₂}; inside the square root a floor of
  * {@value #NORM_FLOOR} keeps the gradient finite for a channel with at most one active weight.
  *
- * <p><b>Training</b> ({@link #trainStep}) is layer-wise, because DJL has no custom autograd function.
- * The forward pass runs with gradients off, so the engine keeps nothing; per conv/linear layer this
- * class keeps only what {@link ActivationPruning} keeps of its input at removal ratio {@code gamma}
+ * <p><b>Training</b> ({@link #trainStep}, run by {@link NsConvLayerwiseTrainer}) is layer-wise, because
+ * DJL has no custom autograd function. The forward pass runs with gradients off, so the engine keeps
+ * nothing; per conv/linear layer the trainer keeps only what {@link ActivationPruning} keeps of its input at removal ratio {@code gamma}
  * (the cheapest of positions, bitmap or dense), and per block a 4-bit code per pooled output saying
  * which window entry was the maximum and whether it was positive (the routing of max-pool and ReLU,
  * which run on the heap copy of the conv output). NSConv's standardised weight {@code Ŵ} is computed
@@ -60,6 +57,7 @@ public final class NsConvCnn extends MaskedCnn {
     private double gamma;
     private int backwardChunkRows = DEFAULT_BACKWARD_CHUNK_ROWS;
     private ActivationMemory lastStepMemory = ActivationMemory.none();
+    private final NsConvLayerwiseTrainer trainer;
 
     public NsConvCnn(CnnConfig config, long seed, Device device) {
         super(config.inputChannels(), config.side(), config.classes(), seed, device);
@@ -77,6 +75,7 @@ public final class NsConvCnn extends MaskedCnn {
         }
         addSparse("fc.weight", new long[] {config.classes(), config.classifierInputs()}, 1.0);
         classifierBias = addBias("fc.bias", config.classes());
+        trainer = new NsConvLayerwiseTrainer(this, config, gains, biases, classifierBias);
     }
 
     public CnnConfig config() {
@@ -191,185 +190,11 @@ public final class NsConvCnn extends MaskedCnn {
         return out;
     }
 
-    // ------------------------------------------------------------------ layer-wise training
-
-    /** Called once a layer's gradients are complete: its sparse weight and its dense parameters. */
-    private interface LayerDone {
-        void accept(String sparseLayer, List<NDArray> denseParameters);
-    }
-
-    private float layerwise(float[] pixels, int[] labels, LayerDone done) {
-        gradientsOffOnThisThread();
-        checkBatch(pixels, labels);
-        int blocks = config.channels().length;
-        int n = labels.length;
-        Meter meter = new Meter();
-        StoredActivation[] inputs = new StoredActivation[blocks + 1];
-        long[][] inputDims = new long[blocks + 1][];
-        byte[][] routes = new byte[blocks][];
-        long[][] convDims = new long[blocks][];
-        NDArray[] layerWeights = new NDArray[blocks + 1]; // Ŵ of each conv, W ⊙ m of the classifier
-        List<ActivationMemory.StoredInput> stored = new ArrayList<>();
-        long routeBytes = 0;
-        // Every intermediate tensor lives in the scope of the operation that makes it, so that nothing of
-        // a layer's activations outlives its forward pass except what `inputs` and `routes` keep.
-        try (NDScope scope = new NDScope(); NDManager step = manager.newSubManager()) {
-            float[] h = pixels;
-            long[] dims = {n, config.inputChannels(), config.side(), config.side()};
-            for (int b = 0; b < blocks; b++) {
-                int block = b;
-                inputDims[b] = dims;
-                inputs[b] = keep(h, meter);
-                layerWeights[b] = scoped(() -> standardised(masked(convName(block), null), maskTensor(convName(block)), gains[block]));
-                float[] in = h;
-                long[] inDims = dims;
-                float[] z = scoped(step, s -> Conv2d.conv2d(s.create(in, new Shape(inDims)), layerWeights[block], biases[block],
-                        new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow().toFloatArray());
-                convDims[b] = new long[] {n, config.channels()[b], dims[2], dims[3]};
-                Pooled pooled = poolAndRoute(z, convDims[b]);
-                routes[b] = pooled.routes();
-                meter.hold(routes[b].length, routes[b].length);
-                routeBytes += routes[b].length;
-                h = pooled.values();
-                dims = new long[] {n, convDims[b][1], convDims[b][2] / 2, convDims[b][3] / 2};
-            }
-            inputDims[blocks] = new long[] {n, config.classifierInputs()};
-            inputs[blocks] = keep(h, meter);
-            for (int b = 0; b <= blocks; b++) {
-                String layer = b < blocks ? convName(b) : "fc.weight";
-                stored.add(new ActivationMemory.StoredInput(layer, inputs[b].size(), inputs[b].keptCount(), inputs[b].format(), inputs[b].heldBytes()));
-            }
-            layerWeights[blocks] = scoped(() -> masked("fc.weight", null));
-            float[] flat = h;
-            float[] loss = new float[1];
-            float[] delta = scoped(step, s -> {
-                NDArray logits = Linear.linear(s.create(flat, new Shape(inputDims[blocks])), layerWeights[blocks], classifierBias).singletonOrThrow();
-                // δ of the logits from a graph over the loss alone: the same arithmetic as whole-graph autograd.
-                logits.setRequiresGradient(true);
-                try (GradientCollector collector = newCollector()) {
-                    NDArray l = crossEntropy(logits, s.create(labels).oneHot(classes()));
-                    collector.backward(l);
-                    loss[0] = l.getFloat();
-                }
-                return logits.getGradient().toFloatArray();
-            });
-            h = null;
-
-            long[] classifierOut = {n, config.classes()};
-            float[] dx = backward(step, inputs[blocks], inputDims[blocks], classifierOut, (from, rows) -> slice(delta, classifierOut, from, rows),
-                    true, meter, layerWeights[blocks], blocks, (x, w) -> Linear.linear(x, w, classifierBias).singletonOrThrow());
-            meter.release(inputs[blocks].heldBytes(), 4L * inputs[blocks].size());
-            inputs[blocks] = null;
-            done.accept("fc.weight", List.of(classifierBias));
-            for (int b = blocks - 1; b >= 0; b--) {
-                int block = b;
-                float[] pooledGradient = dx;
-                byte[] route = routes[b];
-                dx = backward(step, inputs[b], inputDims[b], convDims[b], (from, rows) -> unpool(pooledGradient, route, convDims[block], from, rows),
-                        b > 0, meter, layerWeights[b], b, (x, w) -> Conv2d.conv2d(x, w, biases[block], new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1)
-                                .singletonOrThrow());
-                meter.release(routes[b].length, routes[b].length);
-                routes[b] = null;
-                meter.release(inputs[b].heldBytes(), 4L * inputs[b].size());
-                inputs[b] = null;
-                done.accept(convName(b), List.of(gains[b], biases[b]));
-            }
-            lastStepMemory = new ActivationMemory(meter.peak, meter.densePeak, stored, routeBytes);
-            return loss[0];
-        } finally {
-            for (NDArray w : layerWeights) {
-                if (w != null) {
-                    w.close();
-                }
-            }
-        }
-    }
-
-    /** Keeps what SAP keeps of an activation (copied to the heap). */
-    private StoredActivation keep(float[] activation, Meter meter) {
-        StoredActivation stored = ActivationPruning.store(activation, gamma);
-        meter.hold(stored.heldBytes(), 4L * stored.size());
-        return stored;
-    }
-
-    /** The output gradient of samples {@code [from, from + rows)} of a layer. */
-    private interface OutputGradient {
-        float[] rows(int from, int rows);
-    }
-
-    /** Runs a conv/linear layer on an input slice with the given (leaf) weight. */
-    private interface LayerOp {
-        NDArray apply(NDArray input, NDArray weight);
-    }
-
-    /**
-     * Back-propagates through one conv/linear layer whose input was kept as {@code stored}: for each slice
-     * of the batch, rebuilds {@code x̃}, reruns the layer with the weight of the forward pass as a
-     * leaf and back-propagates {@code Σ y·δ}, accumulating the gradient of that weight and of the bias;
-     * then carries the weight's gradient back to the sparse weight (and NSConv's gain) through the
-     * standardisation (or the mask). Returns the input gradient, or null when not asked for.
-     */
-    private float[] backward(NDManager step, StoredActivation stored, long[] inputDims, long[] outputDims, OutputGradient delta,
-                             boolean inputGradient, Meter meter, NDArray weight, int layer, LayerOp op) {
-        int n = (int) inputDims[0];
-        int perSample = stored.size() / n;
-        float[] dx = inputGradient ? new float[stored.size()] : null;
-        weight.setRequiresGradient(true); // the weight of the forward pass becomes a leaf that collects its gradient
-        for (int from = 0; from < n; from += backwardChunkRows) {
-            int rows = Math.min(backwardChunkRows, n - from);
-            float[] slice = new float[rows * perSample];
-            stored.rebuildInto(from * perSample, slice);
-            long rebuilt = 2L * 4 * slice.length; // the slice on the heap and as a native tensor
-            meter.hold(rebuilt, 0);
-            long[] in = inputDims.clone();
-            in[0] = rows;
-            long[] out = outputDims.clone();
-            out[0] = rows;
-            float[] sliceDelta = delta.rows(from, rows);
-            float[] gradient = scoped(step, s -> {
-                NDArray x = s.create(slice, new Shape(in));
-                if (inputGradient) {
-                    x.setRequiresGradient(true);
-                }
-                try (GradientCollector collector = newCollector()) {
-                    collector.backward(op.apply(x, weight).mul(s.create(sliceDelta, new Shape(out))).sum());
-                }
-                return inputGradient ? x.getGradient().toFloatArray() : null;
-            });
-            meter.release(rebuilt, 0);
-            if (gradient != null) {
-                System.arraycopy(gradient, 0, dx, from * perSample, gradient.length);
-            }
-        }
-        String name = layer < config.channels().length ? convName(layer) : "fc.weight";
-        scoped(() -> {
-            NDArray upstream = weight.getGradient();
-            try (GradientCollector collector = newCollector()) {
-                NDArray w = layer < config.channels().length
-                        ? standardised(masked(name, null), maskTensor(name), gains[layer]) : masked(name, null);
-                collector.backward(w.mul(upstream).sum());
-            }
-            return null;
-        });
-        return dx;
-    }
-
-    /** Runs {@code work} in its own scope: every tensor it makes is closed on return except its result (may be null). */
-    private static NDArray scoped(java.util.function.Supplier<NDArray> work) {
-        try (NDScope scope = new NDScope()) {
-            NDArray result = work.get();
-            if (result != null) {
-                NDScope.unregister(result);
-            }
-            return result;
-        }
-    }
-
-    /** Runs {@code work} on a fresh sub-manager in its own scope; every tensor it makes is closed on return. */
-    private static float[] scoped(NDManager parent, java.util.function.Function<NDManager, float[]> work) {
-        try (NDScope scope = new NDScope(); NDManager m = parent.newSubManager()) {
-            return work.apply(m);
-        }
+    /** Runs the layer-wise trainer on one batch and records what it held for backward. */
+    private float layerwise(float[] pixels, int[] labels, NsConvLayerwiseTrainer.LayerDone done) {
+        NsConvLayerwiseTrainer.Result result = trainer.run(pixels, labels, gamma, backwardChunkRows, done);
+        lastStepMemory = result.memory();
+        return result.loss();
     }
 
     /** {@code Ŵ_o = g_o·d/(‖d‖₂ + ε)}, {@code d = (W − μ_o)} on the active entries of channel {@code o}. */
@@ -386,93 +211,6 @@ public final class NsConvCnn extends MaskedCnn {
     private NDArray nsConv(NDArray h, int block, NDArray maskedWeight) {
         NDArray w = standardised(maskedWeight, maskTensor(convName(block)), gains[block]);
         return Conv2d.conv2d(h, w, biases[block], new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow();
-    }
-
-    /** {@code ReLU(maxpool(z))} and the packed route codes of a block. */
-    record Pooled(float[] values, byte[] routes) {
-    }
-
-    /**
-     * 2x2 max-pool (floor mode) and ReLU of {@code z} ({@code [n, c, h, w]}, row-major) on the heap. The
-     * code of a pooled output is 0 when its maximum is not positive (ReLU passes no gradient) and
-     * otherwise 1 + the row-major index in its window of the first maximal entry, where PyTorch's
-     * max-pool routes the gradient (a NaN counts as maximal, as there).
-     */
-    static Pooled poolAndRoute(float[] z, long[] dims) {
-        int n = (int) dims[0];
-        int c = (int) dims[1];
-        int h = (int) dims[2];
-        int w = (int) dims[3];
-        int hp = h / 2;
-        int wp = w / 2;
-        float[] values = new float[n * c * hp * wp];
-        byte[] routes = new byte[(values.length + 1) / 2];
-        int o = 0;
-        for (int plane = 0; plane < n * c; plane++) {
-            int base = plane * h * w;
-            for (int i = 0; i < hp; i++) {
-                for (int j = 0; j < wp; j++, o++) {
-                    int top = base + 2 * i * w + 2 * j;
-                    float max = z[top];
-                    int arg = 0;
-                    for (int k = 1; k < 4; k++) {
-                        float v = z[top + (k >> 1) * w + (k & 1)];
-                        if (v > max || Float.isNaN(v)) {
-                            max = v;
-                            arg = k;
-                        }
-                    }
-                    int code = max > 0 ? arg + 1 : 0;
-                    values[o] = max > 0 ? max : 0f;
-                    setRoute(routes, o, code);
-                }
-            }
-        }
-        return new Pooled(values, routes);
-    }
-
-    /**
-     * The gradient of {@code z} for samples {@code [from, from + rows)} from that of {@code ReLU(maxpool(z))}
-     * ({@code [n, c, h/2, w/2]}), routed by the codes; {@code 0 + g} where routed, as PyTorch accumulates
-     * into zeros (so a {@code −0} gradient arrives as {@code +0}), and {@code +0} elsewhere.
-     */
-    static float[] unpool(float[] pooledGradient, byte[] routes, long[] convDims, int from, int rows) {
-        int c = (int) convDims[1];
-        int h = (int) convDims[2];
-        int w = (int) convDims[3];
-        int hp = h / 2;
-        int wp = w / 2;
-        float[] dz = new float[rows * c * h * w];
-        int o = from * c * hp * wp;
-        for (int plane = 0; plane < rows * c; plane++) {
-            int base = plane * h * w;
-            for (int i = 0; i < hp; i++) {
-                for (int j = 0; j < wp; j++, o++) {
-                    int code = route(routes, o);
-                    if (code != 0) {
-                        int k = code - 1;
-                        dz[base + (2 * i + (k >> 1)) * w + 2 * j + (k & 1)] = 0f + pooledGradient[o];
-                    }
-                }
-            }
-        }
-        return dz;
-    }
-
-    /** Samples {@code [from, from + rows)} of a row-major array whose first dimension is the batch. */
-    private static float[] slice(float[] values, long[] dims, int from, int rows) {
-        int per = (int) (values.length / dims[0]);
-        return java.util.Arrays.copyOfRange(values, from * per, (from + rows) * per);
-    }
-
-    /** Sets the 4-bit code of pooled output {@code o}: two per byte, the even one in the low nibble. */
-    static void setRoute(byte[] routes, int o, int code) {
-        routes[o >>> 1] |= (byte) ((code & 0xf) << ((o & 1) * 4));
-    }
-
-    /** The 4-bit code of pooled output {@code o}. */
-    static int route(byte[] routes, int o) {
-        return (routes[o >>> 1] >>> ((o & 1) * 4)) & 0xf;
     }
 
     private static float[] takeGradient(NDArray parameter) {
@@ -498,27 +236,7 @@ public final class NsConvCnn extends MaskedCnn {
         return "fc.bias";
     }
 
-    private static String convName(int block) {
+    static String convName(int block) {
         return "conv" + block + ".weight";
-    }
-
-    /** Bytes held for backward now and at most, actual and as a dense cache would hold them. */
-    private static final class Meter {
-        long held;
-        long peak;
-        long denseHeld;
-        long densePeak;
-
-        void hold(long bytes, long denseBytes) {
-            held += bytes;
-            denseHeld += denseBytes;
-            peak = Math.max(peak, held);
-            densePeak = Math.max(densePeak, denseHeld);
-        }
-
-        void release(long bytes, long denseBytes) {
-            held -= bytes;
-            denseHeld -= denseBytes;
-        }
     }
 }

@@ -1,18 +1,14 @@
 package dev.fedprune.agent.config;
 
-import dev.fedprune.agent.connection.NoProxy;
 import dev.fedprune.agent.connection.ProxySettings;
 import dev.fedprune.agent.task.LocalData;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -121,7 +117,7 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
             }
             fromFile = AgentConfigFile.read(file, configSetting);
         }
-        Layers layers = new Layers(flags.parsed(), fromEnvironment(environment), fromFile);
+        ConfigLayers layers = new ConfigLayers(flags.parsed(), ConfigLayers.fromEnvironment(environment), fromFile);
 
         return new AgentConfig(file,
                 layers.get(ConfigKey.COORDINATOR),
@@ -133,7 +129,7 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
                 layers.get(ConfigKey.MODEL),
                 layers.getOr(ConfigKey.DEVICE, DEFAULT_DEVICE),
                 layers.getOr(ConfigKey.EXIT_WHEN_IDLE, false),
-                proxy(layers, environment),
+                ProxyResolution.resolve(layers, environment),
                 layers.get(ConfigKey.LIMITS_THREADS),
                 layers.get(ConfigKey.LIMITS_MEMORY),
                 enrollmentToken(flags.token, layers, environment),
@@ -145,7 +141,7 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
      * without an agent.yaml ({@value #CONFIG_VARIABLE} is not read).
      */
     public static ProxySettings proxyFromFlags(Flags flags, Map<String, String> environment) {
-        return proxy(new Layers(flags.parsed(), fromEnvironment(environment), Map.of()), environment);
+        return ProxyResolution.resolve(new ConfigLayers(flags.parsed(), ConfigLayers.fromEnvironment(environment), Map.of()), environment);
     }
 
     /** Whether {@code enroll} was given its token on the command line, which {@code ps} shows to every user of the machine. */
@@ -251,101 +247,12 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
     }
 
     /**
-     * The {@code FEDPRUNE_AGENT_*} variables, each parsed; an empty one counts as not set. A variable with
-     * the prefix that names no key is refused, so that a typo is not silently ignored.
-     */
-    private static Map<ConfigKey<?>, Sourced<?>> fromEnvironment(Map<String, String> environment) {
-        Map<ConfigKey<?>, Sourced<?>> values = new LinkedHashMap<>();
-        List<String> known = new ArrayList<>();
-        ConfigKey.ALL.forEach(k -> known.add(k.variable()));
-        known.add(CONFIG_VARIABLE);
-        for (Map.Entry<String, String> entry : new TreeMap<>(environment).entrySet()) {
-            String name = entry.getKey();
-            if (!name.startsWith(ConfigKey.VARIABLE_PREFIX) || name.equals(CONFIG_VARIABLE) || LAUNCHER_VARIABLES.contains(name)) {
-                continue;
-            }
-            ConfigKey<?> key = ConfigKey.ALL.stream().filter(k -> k.variable().equals(name)).findFirst().orElseThrow(() -> unknownVariable(name, known));
-            String text = entry.getValue();
-            if (text == null || text.isEmpty()) {
-                continue;
-            }
-            values.put(key, new Sourced<>(key.parse(new ConfigValues.Raw(text, true), name), Sourced.Layer.ENVIRONMENT, name));
-        }
-        return values;
-    }
-
-    private static InvalidConfigException unknownVariable(String name, List<String> known) {
-        if (name.equals("FEDPRUNE_AGENT_ENROLLMENT_TOKEN")) {
-            return new InvalidConfigException(name, "unknown variable; the token itself goes in " + TOKEN_VARIABLE + ", a file holding it in "
-                    + ConfigKey.ENROLLMENT_TOKEN_FILE.variable());
-        }
-        if (name.equals("FEDPRUNE_AGENT_PROXY_PASSWORD")) {
-            return new InvalidConfigException(name, "unknown variable; the password itself goes in " + ProxySettings.PASSWORD_VARIABLE
-                    + ", a file holding it in " + ConfigKey.PROXY_PASSWORD_FILE.variable());
-        }
-        String nearest = AgentConfigFile.Suggestions.nearest(name, known);
-        return new InvalidConfigException(name, "unknown variable; " + (nearest == null ? "" : "did you mean " + nearest + "? ")
-                + "Expected one of " + String.join(", ", known) + " (" + String.join(" and ", LAUNCHER_VARIABLES.stream().sorted().toList())
-                + " are left to launcher scripts)");
-    }
-
-    /**
-     * The proxy, each of its parts from the strongest layer that gives it: URL from --proxy,
-     * FEDPRUNE_AGENT_PROXY_URL, proxy.url, https_proxy, HTTPS_PROXY; exceptions likewise down to
-     * no_proxy, NO_PROXY; the password from --proxy-password-file, then FEDPRUNE_PROXY_PASSWORD or
-     * FEDPRUNE_AGENT_PROXY_PASSWORD_FILE (not both), then proxy.passwordFile.
-     */
-    private static ProxySettings proxy(Layers layers, Map<String, String> environment) {
-        Sourced<ProxySettings> url = layers.get(ConfigKey.PROXY_URL);
-        ProxySettings settings = url != null ? url.value() : null;
-        if (settings == null) {
-            String variable = firstSet(environment, "https_proxy", "HTTPS_PROXY");
-            settings = variable == null ? null : ProxySettings.parse(environment.get(variable), variable);
-        }
-        Sourced<Path> flagFile = Layers.cast(layers.flags.get(ConfigKey.PROXY_PASSWORD_FILE));
-        Sourced<Path> environmentFile = Layers.cast(layers.environment.get(ConfigKey.PROXY_PASSWORD_FILE));
-        Sourced<Path> fileFile = Layers.cast(layers.file.get(ConfigKey.PROXY_PASSWORD_FILE));
-        Sourced<NoProxy> noProxyKey = layers.get(ConfigKey.PROXY_NO_PROXY);
-        String noProxyVariable = noProxyKey != null ? null : firstSet(environment, "no_proxy", "NO_PROXY");
-        NoProxy noProxy = noProxyKey != null ? noProxyKey.value()
-                : noProxyVariable == null ? NoProxy.NONE : NoProxy.parse(environment.get(noProxyVariable), noProxyVariable);
-        if (settings == null) {
-            Sourced<Path> orphan = flagFile != null ? flagFile : environmentFile != null ? environmentFile : fileFile;
-            if (orphan != null) {
-                throw new InvalidConfigException(orphan.source(), "no proxy is set (--proxy, " + ConfigKey.PROXY_URL.variable()
-                        + ", proxy.url in agent.yaml, https_proxy or HTTPS_PROXY)");
-            }
-            return null;
-        }
-        settings = settings.withNoProxy(noProxy);
-        String passwordVariable = environment.get(ProxySettings.PASSWORD_VARIABLE);
-        if (flagFile != null) {
-            settings = settings.withPassword(SecretFile.read(flagFile.value(), flagFile.source(), "password"), flagFile.source());
-        } else if (passwordVariable != null && environmentFile != null) {
-            throw new InvalidConfigException(environmentFile.source(), "and " + ProxySettings.PASSWORD_VARIABLE
-                    + " both give the proxy password; set one of them");
-        } else if (passwordVariable != null) {
-            settings = settings.withPassword(passwordVariable, ProxySettings.PASSWORD_VARIABLE);
-        } else if (environmentFile != null) {
-            settings = settings.withPassword(SecretFile.read(environmentFile.value(), environmentFile.source(), "password"), environmentFile.source());
-        } else if (fileFile != null) {
-            settings = settings.withPassword(SecretFile.read(fileFile.value(), fileFile.source(), "password"), fileFile.source());
-        }
-        if (url != null && url.layer() == Sourced.Layer.FILE && settings.username() != null && settings.password() == null) {
-            // ProxySettings would also suggest the URL, where agent.yaml takes no password.
-            throw new InvalidConfigException(url.source(), "names proxy user '" + settings.username() + "' but no password; name a file holding it"
-                    + " with proxy.passwordFile, or set " + ProxySettings.PASSWORD_VARIABLE);
-        }
-        return settings.requireCompleteCredentials();
-    }
-
-    /**
      * Where the enrollment token is: --token or --token-file (not both), then FEDPRUNE_ENROLLMENT_TOKEN or
      * FEDPRUNE_AGENT_ENROLLMENT_TOKEN_FILE (not both), then enrollment.tokenFile. Nothing is read yet:
      * {@code run} never needs the token, whose file may be gone after enrollment.
      */
-    private static Secret enrollmentToken(String tokenFlag, Layers layers, Map<String, String> environment) {
-        Sourced<Path> flagFile = Layers.cast(layers.flags.get(ConfigKey.ENROLLMENT_TOKEN_FILE));
+    private static Secret enrollmentToken(String tokenFlag, ConfigLayers layers, Map<String, String> environment) {
+        Sourced<Path> flagFile = ConfigLayers.cast(layers.flags().get(ConfigKey.ENROLLMENT_TOKEN_FILE));
         if (tokenFlag != null && flagFile != null) {
             throw new InvalidConfigException("--token", "and --token-file both give the enrollment token; give one (--token-file keeps it out of ps)");
         }
@@ -359,7 +266,7 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
             return new Secret(null, flagFile.value(), flagFile.source());
         }
         String variable = blankToNull(environment.get(TOKEN_VARIABLE));
-        Sourced<Path> environmentFile = Layers.cast(layers.environment.get(ConfigKey.ENROLLMENT_TOKEN_FILE));
+        Sourced<Path> environmentFile = ConfigLayers.cast(layers.environment().get(ConfigKey.ENROLLMENT_TOKEN_FILE));
         if (variable != null && environmentFile != null) {
             throw new InvalidConfigException(environmentFile.source(), "and " + TOKEN_VARIABLE + " both give the enrollment token; set one of them");
         }
@@ -369,44 +276,11 @@ public record AgentConfig(Path file, Sourced<String> coordinator, Sourced<Path> 
         if (environmentFile != null) {
             return new Secret(null, environmentFile.value(), environmentFile.source());
         }
-        Sourced<Path> fileFile = Layers.cast(layers.file.get(ConfigKey.ENROLLMENT_TOKEN_FILE));
+        Sourced<Path> fileFile = ConfigLayers.cast(layers.file().get(ConfigKey.ENROLLMENT_TOKEN_FILE));
         return fileFile == null ? null : new Secret(null, fileFile.value(), fileFile.source());
-    }
-
-    private static String firstSet(Map<String, String> environment, String... names) {
-        for (String name : names) {
-            String value = environment.get(name);
-            if (value != null && !value.isBlank()) {
-                return name;
-            }
-        }
-        return null;
     }
 
     private static String blankToNull(String value) {
         return value == null || value.isBlank() ? null : value;
-    }
-
-    /** The three layers' values, strongest first. */
-    private record Layers(Map<ConfigKey<?>, Sourced<?>> flags, Map<ConfigKey<?>, Sourced<?>> environment, Map<ConfigKey<?>, Sourced<?>> file) {
-        <T> Sourced<T> get(ConfigKey<T> key) {
-            for (Map<ConfigKey<?>, Sourced<?>> layer : List.of(flags, environment, file)) {
-                Sourced<?> value = layer.get(key);
-                if (value != null) {
-                    return cast(value);
-                }
-            }
-            return null;
-        }
-
-        <T> Sourced<T> getOr(ConfigKey<T> key, T fallback) {
-            Sourced<T> value = get(key);
-            return value != null ? value : Sourced.byDefault(fallback);
-        }
-
-        @SuppressWarnings("unchecked")
-        static <T> Sourced<T> cast(Sourced<?> value) {
-            return (Sourced<T>) value;
-        }
     }
 }

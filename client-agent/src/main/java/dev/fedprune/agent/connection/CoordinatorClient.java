@@ -1,18 +1,12 @@
 package dev.fedprune.agent.connection;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.enrollment.Enrollment;
 import dev.fedprune.agent.task.ProgressListener;
-import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.proto.v1.AgentServiceGrpc;
 import dev.fedprune.proto.v1.AgentState;
-import dev.fedprune.proto.v1.ArtifactChunk;
-import dev.fedprune.proto.v1.ContributionChunk;
-import dev.fedprune.proto.v1.ContributionHeader;
 import dev.fedprune.proto.v1.DeviceResources;
-import dev.fedprune.proto.v1.DownloadArtifactRequest;
 import dev.fedprune.proto.v1.EnrollResponse;
 import dev.fedprune.proto.v1.HeartbeatRequest;
 import dev.fedprune.proto.v1.HeartbeatResponse;
@@ -24,11 +18,9 @@ import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskFailureAck;
 import dev.fedprune.proto.v1.TaskFailureReport;
 import dev.fedprune.proto.v1.UploadReceipt;
-import dev.fedprune.proto.v1.UploadStatusRequest;
 import dev.fedprune.security.SignatureRejectedException;
 import dev.fedprune.security.pki.Csrs;
 import dev.fedprune.security.pki.KeyPairs;
-import dev.fedprune.security.sign.ReplayGuard;
 import dev.fedprune.security.sign.Signatures;
 import dev.fedprune.security.sign.Statements;
 import dev.fedprune.security.tls.PinnedCaTrustManager;
@@ -38,24 +30,14 @@ import io.github.resilience4j.retry.RetryConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
-import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.KeyPair;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -71,7 +53,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class CoordinatorClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorClient.class);
-    static final int CHUNK_BYTES = 1 << 20;
     /**
      * Codes worth another try. UNKNOWN is among them: a coordinator that dies mid-call shows up as
      * {@code UNKNOWN: channel closed}, and every call of the contract is safe to repeat (uploads resume
@@ -93,6 +74,8 @@ public final class CoordinatorClient implements AutoCloseable {
     private volatile Consumer<AgentIdentity> onRenewed = i -> { };
     private final Retry retry;
     private final ProxySettings proxy;
+    private final ArtifactDownload artifactDownload = new ArtifactDownload(this);
+    private final ContributionUpload contributionUpload = new ContributionUpload(this);
 
     /** A direct connection as the enrolled agent {@code identity}. */
     public CoordinatorClient(AgentIdentity identity, RetryConfig retryConfig) {
@@ -149,7 +132,8 @@ public final class CoordinatorClient implements AutoCloseable {
         return t instanceof StatusRuntimeException s && TRANSIENT.contains(s.getStatus().getCode());
     }
 
-    private <T> T call(Supplier<T> body) {
+    /** Runs a call with the retry of every call. */
+    <T> T call(Supplier<T> body) {
         return Retry.decorateSupplier(retry, body).get();
     }
 
@@ -248,66 +232,7 @@ public final class CoordinatorClient implements AutoCloseable {
 
     /** As {@link #download(String, String, Path)}, telling {@code progress} the bytes on disk (stage "download") as they arrive. */
     public long download(String artifactId, String expectedSha256, Path target, ProgressListener progress) throws IOException {
-        Path partial = target.resolveSibling(target.getFileName() + ".part");
-        Files.createDirectories(target.toAbsolutePath().getParent());
-        long received = 0;
-        for (int attempt = 1; ; attempt++) {
-            long offset = Files.exists(partial) ? Files.size(partial) : 0;
-            try {
-                received += downloadFrom(artifactId, partial, offset, progress);
-                break;
-            } catch (StatusRuntimeException e) {
-                if (!isTransient(e) || attempt >= 10) {
-                    throw e;
-                }
-                log.warn("download of {} interrupted at {} bytes ({}), resuming", artifactId, Files.size(partial), e.getStatus().getCode());
-                sleep(BACKOFF.apply(attempt));
-            }
-        }
-        String sha = Digests.sha256Hex(partial);
-        if (!sha.equals(expectedSha256)) {
-            Files.delete(partial);
-            throw new IOException("artifact " + artifactId + " arrived with SHA-256 " + sha + ", expected " + expectedSha256);
-        }
-        Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        return received;
-    }
-
-    private long downloadFrom(String artifactId, Path partial, long offset, ProgressListener progress) throws IOException {
-        var chunks = blocking.withDeadlineAfter(1, TimeUnit.HOURS).downloadArtifact(DownloadArtifactRequest.newBuilder()
-                .setArtifactId(artifactId).setOffset(offset).build());
-        long received = 0;
-        long position = offset;
-        try (OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
-            while (chunks.hasNext()) {
-                ArtifactChunk chunk = chunks.next();
-                if (chunk.getOffset() != position) {
-                    throw new IOException("artifact " + artifactId + ": chunk at offset " + chunk.getOffset() + ", expected " + position);
-                }
-                byte[] data = chunk.getData().toByteArray();
-                if (!Digests.sha256Hex(data).equals(chunk.getChunkSha256())) {
-                    throw new IOException("artifact " + artifactId + ": chunk at offset " + position + " fails its SHA-256");
-                }
-                out.write(data);
-                position += data.length;
-                received += data.length;
-                progress.progress("download", position, chunk.getTotalSizeBytes());
-                if (chunk.getLast()) {
-                    verifyArtifactSignature(artifactId, chunk);
-                }
-            }
-        }
-        return received;
-    }
-
-    /** The coordinator signs (id, size, digest) on the last chunk; the digest itself is checked over the bytes afterwards. */
-    private void verifyArtifactSignature(String artifactId, ArtifactChunk last) throws IOException {
-        try {
-            Signatures.verify(identity.signingCertificate().getPublicKey(), Statements.artifact(artifactId, last.getTotalSizeBytes(), last.getTotalSha256()),
-                    last.getSignature().toByteArray(), "artifact " + artifactId);
-        } catch (SignatureRejectedException e) {
-            throw new IOException("artifact " + artifactId + " refused: " + e.getMessage(), e);
-        }
+        return artifactDownload.download(artifactId, expectedSha256, target, progress);
     }
 
     /**
@@ -315,99 +240,20 @@ public final class CoordinatorClient implements AutoCloseable {
      * much it committed and resumes from there.
      */
     public UploadReceipt upload(Task task, String uploadId, byte[] payload) {
-        String totalSha = Digests.sha256Hex(payload);
-        // One nonce per contribution, the same across resumed attempts; the signature binds it to this task and digest.
-        String nonce = ReplayGuard.newNonce();
-        byte[] statement = Statements.contribution(task.getJobId(), task.getRoundIndex(), task.getTaskId(), identity.agentId(), totalSha, nonce);
-        for (int attempt = 1; ; attempt++) {
-            long offset = committedBytes(uploadId);
-            // Signed per attempt with the current key: a renewal between attempts changes the certificate the coordinator checks against.
-            byte[] signature = Signatures.sign(identity.privateKey(), statement);
-            try {
-                return uploadFrom(task, uploadId, payload, totalSha, offset, nonce, signature);
-            } catch (StatusRuntimeException e) {
-                if (!isTransient(e) || attempt >= 10) {
-                    throw e;
-                }
-                log.warn("upload {} interrupted ({}), resuming", uploadId, e.getStatus().getCode());
-                sleep(BACKOFF.apply(attempt));
-            }
-        }
+        return contributionUpload.upload(task, uploadId, payload);
     }
 
-    private long committedBytes(String uploadId) {
-        return call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).getUploadStatus(UploadStatusRequest.newBuilder()
-                .setUploadId(uploadId).build())).getCommittedBytes();
+    /** The stubs of the current channel (replaced on renewal). */
+    AgentServiceGrpc.AgentServiceBlockingStub blocking() {
+        return blocking;
     }
 
-    private UploadReceipt uploadFrom(Task task, String uploadId, byte[] payload, String totalSha, long offset, String nonce, byte[] signature) {
-        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
-        CompletableFuture<ClientCallStreamObserver<ContributionChunk>> requestSide = new CompletableFuture<>();
-        StreamObserver<ContributionChunk> stream = async.withDeadlineAfter(1, TimeUnit.HOURS).uploadContribution(new ClientResponseObserver<ContributionChunk, UploadReceipt>() {
-            @Override
-            public void beforeStart(ClientCallStreamObserver<ContributionChunk> requestStream) {
-                requestSide.complete(requestStream);
-            }
-
-            @Override
-            public void onNext(UploadReceipt value) {
-                result.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                result.completeExceptionally(new IllegalStateException("upload ended without a receipt"));
-            }
-        });
-        ContributionHeader header = ContributionHeader.newBuilder().setTaskId(task.getTaskId()).setNonce(nonce)
-                .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex()).setTotalSizeBytes(payload.length).build();
-        long position = offset;
-        boolean first = true;
-        do {
-            // Flow control: never queue more than the transport will take, so a large payload is not copied into buffers.
-            while (!requestSide.join().isReady() && !result.isDone()) {
-                sleep(1);
-            }
-            if (result.isDone()) {
-                break; // the coordinator refused; its status is in the future
-            }
-            int n = (int) Math.min(CHUNK_BYTES, payload.length - position);
-            MessageDigest md = Digests.sha256();
-            md.update(payload, (int) position, n);
-            ContributionChunk.Builder chunk = ContributionChunk.newBuilder().setUploadId(uploadId).setOffset(position)
-                    .setData(ByteString.copyFrom(payload, (int) position, n)).setChunkSha256(Digests.hex(md.digest()));
-            if (first) {
-                chunk.setHeader(header);
-                first = false;
-            }
-            position += n;
-            if (position == payload.length) {
-                chunk.setLast(true).setTotalSha256(totalSha).setSignature(ByteString.copyFrom(signature));
-            }
-            stream.onNext(chunk.build());
-        } while (position < payload.length);
-        stream.onCompleted();
-        try {
-            return result.get(1, TimeUnit.HOURS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof StatusRuntimeException s) {
-                throw s;
-            }
-            throw new IllegalStateException("upload " + uploadId + " failed", e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw Status.DEADLINE_EXCEEDED.withDescription("no receipt for upload " + uploadId).asRuntimeException();
-        }
+    AgentServiceGrpc.AgentServiceStub async() {
+        return async;
     }
 
-    private static void sleep(long millis) {
+    /** Sleeps; an interrupt ends the transfer as CANCELLED (the thread stays interrupted). */
+    static void sleep(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {

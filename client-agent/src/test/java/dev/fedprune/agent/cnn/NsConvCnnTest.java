@@ -196,20 +196,20 @@ class NsConvCnnTest {
         // outputs: window 0 = {1, -2; 4, 0} has its maximum 4 at index 2 (code 3); window 1 = {-1, -3; -2, -5} is
         // not positive (code 0, value 0).
         float[] z = {1, -2, -1, -3, 9, 4, 0, -2, -5, 9, 9, 9, 9, 9, 9};
-        NsConvCnn.Pooled pooled = NsConvCnn.poolAndRoute(z, new long[] {1, 1, 3, 5});
+        MaxPoolRoutes.Pooled pooled = MaxPoolRoutes.poolAndRoute(z, new long[] {1, 1, 3, 5});
         assertArrayEquals(new float[] {4, 0}, pooled.values());
-        assertEquals(3, NsConvCnn.route(pooled.routes(), 0));
-        assertEquals(0, NsConvCnn.route(pooled.routes(), 1));
+        assertEquals(3, MaxPoolRoutes.route(pooled.routes(), 0));
+        assertEquals(0, MaxPoolRoutes.route(pooled.routes(), 1));
         // The gradient goes back to the maximum of a positive window only, zeros elsewhere (dropped row and column too).
         assertArrayEquals(new float[] {0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-                NsConvCnn.unpool(new float[] {7, 8}, pooled.routes(), new long[] {1, 1, 3, 5}, 0, 1));
+                MaxPoolRoutes.unpool(new float[] {7, 8}, pooled.routes(), new long[] {1, 1, 3, 5}, 0, 1));
         int[] codes = {0, 1, 2, 3, 4, 4, 0, 3, 1};
         byte[] packed = new byte[5];
         for (int o = 0; o < codes.length; o++) {
-            NsConvCnn.setRoute(packed, o, codes[o]);
+            MaxPoolRoutes.setRoute(packed, o, codes[o]);
         }
         for (int o = 0; o < codes.length; o++) {
-            assertEquals(codes[o], NsConvCnn.route(packed, o), "code " + o);
+            assertEquals(codes[o], MaxPoolRoutes.route(packed, o), "code " + o);
         }
         try (NsConvCnn cnn = new NsConvCnn(SMALL, 1, Device.cpu())) {
             for (double bad : new double[] {-0.1, 1.0, Double.NaN}) {
