@@ -8,7 +8,7 @@ import dev.fedprune.agent.engine.CpuInfo;
 import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalData;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.DType;
@@ -118,7 +118,7 @@ class TaskFailureReportTest {
         try (Federation fed = new Federation(dir.resolve("coord"))) {
             // Three agents online (enrolled) before the job opens its round of two: one is left over as a spare.
             for (String name : List.of("alice", "bob", "carol")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, failingOnFirstCaller(name, broken, calls, always)),
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, failingOnFirstCaller(name, broken, calls, always)),
                         options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2)));
@@ -166,7 +166,7 @@ class TaskFailureReportTest {
         };
         try (Federation fed = new Federation(dir.resolve("coord"))) {
             for (String name : List.of("alice", "bob")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, failingOnFirstCaller(name, flaky, calls, firstThree)),
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, failingOnFirstCaller(name, flaky, calls, firstThree)),
                         options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2)));
@@ -259,10 +259,10 @@ class TaskFailureReportTest {
         Path images = Files.createDirectories(dir.resolve("images"));
         EngineSelfCheck.Report passed = new EngineSelfCheck.Report(List.of(), 0, CpuInfo.current(), false, 0);
         try (Federation fed = new Federation(dir.resolve("coord"))) {
-            fed.startAgent(dir.resolve("work-alice"), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()),
+            fed.startAgent(dir.resolve("work-alice"), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()),
                     new AgentLoop.Options("alice", new LocalData(null, images), true, 60_000, 1).withEngineSelfCheck(() -> passed));
             for (String name : List.of("bob", "carol")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()), options(name));
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()), options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2).replace("seed: 3", "seed: " + seed)));
             JobRecord job = fed.awaitFinal(jobId, 60_000);

@@ -15,7 +15,7 @@ import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalData;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MemoryLimit;
 import java.io.IOException;
@@ -159,7 +159,7 @@ public final class RunCommand implements Callable<Integer> {
             client.renewIfDue();
             MaskEngine llm = new LlmMaskEngine(compute);
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, directory, settings.modelPath()),
-                    Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm),
+                    Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, llm, PruneMethod.PRUNE_METHOD_WANDA, llm, PruneMethod.PRUNE_METHOD_SPARSEGPT, llm),
                     new LlmQualityEvaluator(compute, settings.evalTokensPath()), compute,
                     new AgentLoop.Options(agentName, localData, settings.exitWhenIdle().value(), 60_000, identity.heartbeatSeconds())
                             .withMemoryLimit(memoryLimit));

@@ -7,7 +7,6 @@ import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
-import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
@@ -71,7 +70,7 @@ public final class LlmMaskEngine implements MaskEngine {
                 calibration = calibration(request, c);
             }
             LOG.info("computing {} masks ({}) for {} tensors of layers {}..{} on {} calibration samples",
-                    request.method(), options.sparsity().describe(), wanted.size(), first, last, calibration.size());
+                    PruneMethods.word(request.method()), options.sparsity().describe(), wanted.size(), first, last, calibration.size());
             Map<String, BitMask> out = new LinkedHashMap<>();
             new SequentialPruner(device).run(model, calibration, options, first, last, request.priorMasks(), result -> {
                 for (Map.Entry<Projection, BitMask> e : result.masks().entrySet()) {
@@ -131,7 +130,7 @@ public final class LlmMaskEngine implements MaskEngine {
 
     private static List<TokenSequence> calibration(MaskRequest r, LlamaConfig c) throws IOException {
         if (r.calibrationFile() == null) {
-            throw new IllegalArgumentException(r.method() + " needs a calibration file, and none was given");
+            throw new IllegalArgumentException(PruneMethods.word(r.method()) + " needs a calibration file, and none was given");
         }
         if (r.calibrationSamples() < 0 || r.sequenceLength() < 0) {
             throw new IllegalArgumentException("calibrationSamples and sequenceLength must be >= 0");
@@ -139,10 +138,5 @@ public final class LlmMaskEngine implements MaskEngine {
         int seqLen = r.sequenceLength() == 0 ? c.maxPositions() : Math.min(r.sequenceLength(), c.maxPositions());
         List<TokenSequence> all = TokenDatasets.load(r.calibrationFile(), c.vocabSize(), seqLen, r.modelDir());
         return TokenDatasets.sample(all, r.calibrationSamples(), r.seed());
-    }
-
-    /** True for the methods whose masks depend on calibration data. */
-    public static boolean needsCalibration(LocalPruneMethod method) {
-        return method != LocalPruneMethod.MAGNITUDE;
     }
 }

@@ -5,6 +5,7 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
+import dev.fedprune.agent.prune.PruneMethods;
 import dev.fedprune.agent.train.SparseTrainingWorker;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
@@ -13,6 +14,7 @@ import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.PruneTaskSpec;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
@@ -81,7 +83,7 @@ public final class AgentLoop {
 
     private final CoordinatorClient client;
     private final ModelCache models;
-    private final Map<LocalPruneMethod, MaskEngine> engines;
+    private final Map<PruneMethod, MaskEngine> engines;
     private final QualityEvaluator evaluator;
     private final Options options;
     private final AtomicBoolean stopped = new AtomicBoolean();
@@ -95,17 +97,17 @@ public final class AgentLoop {
     /** Tasks that failed here one after the other: the back-off before the next pull grows with it. */
     private int failuresInARow;
 
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines, Options options) {
         this(client, models, engines, defaultEvaluator(), options);
     }
 
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines,
                      QualityEvaluator evaluator, Options options) {
         this(client, models, engines, evaluator, ai.djl.Device.cpu(), options);
     }
 
     /** @param trainingDevice where sparse training jobs build and train their CNN */
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines,
                      QualityEvaluator evaluator, ai.djl.Device trainingDevice, Options options) {
         this.client = client;
         this.models = models;
@@ -271,12 +273,10 @@ public final class AgentLoop {
             Path modelDir = models.ensure(task.getModel());
             long modelReady = System.nanoTime();
             PruneTaskSpec spec = task.getPrune();
-            LocalPruneMethod method = switch (spec.getMethod()) {
-                case PRUNE_METHOD_MAGNITUDE -> LocalPruneMethod.MAGNITUDE;
-                case PRUNE_METHOD_WANDA -> LocalPruneMethod.WANDA;
-                case PRUNE_METHOD_SPARSEGPT -> LocalPruneMethod.SPARSEGPT;
-                default -> throw new IllegalArgumentException("task " + task.getTaskId() + ": unknown prune method " + spec.getMethod());
-            };
+            PruneMethod method = spec.getMethod();
+            if (!PruneMethods.isLocalPruner(method)) {
+                throw new IllegalArgumentException("task " + task.getTaskId() + ": unknown prune method " + method);
+            }
             MaskEngine engine = engines.get(method);
             if (engine == null) {
                 throw new IllegalArgumentException("task " + task.getTaskId() + ": this agent has no " + method + " pruner");
@@ -292,7 +292,7 @@ public final class AgentLoop {
                     spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
                     spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
             log.info("{}: task {} round {}: {} masks for {} tensors", options.name(), task.getTaskId(), task.getRoundIndex() + 1,
-                    method.name().toLowerCase(), spec.getTensorNamesCount());
+                    PruneMethods.word(method), spec.getTensorNamesCount());
             Map<String, BitMask> masks = engine.computeMasks(request, LoggedProgress.steps(options.name() + ": task " + task.getTaskId() + " "));
             long computed = System.nanoTime();
             Contribution.Builder built = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
@@ -489,8 +489,8 @@ public final class AgentLoop {
     }
 
     /** The pruners this agent offers, by method. */
-    public static Map<LocalPruneMethod, MaskEngine> defaultEngines() {
+    public static Map<PruneMethod, MaskEngine> defaultEngines() {
         MaskEngine llm = new LlmMaskEngine();
-        return Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm);
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, llm, PruneMethod.PRUNE_METHOD_WANDA, llm, PruneMethod.PRUNE_METHOD_SPARSEGPT, llm);
     }
 }

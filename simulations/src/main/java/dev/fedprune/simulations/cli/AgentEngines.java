@@ -1,7 +1,7 @@
 package dev.fedprune.simulations.cli;
 
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.simulations.study.LlmEvaluator;
 import dev.fedprune.simulations.study.ModelEvaluator;
@@ -12,7 +12,7 @@ final class AgentEngines {
     private AgentEngines() {
     }
 
-    static Map<LocalPruneMethod, MaskEngine> all() {
+    static Map<PruneMethod, MaskEngine> all() {
         return AgentLoop.defaultEngines();
     }
 
