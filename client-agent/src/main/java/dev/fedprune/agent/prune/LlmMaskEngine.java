@@ -12,6 +12,7 @@ import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.proto.v1.PruneMethod;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -46,6 +47,11 @@ public final class LlmMaskEngine implements MaskEngine {
     /** {@code "cpu"}, {@code "cuda"} or {@code "cuda:N"}. */
     public static LlmMaskEngine forDevice(String device) {
         return new LlmMaskEngine(DecoderRuntime.device(device));
+    }
+
+    /** This engine for every local pruner, keyed as agents look pruners up: the engine map of an agent loop. */
+    public Map<PruneMethod, MaskEngine> byMethod() {
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, this, PruneMethod.PRUNE_METHOD_WANDA, this, PruneMethod.PRUNE_METHOD_SPARSEGPT, this);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.fedprune.simulations.cli;
 
-import dev.fedprune.agent.task.AgentLoop;
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.simulations.study.LlmEvaluator;
@@ -13,7 +13,7 @@ final class AgentEngines {
     }
 
     static Map<PruneMethod, MaskEngine> all() {
-        return AgentLoop.defaultEngines();
+        return new LlmMaskEngine().byMethod();
     }
 
     /** Perplexity on the agent's model runtime. */
