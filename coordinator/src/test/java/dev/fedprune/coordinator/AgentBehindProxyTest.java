@@ -14,7 +14,7 @@ import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.enrollment.Enrollment;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
@@ -94,7 +94,7 @@ class AgentBehindProxyTest {
             AgentIdentity identity = AgentIdentity.load(workdir);
             CoordinatorClient client = new CoordinatorClient(identity, proxy("http://alice:p%40ss%3Aword@127.0.0.1:" + proxy.port()),
                     CoordinatorClient.defaultRetry());
-            job.startAgent(client, workdir, Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()),
+            job.startAgent(client, workdir, Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()),
                     new AgentLoop.Options("behind-proxy", data, true, 60_000, 1).withEngineSelfCheck(() -> SELF_CHECK_PASSED));
             String jobId = job.node.engine().submit(JobSpecParser.parse("""
                     model: %s

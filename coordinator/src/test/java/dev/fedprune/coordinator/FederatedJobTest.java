@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
@@ -47,8 +47,8 @@ class FederatedJobTest {
     }
 
     /** Three agents that prune differently, so that the votes actually disagree. */
-    static Map<LocalPruneMethod, MaskEngine> engine(long perturbationSeed) {
-        return Map.of(LocalPruneMethod.MAGNITUDE, new PerturbedMagnitude(perturbationSeed));
+    static Map<PruneMethod, MaskEngine> engine(long perturbationSeed) {
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new PerturbedMagnitude(perturbationSeed));
     }
 
     String spec(String group, double sparsity) {
@@ -111,7 +111,7 @@ class FederatedJobTest {
         }
         VoteAccumulator votes = new VoteAccumulator(shapes);
         for (int i = 0; i < 3; i++) {
-            MaskRequest request = new MaskRequest(model, dir.resolve("data.jsonl"), LocalPruneMethod.MAGNITUDE, 0.5, true, 0, 0, 0, 0, 42,
+            MaskRequest request = new MaskRequest(model, dir.resolve("data.jsonl"), PruneMethod.PRUNE_METHOD_MAGNITUDE, 0.5, true, 0, 0, 0, 0, 42,
                     List.copyOf(shapes.keySet()), -1, Map.of());
             votes.fold("a" + i, new PerturbedMagnitude(i).computeMasks(request, ProgressListener.NONE));
         }

@@ -3,7 +3,7 @@ package dev.fedprune.coordinator;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.node.CoordinatorNode;
@@ -74,16 +74,16 @@ final class Federation implements AutoCloseable {
         return client;
     }
 
-    void startAgent(String name, Path data, Path workDir, Map<LocalPruneMethod, MaskEngine> engines) {
+    void startAgent(String name, Path data, Path workDir, Map<PruneMethod, MaskEngine> engines) {
         startAgent(workDir, engines, new AgentLoop.Options(name, data, true, 60_000, 1));
     }
 
-    void startAgent(Path workDir, Map<LocalPruneMethod, MaskEngine> engines, AgentLoop.Options options) {
+    void startAgent(Path workDir, Map<PruneMethod, MaskEngine> engines, AgentLoop.Options options) {
         startAgent(enrolledClient(options.name()), workDir, engines, options);
     }
 
     /** An agent loop on a client the test connected itself (e.g. through a proxy); the client is closed with the federation. */
-    void startAgent(CoordinatorClient client, Path workDir, Map<LocalPruneMethod, MaskEngine> engines, AgentLoop.Options options) {
+    void startAgent(CoordinatorClient client, Path workDir, Map<PruneMethod, MaskEngine> engines, AgentLoop.Options options) {
         String name = options.name();
         if (!clients.contains(client)) {
             clients.add(client);

@@ -3,7 +3,7 @@ package dev.fedprune.coordinator;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.BitMask;
@@ -59,7 +59,7 @@ class RobustVoteJobTest {
     JsonNode runJob(String name, String extra, Map<String, MaskEngine> enginesByAgent) throws Exception {
         try (Federation fed = new Federation(dir.resolve(name))) {
             for (var e : enginesByAgent.entrySet()) {
-                fed.startAgent(e.getKey(), data, dir.resolve(name + "-" + e.getKey()), Map.of(LocalPruneMethod.MAGNITUDE, e.getValue()));
+                fed.startAgent(e.getKey(), data, dir.resolve(name + "-" + e.getKey()), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, e.getValue()));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse("""
                 model: %s

@@ -1,10 +1,10 @@
 package dev.fedprune.coordinator;
 
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.DType;
@@ -70,7 +70,7 @@ class ShardedCheckpointJobTest {
                 // One-shot magnitude: each agent perturbs the weights differently so that the votes disagree;
                 // iterative Wanda: the agents' own runtime on the (downloaded) checkpoint.
                 fed.startAgent("agent-" + i, data, dataDir.resolve("agent-" + i),
-                        method.equals("magnitude") ? FederatedJobTest.engine(i) : AgentLoop.defaultEngines());
+                        method.equals("magnitude") ? FederatedJobTest.engine(i) : new LlmMaskEngine().byMethod());
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec));
             JobRecord job = fed.awaitFinal(jobId, 120_000);

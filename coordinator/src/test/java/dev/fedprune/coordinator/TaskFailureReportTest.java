@@ -8,9 +8,10 @@ import dev.fedprune.agent.engine.CpuInfo;
 import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalData;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.agent.task.TaskHandlers;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.job.JobSpecParser;
@@ -118,7 +119,7 @@ class TaskFailureReportTest {
         try (Federation fed = new Federation(dir.resolve("coord"))) {
             // Three agents online (enrolled) before the job opens its round of two: one is left over as a spare.
             for (String name : List.of("alice", "bob", "carol")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, failingOnFirstCaller(name, broken, calls, always)),
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, failingOnFirstCaller(name, broken, calls, always)),
                         options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2)));
@@ -166,7 +167,7 @@ class TaskFailureReportTest {
         };
         try (Federation fed = new Federation(dir.resolve("coord"))) {
             for (String name : List.of("alice", "bob")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, failingOnFirstCaller(name, flaky, calls, firstThree)),
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, failingOnFirstCaller(name, flaky, calls, firstThree)),
                         options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2)));
@@ -259,10 +260,10 @@ class TaskFailureReportTest {
         Path images = Files.createDirectories(dir.resolve("images"));
         EngineSelfCheck.Report passed = new EngineSelfCheck.Report(List.of(), 0, CpuInfo.current(), false, 0);
         try (Federation fed = new Federation(dir.resolve("coord"))) {
-            fed.startAgent(dir.resolve("work-alice"), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()),
+            fed.startAgent(dir.resolve("work-alice"), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()),
                     new AgentLoop.Options("alice", new LocalData(null, images), true, 60_000, 1).withEngineSelfCheck(() -> passed));
             for (String name : List.of("bob", "carol")) {
-                fed.startAgent(dir.resolve("work-" + name), Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()), options(name));
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()), options(name));
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2).replace("seed: 3", "seed: " + seed)));
             JobRecord job = fed.awaitFinal(jobId, 60_000);
@@ -273,6 +274,35 @@ class TaskFailureReportTest {
             assertEquals("FAILED", alices.state());
             assertTrue(alices.error().contains("job " + jobId + " prunes a language model and needs token-id JSONL data (--data FILE);"
                     + " this agent has only images in " + images), alices.error());
+            assertTrue(events.contains("re-issued to agent"), events);
+        }
+    }
+
+    @Test
+    void anAgentWithoutAHandlerForTheTaskKindReportsTheKindAndAnAgentWithOneDoesIt() throws Exception {
+        long seed = java.util.stream.LongStream.range(1, 1000).filter(s -> {
+            List<String> names = new java.util.ArrayList<>(List.of("alice", "bob", "carol"));
+            java.util.Collections.shuffle(names, dev.fedprune.coordinator.round.RoundEngine.selectionRandom(s, 0, 1));
+            return names.subList(0, 2).contains("alice");
+        }).findFirst().orElseThrow();
+        // Alice's agent version knows every kind but mask votes.
+        TaskHandlers withoutMaskVotes = TaskHandlers.of(List.of(new dev.fedprune.agent.eval.LlmEvaluationHandler(),
+                new dev.fedprune.agent.train.SparseUpdateHandler()));
+        try (Federation fed = new Federation(dir.resolve("coord"))) {
+            fed.startAgent(dir.resolve("work-alice"), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()),
+                    options("alice").withHandlers(withoutMaskVotes));
+            for (String name : List.of("bob", "carol")) {
+                fed.startAgent(dir.resolve("work-" + name), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()), options(name));
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse(spec(2).replace("seed: 3", "seed: " + seed)));
+            JobRecord job = fed.awaitFinal(jobId, 60_000);
+            String events = fed.node.store().events(jobId).toString();
+            assertEquals("COMPLETED", job.state(), () -> job.failureReason() + "\n" + events);
+            TaskRecord alices = fed.node.store().tasksOfJob(jobId).stream().filter(t -> agentName(fed, t.agentId()).equals("alice"))
+                    .findFirst().orElseThrow(() -> new AssertionError("alice was not selected: " + events));
+            assertEquals("FAILED", alices.state());
+            assertTrue(alices.error().contains("of kind TASK_KIND_MASK_VOTE with a prune spec is not supported by this agent version"),
+                    alices.error());
             assertTrue(events.contains("re-issued to agent"), events);
         }
     }

@@ -20,12 +20,15 @@ import tools.jackson.databind.node.ObjectNode;
 /**
  * Streams tensors into a safetensors file one at a time, so that writing a model never needs all of
  * it in memory. The tensors are declared up front (the header comes first in the format) and must be
- * written in that order, each whole or, when a tensor is too large to hold at once, in consecutive parts.
+ * written in that order: each whole, from floats encoded a slice at a time, in consecutive parts when a
+ * tensor is too large to hold at once, or copied byte for byte from a checkpoint.
  * The file appears at its path only when every tensor was written and the
  * writer is closed; until then it lives in a temporary sibling, so a failure leaves nothing half-written.
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final ObjectMapper JSON = JsonMapper.builder().build();
+    /** Floats encoded at a time by {@link #write(String, float[])}. */
+    private static final int FLOATS_PER_SLICE = 1 << 16;
 
     /** A tensor to declare: name, dtype, shape. */
     public record Entry(String name, DType dtype, long[] shape) {
@@ -131,10 +134,47 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes the next declared tensor from floats, encoded in its declared dtype a slice at a time, so that
+     * a tensor as large as an embedding is never held twice.
+     */
     public void write(String name, float[] values) throws IOException {
         Entry expected = next < entries.size() ? entries.get(next) : null;
-        DType dtype = expected != null && expected.name().equals(name) ? expected.dtype() : DType.F32;
-        write(name, ByteBuffer.wrap(Tensors.fromFloats(values, dtype)));
+        if (expected == null || !expected.name().equals(name) || partBytesOfNext != 0
+                || (long) values.length * expected.dtype().bytes() != expected.byteSize()) {
+            // Refused with the precise message of write(String, ByteBuffer).
+            DType dtype = expected != null && expected.name().equals(name) ? expected.dtype() : DType.F32;
+            write(name, ByteBuffer.wrap(Tensors.fromFloats(values, dtype)));
+            return;
+        }
+        if (values.length == 0) {
+            next++;
+            return;
+        }
+        for (int from = 0; from < values.length; from += FLOATS_PER_SLICE) {
+            float[] slice = Arrays.copyOfRange(values, from, Math.min(values.length, from + FLOATS_PER_SLICE));
+            writePart(name, ByteBuffer.wrap(Tensors.fromFloats(slice, expected.dtype())));
+        }
+    }
+
+    /**
+     * Writes the next declared tensor by copying its bytes unchanged from a checkpoint (same dtype and
+     * shape), file to file, without holding it in memory.
+     */
+    public void copy(String name, Checkpoint source) throws IOException {
+        if (next >= entries.size()) {
+            failed = true;
+            throw new IllegalStateException("tensor '" + name + "' was not declared; all " + entries.size() + " are written");
+        }
+        Entry expected = entries.get(next);
+        long size = source.info(name).byteSize();
+        if (!expected.name().equals(name) || partBytesOfNext != 0 || size != expected.byteSize()) {
+            failed = true;
+            throw new IllegalArgumentException("expected tensor '" + expected.name() + "' of " + expected.byteSize()
+                    + " bytes next, got '" + name + "' of " + size + " bytes from " + source.fileOf(name));
+        }
+        source.copyRaw(name, channel);
+        next++;
     }
 
     private static void writeFully(FileChannel channel, ByteBuffer data) throws IOException {

@@ -134,4 +134,38 @@ class SafetensorsRoundTripTest {
         }
         assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(parts));
     }
+
+    @Test
+    void floatsEncodedInSlicesAndTensorsCopiedFromACheckpointEqualWholeRawWrites() throws IOException {
+        float[] big = new float[(1 << 16) * 2 + 17]; // three slices of floats
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) Math.sin(i) * 100;
+        }
+        List<SafetensorsWriter.Entry> entries = List.of(new SafetensorsWriter.Entry("big", DType.BF16, new long[] {big.length}),
+                new SafetensorsWriter.Entry("small", DType.F16, new long[] {6}));
+        Path raw = Files.createDirectories(dir.resolve("raw")).resolve(Checkpoint.SINGLE);
+        try (SafetensorsWriter w = SafetensorsWriter.create(raw, entries, Map.of("format", "pt"))) {
+            w.write("big", ByteBuffer.wrap(Tensors.fromFloats(big, DType.BF16)));
+            w.write("small", ByteBuffer.wrap(Tensors.fromFloats(VALUES, DType.F16)));
+        }
+        Path sliced = dir.resolve("sliced.safetensors");
+        try (SafetensorsWriter w = SafetensorsWriter.create(sliced, entries, Map.of("format", "pt"))) {
+            w.write("big", big);
+            w.write("small", VALUES);
+        }
+        assertArrayEquals(Files.readAllBytes(raw), Files.readAllBytes(sliced));
+        Path copied = dir.resolve("copied.safetensors");
+        try (Checkpoint source = Checkpoint.open(raw.getParent());
+             SafetensorsWriter w = SafetensorsWriter.create(copied, entries, Map.of("format", "pt"))) {
+            w.copy("big", source);
+            w.copy("small", source);
+        }
+        assertArrayEquals(Files.readAllBytes(raw), Files.readAllBytes(copied));
+        Path refused = dir.resolve("refused.safetensors");
+        try (Checkpoint source = Checkpoint.open(raw.getParent());
+             SafetensorsWriter w = SafetensorsWriter.create(refused, entries, Map.of())) {
+            assertThrows(IllegalArgumentException.class, () -> w.copy("small", source), "out of order");
+        }
+        assertFalse(Files.exists(refused));
+    }
 }

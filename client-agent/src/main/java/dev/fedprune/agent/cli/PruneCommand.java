@@ -9,11 +9,12 @@ import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.agent.prune.PruneMethods;
 import dev.fedprune.agent.prune.PruneOptions;
 import dev.fedprune.agent.prune.PrunedModelWriter;
 import dev.fedprune.agent.prune.SequentialPruner;
 import dev.fedprune.agent.prune.Sparsity;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -86,7 +87,7 @@ public final class PruneCommand implements Callable<Integer> {
     private int run() throws Exception {
         // First: a device this process cannot compute on fails now, not after the model and the data are read.
         Device compute = ComputeDevice.require(device, "--device");
-        LocalPruneMethod m = parseMethod(method);
+        PruneMethod m = parseMethod(method);
         Sparsity target = target();
         PruneOptions options = new PruneOptions(m, target, variant, blockSize, damping);
         long start = System.nanoTime();
@@ -104,9 +105,9 @@ public final class PruneCommand implements Callable<Integer> {
                 }
             }
             System.out.printf(Locale.ROOT, "pruning %s (%d layers, %s) with %s at %s on %d calibration samples%n", model,
-                    c.layers(), llm.weightDtype(), m.name().toLowerCase(Locale.ROOT), target.describe(), data.size());
+                    c.layers(), llm.weightDtype(), PruneMethods.word(m), target.describe(), data.size());
             long[] totals = new long[2];
-            Map<String, String> meta = Map.of("method", m.name().toLowerCase(Locale.ROOT), "sparsity", target.describe());
+            Map<String, String> meta = Map.of("method", PruneMethods.word(m), "sparsity", target.describe());
             try (ConsoleProgress progress = new ConsoleProgress(System.err);
                  PrunedModelWriter writer = new PrunedModelWriter(llm, out, meta)) {
                 SequentialPruner.LayerSink sink = new SequentialPruner.LayerSink() {
@@ -134,9 +135,9 @@ public final class PruneCommand implements Callable<Integer> {
         return 0;
     }
 
-    static LocalPruneMethod parseMethod(String name) {
+    static PruneMethod parseMethod(String name) {
         try {
-            return LocalPruneMethod.valueOf(name.toUpperCase(Locale.ROOT));
+            return PruneMethods.parse(name);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--method '" + name + "' is not one of magnitude, wanda, sparsegpt");
         }

@@ -15,14 +15,11 @@ import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.LocalData;
-import dev.fedprune.agent.task.LocalPruneMethod;
-import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MemoryLimit;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -157,9 +154,7 @@ public final class RunCommand implements Callable<Integer> {
                 }
             });
             client.renewIfDue();
-            MaskEngine llm = new LlmMaskEngine(compute);
-            AgentLoop loop = new AgentLoop(client, new ModelCache(client, directory, settings.modelPath()),
-                    Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm),
+            AgentLoop loop = new AgentLoop(client, new ModelCache(client, directory, settings.modelPath()), new LlmMaskEngine(compute).byMethod(),
                     new LlmQualityEvaluator(compute, settings.evalTokensPath()), compute,
                     new AgentLoop.Options(agentName, localData, settings.exitWhenIdle().value(), 60_000, identity.heartbeatSeconds())
                             .withMemoryLimit(memoryLimit));

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.fedprune.agent.llm.ActivationObserver;
 import dev.fedprune.agent.llm.Projection;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import java.util.EnumMap;
 import java.util.Map;
 
@@ -14,13 +14,13 @@ import java.util.Map;
  * Wanda's column norms (on the heap) or SparseGPT's Hessian running mean (on the engine, float32).
  */
 final class LayerStatistics implements ActivationObserver, AutoCloseable {
-    private final LocalPruneMethod method;
+    private final PruneMethod method;
     private final NDManager manager;
     private final Map<Projection.InputSite, WandaStatistics> wanda = new EnumMap<>(Projection.InputSite.class);
     private final Map<Projection.InputSite, NDArray> hessians = new EnumMap<>(Projection.InputSite.class);
     private final Map<Projection.InputSite, Integer> counts = new EnumMap<>(Projection.InputSite.class);
 
-    LayerStatistics(LocalPruneMethod method, NDManager parent) {
+    LayerStatistics(PruneMethod method, NDManager parent) {
         this.method = method;
         this.manager = parent.newSubManager();
     }
@@ -29,9 +29,9 @@ final class LayerStatistics implements ActivationObserver, AutoCloseable {
     public void observe(Projection.InputSite site, NDArray input) {
         int columns = Math.toIntExact(input.getShape().get(1));
         switch (method) {
-            case WANDA -> wanda.computeIfAbsent(site, s -> new WandaStatistics(columns))
+            case PRUNE_METHOD_WANDA -> wanda.computeIfAbsent(site, s -> new WandaStatistics(columns))
                     .addSequence(input.square().sum(new int[] {0}).toFloatArray());
-            case SPARSEGPT -> {
+            case PRUNE_METHOD_SPARSEGPT -> {
                 NDArray h = hessians.computeIfAbsent(site, s -> manager.zeros(new Shape(columns, columns)));
                 int n = counts.getOrDefault(site, 0);
                 h.muli((float) ((double) n / (n + 1)));

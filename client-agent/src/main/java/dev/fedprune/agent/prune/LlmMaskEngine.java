@@ -7,12 +7,12 @@ import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
-import dev.fedprune.agent.task.LocalPruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.proto.v1.PruneMethod;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -49,6 +49,11 @@ public final class LlmMaskEngine implements MaskEngine {
         return new LlmMaskEngine(DecoderRuntime.device(device));
     }
 
+    /** This engine for every local pruner, keyed as agents look pruners up: the engine map of an agent loop. */
+    public Map<PruneMethod, MaskEngine> byMethod() {
+        return Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, this, PruneMethod.PRUNE_METHOD_WANDA, this, PruneMethod.PRUNE_METHOD_SPARSEGPT, this);
+    }
+
     @Override
     public Map<String, BitMask> computeMasks(MaskRequest request, ProgressListener progress) throws IOException {
         ProgressListener listener = progress == null ? ProgressListener.NONE : progress;
@@ -71,7 +76,7 @@ public final class LlmMaskEngine implements MaskEngine {
                 calibration = calibration(request, c);
             }
             LOG.info("computing {} masks ({}) for {} tensors of layers {}..{} on {} calibration samples",
-                    request.method(), options.sparsity().describe(), wanted.size(), first, last, calibration.size());
+                    PruneMethods.word(request.method()), options.sparsity().describe(), wanted.size(), first, last, calibration.size());
             Map<String, BitMask> out = new LinkedHashMap<>();
             new SequentialPruner(device).run(model, calibration, options, first, last, request.priorMasks(), result -> {
                 for (Map.Entry<Projection, BitMask> e : result.masks().entrySet()) {
@@ -131,7 +136,7 @@ public final class LlmMaskEngine implements MaskEngine {
 
     private static List<TokenSequence> calibration(MaskRequest r, LlamaConfig c) throws IOException {
         if (r.calibrationFile() == null) {
-            throw new IllegalArgumentException(r.method() + " needs a calibration file, and none was given");
+            throw new IllegalArgumentException(PruneMethods.word(r.method()) + " needs a calibration file, and none was given");
         }
         if (r.calibrationSamples() < 0 || r.sequenceLength() < 0) {
             throw new IllegalArgumentException("calibrationSamples and sequenceLength must be >= 0");
@@ -139,10 +144,5 @@ public final class LlmMaskEngine implements MaskEngine {
         int seqLen = r.sequenceLength() == 0 ? c.maxPositions() : Math.min(r.sequenceLength(), c.maxPositions());
         List<TokenSequence> all = TokenDatasets.load(r.calibrationFile(), c.vocabSize(), seqLen, r.modelDir());
         return TokenDatasets.sample(all, r.calibrationSamples(), r.seed());
-    }
-
-    /** True for the methods whose masks depend on calibration data. */
-    public static boolean needsCalibration(LocalPruneMethod method) {
-        return method != LocalPruneMethod.MAGNITUDE;
     }
 }

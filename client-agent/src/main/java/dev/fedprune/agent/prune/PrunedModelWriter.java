@@ -4,15 +4,16 @@ import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
-import dev.fedprune.agent.llm.SafetensorsStream;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.SafetensorsWriter;
 import dev.fedprune.aggregation.format.TensorInfo;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -32,14 +33,16 @@ public final class PrunedModelWriter implements SequentialPruner.LayerSink, Auto
 
     private final LlamaModel model;
     private final Checkpoint source;
-    private final SafetensorsStream weights;
-    private final SafetensorsStream masks;
+    private final SafetensorsWriter weights;
+    private final SafetensorsWriter masks;
     private final List<List<String>> layerTensors = new ArrayList<>();
     private final List<String> tail = new ArrayList<>();
+    private final Path outDir;
     private int nextLayer;
 
     public PrunedModelWriter(LlamaModel model, Path outDir, Map<String, String> metadata) throws IOException {
         this.model = model;
+        this.outDir = outDir;
         this.source = model.checkpoint();
         Path in = source.dir().toAbsolutePath().normalize();
         Path out = outDir.toAbsolutePath().normalize();
@@ -84,24 +87,24 @@ public final class PrunedModelWriter implements SequentialPruner.LayerSink, Auto
         List<String> order = new ArrayList<>(head);
         layerTensors.forEach(order::addAll);
         order.addAll(tail);
-        List<SafetensorsStream.Entry> entries = new ArrayList<>();
-        List<SafetensorsStream.Entry> maskEntries = new ArrayList<>();
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        List<SafetensorsWriter.Entry> maskEntries = new ArrayList<>();
         Map<String, String> maskMeta = new LinkedHashMap<>(metadata);
         maskMeta.put("format", "fedprune-bitmask");
         maskMeta.put("bits", "bit i = row-major flat index i of the weight, LSB first; 1 = pruned");
         for (String name : order) {
             TensorInfo info = source.info(name);
-            entries.add(new SafetensorsStream.Entry(name, info.dtype(), info.shape()));
+            entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
             if (PrunableTensors.isPrunable(name)) {
-                maskEntries.add(new SafetensorsStream.Entry(name, DType.U8, new long[] {(info.elementCount() + 7) / 8}));
+                maskEntries.add(new SafetensorsWriter.Entry(name, DType.U8, new long[] {(info.elementCount() + 7) / 8}));
                 maskMeta.put(name, Arrays.toString(info.shape()));
             }
         }
         Map<String, String> weightMeta = new LinkedHashMap<>();
         weightMeta.put("format", "pt");
         weightMeta.putAll(metadata);
-        this.weights = SafetensorsStream.create(outDir.resolve(Checkpoint.SINGLE), entries, weightMeta);
-        this.masks = SafetensorsStream.create(outDir.resolve(MASKS), maskEntries, maskMeta);
+        this.weights = SafetensorsWriter.create(outDir.resolve(Checkpoint.SINGLE), entries, weightMeta);
+        this.masks = SafetensorsWriter.create(outDir.resolve(MASKS), maskEntries, maskMeta);
         for (String name : head) {
             weights.copy(name, source);
         }
@@ -125,8 +128,8 @@ public final class PrunedModelWriter implements SequentialPruner.LayerSink, Auto
             throw new IllegalStateException("layer " + layer + " arrived, expected " + nextLayer);
         }
         String name = projection.weightName(layer);
-        weights.writeFloats(name, values);
-        masks.writeBytes(name, mask.toBytes());
+        weights.write(name, values);
+        masks.write(name, java.nio.ByteBuffer.wrap(mask.toBytes()));
     }
 
     @Override
@@ -139,7 +142,7 @@ public final class PrunedModelWriter implements SequentialPruner.LayerSink, Auto
         nextLayer++;
     }
 
-    /** Writes the final norm and LM head and completes both files. */
+    /** Writes the final norm and LM head and completes both files, readable by everyone like the copied config. */
     @Override
     public void close() throws IOException {
         try {
@@ -151,6 +154,20 @@ public final class PrunedModelWriter implements SequentialPruner.LayerSink, Auto
             weights.close();
         } finally {
             masks.close();
+        }
+        readableByAll(outDir.resolve(Checkpoint.SINGLE));
+        readableByAll(outDir.resolve(MASKS));
+    }
+
+    /** The writer's temporary file was private to this user; the pruned model is meant for other tools too. */
+    private static void readableByAll(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return; // a writer that failed leaves no file
+        }
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: the file keeps its default permissions
         }
     }
 }

@@ -10,7 +10,7 @@ import dev.fedprune.agent.llm.LayerWeights;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
 import java.io.IOException;
@@ -85,7 +85,7 @@ public final class SequentialPruner {
             return;
         }
         if (calibration.isEmpty()) {
-            throw new IllegalArgumentException(options.method() + " needs calibration data, and none was given");
+            throw new IllegalArgumentException(PruneMethods.word(options.method()) + " needs calibration data, and none was given");
         }
         int maxTokens = calibration.stream().mapToInt(TokenSequence::length).max().orElseThrow();
         List<int[]> ids = calibration.stream().map(TokenSequence::ids).toList();
@@ -164,7 +164,7 @@ public final class SequentialPruner {
                             + " (config.json " + (p == Projection.DOWN ? "intermediate_size" : p == Projection.O ? "num_attention_heads*head_dim" : "hidden_size") + ")");
                 }
             }
-            if (options.method() == LocalPruneMethod.SPARSEGPT && options.blockSize() % s.m() != 0) {
+            if (options.method() == PruneMethod.PRUNE_METHOD_SPARSEGPT && options.blockSize() % s.m() != 0) {
                 throw new IllegalArgumentException("SparseGPT block size " + options.blockSize() + " is not a multiple of M = " + s.m());
             }
         }
@@ -176,19 +176,20 @@ public final class SequentialPruner {
         int rows = p.rows(c);
         int cols = p.cols(c);
         BitMask mask = switch (options.method()) {
-            case MAGNITUDE -> ScoreMasks.mask(ScoreMasks.magnitude(w, cols), rows, cols, options.sparsity());
-            case WANDA -> {
+            case PRUNE_METHOD_MAGNITUDE -> ScoreMasks.mask(ScoreMasks.magnitude(w, cols), rows, cols, options.sparsity());
+            case PRUNE_METHOD_WANDA -> {
                 ScoreMasks.RowScores scores = ScoreMasks.wanda(w, cols, stats.wandaScaler(p.site()));
                 yield options.wandaVariant()
                         ? ScoreMasks.wandaVariant(scores, rows, cols, options.sparsity().ratio())
                         : ScoreMasks.mask(scores, rows, cols, options.sparsity());
             }
-            case SPARSEGPT -> {
+            case PRUNE_METHOD_SPARSEGPT -> {
                 SparseGpt.Factor f = factors.computeIfAbsent(p.site(), site -> SparseGpt.factor(stats.hessian(site), cols, options.damping()));
                 yield SparseGpt.prune(w, rows, cols, f, options.sparsity(), options.blockSize()).mask();
             }
+            default -> throw new IllegalArgumentException("prune method " + options.method() + " is not a local pruner"); // PruneOptions refuses it
         };
-        if (options.method() != LocalPruneMethod.SPARSEGPT) {
+        if (options.method() != PruneMethod.PRUNE_METHOD_SPARSEGPT) {
             LayerWeights.applyMask(w, mask, p.weightName(0));
         }
         return mask;

@@ -1,31 +1,27 @@
 package dev.fedprune.agent.task;
 
-import dev.fedprune.wire.MaskWire;
+import ai.djl.Device;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.EngineSelfCheck;
+import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.model.ModelCache;
-import dev.fedprune.agent.prune.LlmMaskEngine;
-import dev.fedprune.agent.train.SparseTrainingWorker;
-import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.proto.v1.AgentState;
 import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.MaskSet;
-import dev.fedprune.proto.v1.ModelQuality;
-import dev.fedprune.proto.v1.PruneTaskSpec;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
-import dev.fedprune.proto.v1.TaskKind;
 import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -36,8 +32,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What an enrolled agent does: heartbeat in the background, pull a task, compute the contribution on
- * local data, upload it, report metrics, and ask again. Only masks (or sparse updates) leave the node.
+ * What an enrolled agent does: heartbeat in the background, pull a task, hand it to the {@link TaskHandler}
+ * of its kind, upload the contribution, report metrics, and ask again; a task that fails here is reported
+ * so that the coordinator can give it to another agent. Only masks (or sparse updates) leave the node.
  * Before the first task it checks the tensor engine against plain-Java layer math; an engine that fails
  * the check computes nothing, so nothing it would have computed is uploaded.
  */
@@ -58,11 +55,13 @@ public final class AgentLoop {
      * @param engineSelfCheck the engine self-check, asked once, before the first task (default: the real one,
      *                        once per process)
      * @param memoryLimit     LLM tasks whose model needs more are refused before the download; null: no limit
+     * @param handlers        the task handlers, by kind (default: those on the class path)
      */
     public record Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds,
-                          Supplier<EngineSelfCheck.Report> engineSelfCheck, MemoryLimit memoryLimit) {
+                          Supplier<EngineSelfCheck.Report> engineSelfCheck, MemoryLimit memoryLimit, TaskHandlers handlers) {
         public Options(String name, LocalData data, boolean exitWhenIdle, long idleGraceMillis, int heartbeatSeconds) {
-            this(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess, null);
+            this(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, EngineSelfCheck::onceForThisProcess, null,
+                    TaskHandlers.discovered());
         }
 
         /** One data path: a JSONL calibration file for LLM pruning tasks, or a directory of IDX images for sparse training. */
@@ -71,49 +70,50 @@ public final class AgentLoop {
         }
 
         public Options withEngineSelfCheck(Supplier<EngineSelfCheck.Report> check) {
-            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check, memoryLimit);
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, check, memoryLimit, handlers);
         }
 
         public Options withMemoryLimit(MemoryLimit limit) {
-            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, engineSelfCheck, limit);
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, engineSelfCheck, limit, handlers);
+        }
+
+        public Options withHandlers(TaskHandlers chosen) {
+            return new Options(name, data, exitWhenIdle, idleGraceMillis, heartbeatSeconds, engineSelfCheck, memoryLimit, chosen);
         }
     }
 
     private final CoordinatorClient client;
-    private final ModelCache models;
-    private final Map<LocalPruneMethod, MaskEngine> engines;
-    private final QualityEvaluator evaluator;
     private final Options options;
+    private final TaskContext.Agent agent;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
-    private final SparseTrainingWorker training;
     private final Set<String> refusedTasks = new HashSet<>();
     /** Tasks the coordinator's heartbeat answer called off: their work stops and nothing of them is uploaded. */
-    private final Set<String> cancelledTasks = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> cancelledTasks = ConcurrentHashMap.newKeySet();
     private EngineSelfCheck.Report engineCheck;
     private int tasksDone;
     /** Tasks that failed here one after the other: the back-off before the next pull grows with it. */
     private int failuresInARow;
 
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines, Options options) {
-        this(client, models, engines, defaultEvaluator(), options);
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines, Options options) {
+        this(client, models, engines, new LlmQualityEvaluator(Device.cpu()), options);
     }
 
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines,
                      QualityEvaluator evaluator, Options options) {
-        this(client, models, engines, evaluator, ai.djl.Device.cpu(), options);
+        this(client, models, engines, evaluator, Device.cpu(), options);
     }
 
-    /** @param trainingDevice where sparse training jobs build and train their CNN */
-    public AgentLoop(CoordinatorClient client, ModelCache models, Map<LocalPruneMethod, MaskEngine> engines,
-                     QualityEvaluator evaluator, ai.djl.Device trainingDevice, Options options) {
+    /**
+     * @param engines the local pruners of mask-vote tasks, by method
+     * @param device  where tasks that build their own model (sparse training's CNN) compute
+     */
+    public AgentLoop(CoordinatorClient client, ModelCache models, Map<PruneMethod, MaskEngine> engines,
+                     QualityEvaluator evaluator, Device device, Options options) {
         this.client = client;
-        this.models = models;
-        this.engines = Map.copyOf(engines);
-        this.evaluator = evaluator;
         this.options = options;
-        this.training = new SparseTrainingWorker(client, options.name(), options.data(), models.directory().resolve("training"),
-                trainingDevice);
+        this.agent = new TaskContext.Agent(options.name(), client, models, options.data(), engines, evaluator, device,
+                options.memoryLimit(), new AgentScope());
     }
 
     public void stop() {
@@ -187,7 +187,7 @@ public final class AgentLoop {
             }
         } finally {
             heartbeats.shutdownNow();
-            training.close();
+            agent.scope().close();
         }
     }
 
@@ -254,65 +254,9 @@ public final class AgentLoop {
     private boolean runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
-            if (task.hasTraining()) {
-                runTrainingTask(task);
-                return true;
-            }
-            if (task.getKind() == TaskKind.TASK_KIND_EVALUATION) {
-                evaluate(task);
-                return true;
-            }
-            if (task.getKind() != TaskKind.TASK_KIND_MASK_VOTE && task.getKind() != TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
-                throw new IllegalArgumentException("task " + task.getTaskId() + " of kind " + task.getKind() + " is not supported by this agent version");
-            }
-            checkMemory(task);
-            long started = System.nanoTime();
-            long bytesDownBefore = models.bytesDownloaded();
-            Path modelDir = models.ensure(task.getModel());
-            long modelReady = System.nanoTime();
-            PruneTaskSpec spec = task.getPrune();
-            LocalPruneMethod method = switch (spec.getMethod()) {
-                case PRUNE_METHOD_MAGNITUDE -> LocalPruneMethod.MAGNITUDE;
-                case PRUNE_METHOD_WANDA -> LocalPruneMethod.WANDA;
-                case PRUNE_METHOD_SPARSEGPT -> LocalPruneMethod.SPARSEGPT;
-                default -> throw new IllegalArgumentException("task " + task.getTaskId() + ": unknown prune method " + spec.getMethod());
-            };
-            MaskEngine engine = engines.get(method);
-            if (engine == null) {
-                throw new IllegalArgumentException("task " + task.getTaskId() + ": this agent has no " + method + " pruner");
-            }
-            Map<String, BitMask> prior = new LinkedHashMap<>();
-            for (String artifactId : spec.getPriorMaskArtifactIdsList()) {
-                prior.putAll(downloadMask(artifactId, task));
-            }
-            ModelQuality quality = measure(task, modelDir, prior);
-            boolean iterative = task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE;
-            MaskRequest request = new MaskRequest(modelDir, options.data().tokensFor(task.getJobId()), method, spec.getSparsityRatio(),
-                    spec.getLocalComparisonGroup() != dev.fedprune.proto.v1.ComparisonGroup.COMPARISON_GROUP_LAYER,
-                    spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
-                    spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
-            log.info("{}: task {} round {}: {} masks for {} tensors", options.name(), task.getTaskId(), task.getRoundIndex() + 1,
-                    method.name().toLowerCase(), spec.getTensorNamesCount());
-            Map<String, BitMask> masks = engine.computeMasks(request, LoggedProgress.steps(options.name() + ": task " + task.getTaskId() + " "));
-            long computed = System.nanoTime();
-            Contribution.Builder built = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(sampleCount())
-                    .setMasks(MaskWire.encode(masks));
-            if (quality != null) {
-                built.setPriorModelQuality(quality);
-            }
-            Contribution contribution = built.build();
-            byte[] payload = contribution.toByteArray();
-            upload(task, payload);
-            long uploaded = System.nanoTime();
-            tasksDone++;
-            log.info("{}: task {} folded ({} bytes up, {} ms compute)", options.name(), task.getTaskId(), payload.length, (computed - modelReady) / 1_000_000);
-            Map<String, Double> metrics = new LinkedHashMap<>();
-            metrics.put("model_seconds", (modelReady - started) / 1e9);
-            metrics.put("compute_seconds", (computed - modelReady) / 1e9);
-            metrics.put("upload_seconds", (uploaded - computed) / 1e9);
-            metrics.put("bytes_up", (double) payload.length);
-            metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
-            client.reportMetrics(task, metrics);
+            TaskHandler handler = options.handlers().forTask(task).orElseThrow(() -> unsupported(task));
+            TaskContext context = new TaskContext(agent, task, () -> cancelledTasks.contains(task.getTaskId()));
+            send(task, handler.handle(task, context), context);
             return true;
         } catch (StatusRuntimeException e) {
             if (stopped.get() || Thread.currentThread().isInterrupted()) {
@@ -348,6 +292,36 @@ public final class AgentLoop {
         }
     }
 
+    /** A task no handler of this agent takes: a newer coordinator's kind, or a kind with a spec this agent does not know for it. */
+    private IllegalArgumentException unsupported(Task task) {
+        log.warn("{}: no handler for {} tasks with a {} spec; this agent handles {}", options.name(), task.getKind(),
+                TaskHandlers.specName(task.getSpecCase()), options.handlers().describe());
+        return new IllegalArgumentException("task " + task.getTaskId() + " of kind " + task.getKind() + " with a "
+                + TaskHandlers.specName(task.getSpecCase()) + " spec is not supported by this agent version");
+    }
+
+    /**
+     * Sends a handler's contribution: uploaded (signed by the client) under an id derived from the task and the
+     * payload, so that a retry of the same bytes resumes the same upload, unless the coordinator has called the
+     * task off meanwhile; then the handler's metrics, with the upload's, are reported.
+     */
+    private void send(Task task, Contribution contribution, TaskContext context) {
+        byte[] payload = contribution.toBuilder().setTaskId(task.getTaskId()).build().toByteArray();
+        long started = System.nanoTime();
+        if (cancelledTasks.contains(task.getTaskId())) {
+            throw new TaskCancelledException(task.getTaskId());
+        }
+        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
+        tasksDone++;
+        Map<String, Double> metrics = new LinkedHashMap<>(context.metrics());
+        metrics.put("upload_seconds", (System.nanoTime() - started) / 1e9);
+        metrics.put("bytes_up", (double) payload.length);
+        Double computeSeconds = metrics.get("compute_seconds");
+        log.info("{}: task {} folded ({} bytes up{})", options.name(), task.getTaskId(), payload.length,
+                computeSeconds == null ? "" : String.format(Locale.ROOT, ", %.0f ms compute", computeSeconds * 1000));
+        client.reportMetrics(task, metrics);
+    }
+
     /**
      * Tells the coordinator this task failed here, so that its round need not wait for the deadline: it
      * re-issues the task to a spare agent, or (retryable, no spare online) hands it back to this agent later.
@@ -370,103 +344,6 @@ public final class AgentLoop {
         return text.length() <= MAX_FAILURE_REASON_CHARS ? text : text.substring(0, MAX_FAILURE_REASON_CHARS - 1) + "…";
     }
 
-    private void checkMemory(Task task) {
-        if (options.memoryLimit() != null) {
-            options.memoryLimit().check(task);
-        }
-    }
-
-    /** The quality of the model the task starts from, when the task asks for it; null otherwise. */
-    private ModelQuality measure(Task task, Path modelDir, Map<String, BitMask> prior) throws IOException {
-        PruneTaskSpec spec = task.getPrune();
-        if (spec.getEvaluationSamples() <= 0) {
-            return null;
-        }
-        long started = System.nanoTime();
-        ModelQuality q = evaluator.measure(modelDir, options.data().tokensFor(task.getJobId()), prior, spec.getEvaluationSamples(), spec.getSequenceLength(), spec.getSeed());
-        log.info("{}: task {} round {}: {} {} of the global model so far on {} local samples ({} ms)", options.name(), task.getTaskId(),
-                task.getRoundIndex() + 1, q.getMetric(), String.format(java.util.Locale.ROOT, "%.4f", q.getValue()), q.getSamples(),
-                (System.nanoTime() - started) / 1_000_000);
-        return q;
-    }
-
-    /** An evaluation task: measure the final global model on local data and send only that measurement. */
-    private void evaluate(Task task) throws IOException {
-        checkMemory(task);
-        long started = System.nanoTime();
-        long bytesDownBefore = models.bytesDownloaded();
-        Path modelDir = models.ensure(task.getModel());
-        Map<String, BitMask> masks = new LinkedHashMap<>();
-        for (String artifactId : task.getPrune().getPriorMaskArtifactIdsList()) {
-            masks.putAll(downloadMask(artifactId, task));
-        }
-        long ready = System.nanoTime();
-        ModelQuality quality = measure(task, modelDir, masks);
-        if (quality == null) {
-            throw new IllegalArgumentException("task " + task.getTaskId() + ": an evaluation task with no evaluation_samples");
-        }
-        long computed = System.nanoTime();
-        byte[] payload = Contribution.newBuilder().setTaskId(task.getTaskId()).setSampleCount(quality.getSamples())
-                .setPriorModelQuality(quality).build().toByteArray();
-        upload(task, payload);
-        long uploaded = System.nanoTime();
-        tasksDone++;
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        metrics.put("model_seconds", (ready - started) / 1e9);
-        metrics.put("compute_seconds", (computed - ready) / 1e9);
-        metrics.put("upload_seconds", (uploaded - computed) / 1e9);
-        metrics.put("bytes_up", (double) payload.length);
-        metrics.put("model_bytes_down", (double) (models.bytesDownloaded() - bytesDownBefore));
-        client.reportMetrics(task, metrics);
-    }
-
-    /**
-     * Uploads a contribution under an id derived from the task and the payload (a retry of the same bytes
-     * resumes the same upload), unless the coordinator has called the task off meanwhile.
-     */
-    private void upload(Task task, byte[] payload) {
-        if (cancelledTasks.contains(task.getTaskId())) {
-            throw new TaskCancelledException(task.getTaskId());
-        }
-        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
-    }
-
-    /** A task of a sparse training job: train (or evaluate, or score ABNS candidates), upload, report. */
-    private void runTrainingTask(Task task) throws IOException {
-        log.info("{}: task {} round {}: {}", options.name(), task.getTaskId(), task.getRoundIndex() + 1, task.getKind());
-        SparseTrainingWorker.Result result = training.run(task, () -> cancelledTasks.contains(task.getTaskId()));
-        byte[] payload = result.contribution().toByteArray();
-        long computed = System.nanoTime();
-        upload(task, payload);
-        tasksDone++;
-        Map<String, Double> metrics = new LinkedHashMap<>(result.metrics());
-        metrics.put("upload_seconds", (System.nanoTime() - computed) / 1e9);
-        metrics.put("bytes_up", (double) payload.length);
-        log.info("{}: task {} folded ({} bytes up)", options.name(), task.getTaskId(), payload.length);
-        client.reportMetrics(task, metrics);
-    }
-
-    private Map<String, BitMask> downloadMask(String artifactId, Task task) throws IOException {
-        Path file = Files.createTempFile("fedprune-mask", ".bin");
-        try {
-            Files.delete(file);
-            client.download(artifactId, artifactId.substring(artifactId.indexOf(':') + 1), file);
-            Map<String, BitMask> masks = MaskWire.decode("mask " + artifactId, MaskSet.parseFrom(Files.readAllBytes(file)));
-            return masks;
-        } finally {
-            Files.deleteIfExists(file);
-        }
-    }
-
-    private long sampleCount() {
-        Path tokens = options.data().tokens();
-        try (var lines = Files.lines(tokens)) {
-            return lines.filter(l -> !l.isBlank()).count();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + tokens, e);
-        }
-    }
-
     /** Waits, but no longer than until the loop is stopped. */
     private void pause(long millis) {
         long end = System.currentTimeMillis() + millis;
@@ -481,16 +358,5 @@ public final class AgentLoop {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** Perplexity on the CPU, for LLM jobs that ask agents to evaluate. */
-    public static QualityEvaluator defaultEvaluator() {
-        return new dev.fedprune.agent.eval.LlmQualityEvaluator(ai.djl.Device.cpu());
-    }
-
-    /** The pruners this agent offers, by method. */
-    public static Map<LocalPruneMethod, MaskEngine> defaultEngines() {
-        MaskEngine llm = new LlmMaskEngine();
-        return Map.of(LocalPruneMethod.MAGNITUDE, llm, LocalPruneMethod.WANDA, llm, LocalPruneMethod.SPARSEGPT, llm);
     }
 }

@@ -1,6 +1,7 @@
 package dev.fedprune.agent.task;
 
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.proto.v1.PruneMethod;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,7 @@ import java.util.Map;
  * @param layerIndex          iterative mode: the one decoder layer to mask, -1 for all layers
  * @param priorMasks          iterative mode: global masks of earlier layers, applied before this layer
  */
-public record MaskRequest(Path modelDir, Path calibrationFile, LocalPruneMethod method, double sparsityRatio,
+public record MaskRequest(Path modelDir, Path calibrationFile, PruneMethod method, double sparsityRatio,
                           boolean perRow, int nmN, int nmM, int calibrationSamples, int sequenceLength, long seed,
                           List<String> tensorNames, int layerIndex, Map<String, BitMask> priorMasks) {
     public MaskRequest {

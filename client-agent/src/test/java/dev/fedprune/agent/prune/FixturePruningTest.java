@@ -9,7 +9,7 @@ import dev.fedprune.agent.data.TokenSequence;
 import dev.fedprune.agent.eval.Fixtures;
 import dev.fedprune.agent.eval.Perplexity;
 import dev.fedprune.agent.llm.LlamaModel;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.ProgressListener;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,7 +22,7 @@ class FixturePruningTest {
     @TempDir
     Path out;
 
-    private double prunedPerplexity(Path dir, LocalPruneMethod method, Sparsity sparsity, String name) throws Exception {
+    private double prunedPerplexity(Path dir, PruneMethod method, Sparsity sparsity, String name) throws Exception {
         Path target = out.resolve(name);
         try (LlamaModel model = LlamaModel.open(dir)) {
             int seqLen = model.config().maxPositions();
@@ -43,9 +43,9 @@ class FixturePruningTest {
     @Test
     void wandaRaisesPerplexityLessThanPerRowMagnitude() throws Exception {
         Path dir = Fixtures.fortunesLm();
-        double wanda = prunedPerplexity(dir, LocalPruneMethod.WANDA, Sparsity.unstructured(0.5, true), "wanda");
-        double magnitudeRow = prunedPerplexity(dir, LocalPruneMethod.MAGNITUDE, Sparsity.unstructured(0.5, true), "mag-row");
-        double magnitudeMatrix = prunedPerplexity(dir, LocalPruneMethod.MAGNITUDE, Sparsity.unstructured(0.5, false), "mag-matrix");
+        double wanda = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_WANDA, Sparsity.unstructured(0.5, true), "wanda");
+        double magnitudeRow = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_MAGNITUDE, Sparsity.unstructured(0.5, true), "mag-row");
+        double magnitudeMatrix = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_MAGNITUDE, Sparsity.unstructured(0.5, false), "mag-matrix");
         System.out.printf("fixture 50%% (128 calibration samples, seed 0): dense 4.7949, wanda(row) %.4f, magnitude(row) %.4f,"
                 + " magnitude(matrix, reported, not ranked) %.4f%n", wanda, magnitudeRow, magnitudeMatrix);
         assertTrue(wanda > 4.7949 && wanda < magnitudeRow, "wanda " + wanda + " vs per-row magnitude " + magnitudeRow);
@@ -54,9 +54,9 @@ class FixturePruningTest {
     @Test
     void sparseGptAndNmRunOnTheFixture() throws Exception {
         Path dir = Fixtures.fortunesLm();
-        double sparseGpt = prunedPerplexity(dir, LocalPruneMethod.SPARSEGPT, Sparsity.unstructured(0.5, true), "sgpt");
-        double wanda24 = prunedPerplexity(dir, LocalPruneMethod.WANDA, Sparsity.nm(2, 4), "wanda24");
-        double magnitude24 = prunedPerplexity(dir, LocalPruneMethod.MAGNITUDE, Sparsity.nm(2, 4), "mag24");
+        double sparseGpt = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_SPARSEGPT, Sparsity.unstructured(0.5, true), "sgpt");
+        double wanda24 = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_WANDA, Sparsity.nm(2, 4), "wanda24");
+        double magnitude24 = prunedPerplexity(dir, PruneMethod.PRUNE_METHOD_MAGNITUDE, Sparsity.nm(2, 4), "mag24");
         System.out.printf("fixture: sparsegpt 50%% %.4f, wanda 2:4 %.4f, magnitude 2:4 %.4f%n", sparseGpt, wanda24, magnitude24);
         assertTrue(sparseGpt > 4.7949 && sparseGpt < 20);
         assertTrue(wanda24 > 4.7949 && magnitude24 > 4.7949);

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.agent.data.InvalidDataException;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
@@ -51,7 +51,7 @@ class LlmMaskEngineTest {
         Files.write(file, out);
     }
 
-    static MaskRequest request(LocalPruneMethod method, double sparsity, boolean perRow, int n, int m, int samples, long seed,
+    static MaskRequest request(PruneMethod method, double sparsity, boolean perRow, int n, int m, int samples, long seed,
                                List<String> tensors, int layer, Map<String, BitMask> prior) {
         return new MaskRequest(model, calibration, method, sparsity, perRow, n, m, samples, 0, seed, tensors, layer, prior);
     }
@@ -59,7 +59,7 @@ class LlmMaskEngineTest {
     @Test
     void sameSeedGivesTheSameMasksAndEveryRowHasExactlyK() throws Exception {
         LlmMaskEngine engine = new LlmMaskEngine();
-        MaskRequest r = request(LocalPruneMethod.WANDA, 0.5, true, 0, 0, 8, 1, List.of(), -1, Map.of());
+        MaskRequest r = request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 8, 1, List.of(), -1, Map.of());
         Map<String, BitMask> a = engine.computeMasks(r, ProgressListener.NONE);
         Map<String, BitMask> b = engine.computeMasks(r, ProgressListener.NONE);
         assertEquals(14, a.size());
@@ -69,7 +69,7 @@ class LlmMaskEngineTest {
             assertEquals(32, q.cardinality(row * 64L, row * 64L + 64));
         }
         Map<String, BitMask> otherSeed = engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 0.5, true, 0, 0, 8, 2, List.of(), -1, Map.of()), ProgressListener.NONE);
+                request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 8, 2, List.of(), -1, Map.of()), ProgressListener.NONE);
         assertNotEquals(a, otherSeed, "another sample of the calibration data changes some Wanda masks");
     }
 
@@ -77,7 +77,7 @@ class LlmMaskEngineTest {
     void iterativeLayerWithOneShotPriorMasksEqualsOneShot() throws Exception {
         LlmMaskEngine engine = new LlmMaskEngine();
         Map<String, BitMask> oneShot = engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 0.5, true, 0, 0, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE);
+                request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE);
         Map<String, BitMask> prior = new HashMap<>();
         oneShot.forEach((k, v) -> {
             if (k.startsWith("model.layers.0.")) {
@@ -85,7 +85,7 @@ class LlmMaskEngineTest {
             }
         });
         Map<String, BitMask> layer1 = engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 0.5, true, 0, 0, 0, 0, List.of(), 1, prior), ProgressListener.NONE);
+                request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 0, 0, List.of(), 1, prior), ProgressListener.NONE);
         assertEquals(7, layer1.size());
         layer1.forEach((k, v) -> assertEquals(oneShot.get(k), v, k));
     }
@@ -93,7 +93,7 @@ class LlmMaskEngineTest {
     @Test
     void subsetOfTensorsAndMagnitudeWithoutData() throws Exception {
         String down = PrunableTensors.tensorName(1, "mlp.down_proj");
-        MaskRequest r = new MaskRequest(model, null, LocalPruneMethod.MAGNITUDE, 0.7, false, 0, 0, 0, 0, 0, List.of(down), -1, Map.of());
+        MaskRequest r = new MaskRequest(model, null, PruneMethod.PRUNE_METHOD_MAGNITUDE, 0.7, false, 0, 0, 0, 0, 0, List.of(down), -1, Map.of());
         Map<String, BitMask> masks = new LlmMaskEngine().computeMasks(r, ProgressListener.NONE);
         assertEquals(List.of(down), List.copyOf(masks.keySet()));
         assertEquals((long) (64 * 172 * 0.7), masks.get(down).cardinality());
@@ -102,7 +102,7 @@ class LlmMaskEngineTest {
     @Test
     void sparseGptAndNmMasks() throws Exception {
         Map<String, BitMask> masks = new LlmMaskEngine().computeMasks(
-                request(LocalPruneMethod.SPARSEGPT, 0.5, true, 2, 4, 8, 0, List.of(), -1, Map.of()), ProgressListener.NONE);
+                request(PruneMethod.PRUNE_METHOD_SPARSEGPT, 0.5, true, 2, 4, 8, 0, List.of(), -1, Map.of()), ProgressListener.NONE);
         for (BitMask m : masks.values()) {
             for (long g = 0; g < m.length(); g += 4) {
                 assertEquals(2, m.cardinality(g, g + 4));
@@ -114,13 +114,13 @@ class LlmMaskEngineTest {
     void rejectsBadRequestsBeforeWork() {
         LlmMaskEngine engine = new LlmMaskEngine();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 1.0, true, 0, 0, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE));
+                request(PruneMethod.PRUNE_METHOD_WANDA, 1.0, true, 0, 0, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE));
         assertTrue(e.getMessage().contains("[0, 1)"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 0.5, true, 4, 8, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE));
+                request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 4, 8, 0, 0, List.of(), -1, Map.of()), ProgressListener.NONE));
         assertTrue(e.getMessage().contains("does not divide d_in = 172") && e.getMessage().contains("intermediate_size"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> engine.computeMasks(
-                request(LocalPruneMethod.WANDA, 0.5, true, 0, 0, 0, 0, List.of("model.embed_tokens.weight"), -1, Map.of()),
+                request(PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 0, 0, List.of("model.embed_tokens.weight"), -1, Map.of()),
                 ProgressListener.NONE));
         assertTrue(e.getMessage().contains("not a prunable tensor"), e.getMessage());
     }
@@ -133,11 +133,11 @@ class LlmMaskEngineTest {
         Files.writeString(oov, "{\"ids\": [1, 2, 3]}\n{\"ids\": [1, 259]}\n");
         LlmMaskEngine engine = new LlmMaskEngine();
         InvalidDataException e = assertThrows(InvalidDataException.class, () -> engine.computeMasks(
-                new MaskRequest(model, empty, LocalPruneMethod.WANDA, 0.5, true, 0, 0, 0, 0, 0, List.of(), -1, Map.of()),
+                new MaskRequest(model, empty, PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 0, 0, 0, List.of(), -1, Map.of()),
                 ProgressListener.NONE));
         assertTrue(e.getMessage().contains("empty.jsonl") && e.getMessage().contains("no samples"), e.getMessage());
         e = assertThrows(InvalidDataException.class, () -> engine.computeMasks(
-                new MaskRequest(model, oov, LocalPruneMethod.WANDA, 0.5, true, 0, 0, 0, 0, 0, List.of(), -1, Map.of()),
+                new MaskRequest(model, oov, PruneMethod.PRUNE_METHOD_WANDA, 0.5, true, 0, 0, 0, 0, 0, List.of(), -1, Map.of()),
                 ProgressListener.NONE));
         assertTrue(e.getMessage().contains("oov.jsonl:2") && e.getMessage().contains("ids[1] = 259"), e.getMessage());
     }

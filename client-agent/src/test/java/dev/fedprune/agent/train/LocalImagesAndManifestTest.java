@@ -72,13 +72,13 @@ class LocalImagesAndManifestTest {
             manifest.addTensors(TensorEntry.newBuilder().setName(t.name()).addShape(t.size()));
         }
         try (SmallVggCnn cnn = new SmallVggCnn(new CnnConfig(1, 8, new int[] {2, 4}, 10), 1, Device.cpu())) {
-            SparseTrainingWorker.checkManifest(cnn, manifest.build());
+            HeldCnn.checkManifest(cnn, manifest.build());
             ModelManifest.Builder wrong = manifest.clone();
             wrong.setTensors(1, wrong.getTensors(1).toBuilder().setShape(0, 5));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparseTrainingWorker.checkManifest(cnn, wrong.build()));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HeldCnn.checkManifest(cnn, wrong.build()));
             assertTrue(e.getMessage().startsWith("model.tensors[conv1.weight]"), e.getMessage());
             ModelManifest.Builder extra = manifest.clone().addTensors(TensorEntry.newBuilder().setName("bn9.gamma").addShape(3));
-            e = assertThrows(IllegalArgumentException.class, () -> SparseTrainingWorker.checkManifest(cnn, extra.build()));
+            e = assertThrows(IllegalArgumentException.class, () -> HeldCnn.checkManifest(cnn, extra.build()));
             assertTrue(e.getMessage().startsWith("model.tensors[bn9.gamma]"), e.getMessage());
         }
     }

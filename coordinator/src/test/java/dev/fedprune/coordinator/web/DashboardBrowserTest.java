@@ -9,7 +9,7 @@ import dev.fedprune.agent.image.GeneratedImages;
 import dev.fedprune.agent.image.IdxWriter;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.DType;
@@ -167,7 +167,7 @@ class DashboardBrowserTest {
                     "hospital-" + i, "site-" + i, DeviceResources.newBuilder().setCpuCores(2).setDeviceClass("hospital-server").build(),
                     CoordinatorClient.defaultRetry());
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("agent-" + i), null),
-                    Map.of(LocalPruneMethod.MAGNITUDE, slow), new AgentLoop.Options("hospital-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
+                    Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, slow), new AgentLoop.Options("hospital-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
             Thread t = new Thread(loop::run, "agent-" + i);
             t.setDaemon(true);
             t.start();

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
@@ -103,7 +103,7 @@ class OperatorCliAndMetricsTest {
                     node.enrollment().mintToken("site", java.time.Duration.ofMinutes(5), "test").token(), node.pki().caFingerprint(),
                     "cli-agent-" + i, "site", DeviceResources.getDefaultInstance(), CoordinatorClient.defaultRetry());
             AgentLoop loop = new AgentLoop(client, new ModelCache(client, DATA.resolve("agent-" + i), null),
-                    Map.of(LocalPruneMethod.MAGNITUDE, new MagnitudeMaskEngine()), new AgentLoop.Options("cli-agent-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
+                    Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, new MagnitudeMaskEngine()), new AgentLoop.Options("cli-agent-" + i, DATA.resolve("data.jsonl"), false, 0, 1));
             Thread t = new Thread(loop::run);
             t.setDaemon(true);
             t.start();

@@ -1,7 +1,7 @@
 package dev.fedprune.simulations.cli;
 
-import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.prune.LlmMaskEngine;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.simulations.study.LlmEvaluator;
 import dev.fedprune.simulations.study.ModelEvaluator;
@@ -12,8 +12,8 @@ final class AgentEngines {
     private AgentEngines() {
     }
 
-    static Map<LocalPruneMethod, MaskEngine> all() {
-        return AgentLoop.defaultEngines();
+    static Map<PruneMethod, MaskEngine> all() {
+        return new LlmMaskEngine().byMethod();
     }
 
     /** Perplexity on the agent's model runtime. */

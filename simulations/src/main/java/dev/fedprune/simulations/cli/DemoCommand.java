@@ -1,6 +1,6 @@
 package dev.fedprune.simulations.cli;
 
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.simulations.scenario.Scenario;
 import dev.fedprune.simulations.scenario.SimulationRunner;
 import java.nio.file.Files;
@@ -32,7 +32,7 @@ final class DemoCommand implements Callable<Integer> {
         boolean real = Files.isRegularFile(model.resolve("model.safetensors"));
         Map<String, Object> job = new LinkedHashMap<>();
         var engines = AgentEngines.all();
-        String pruner = engines.containsKey(LocalPruneMethod.WANDA) ? "wanda" : "magnitude";
+        String pruner = engines.containsKey(PruneMethod.PRUNE_METHOD_WANDA) ? "wanda" : "magnitude";
         job.put("localPruner", pruner);
         job.put("localComparisonGroup", "row");
         job.put("sparsity", 0.5);

@@ -1,6 +1,6 @@
 package dev.fedprune.simulations.scenario;
 
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,11 +18,11 @@ final class FailureInjection {
         }
     }
 
-    static Map<LocalPruneMethod, MaskEngine> wrap(Map<LocalPruneMethod, MaskEngine> engines, VirtualFederation.Failure failure,
+    static Map<PruneMethod, MaskEngine> wrap(Map<PruneMethod, MaskEngine> engines, VirtualFederation.Failure failure,
                                                   double delaySeconds, Runnable onCrash) {
         AtomicBoolean crashed = new AtomicBoolean();
         AtomicBoolean droppedOut = new AtomicBoolean();
-        Map<LocalPruneMethod, MaskEngine> out = new LinkedHashMap<>();
+        Map<PruneMethod, MaskEngine> out = new LinkedHashMap<>();
         engines.forEach((method, engine) -> out.put(method, (request, progress) -> {
             switch (failure) {
                 case DROPOUT -> {

@@ -1,6 +1,6 @@
 package dev.fedprune.simulations.scenario;
 
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,8 +15,8 @@ public final class HostCpuLimit {
     private HostCpuLimit() {
     }
 
-    public static Map<LocalPruneMethod, MaskEngine> wrap(Map<LocalPruneMethod, MaskEngine> engines, Semaphore cpus) {
-        Map<LocalPruneMethod, MaskEngine> out = new LinkedHashMap<>();
+    public static Map<PruneMethod, MaskEngine> wrap(Map<PruneMethod, MaskEngine> engines, Semaphore cpus) {
+        Map<PruneMethod, MaskEngine> out = new LinkedHashMap<>();
         engines.forEach((method, engine) -> out.put(method, (request, progress) -> {
             cpus.acquireUninterruptibly();
             try {

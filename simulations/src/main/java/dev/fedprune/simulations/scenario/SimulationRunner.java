@@ -3,7 +3,7 @@ package dev.fedprune.simulations.scenario;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
@@ -38,7 +38,7 @@ public final class SimulationRunner {
     private SimulationRunner() {
     }
 
-    public static Result run(Scenario scenario, Path out, Map<LocalPruneMethod, MaskEngine> engines, PrintStream console)
+    public static Result run(Scenario scenario, Path out, Map<PruneMethod, MaskEngine> engines, PrintStream console)
             throws IOException, InterruptedException {
         Files.createDirectories(out);
         Path model = scenario.model().equals("synthetic") ? out.resolve("synthetic-model") : Path.of(scenario.model());
@@ -58,7 +58,7 @@ public final class SimulationRunner {
         spec.put("model", model.toAbsolutePath().toString());
         spec.putIfAbsent("agentsPerRound", scenario.agents());
         spec.putIfAbsent("seed", scenario.seed());
-        Map<LocalPruneMethod, MaskEngine> limited = HostCpuLimit.wrap(engines, HostCpuLimit.forThisHost());
+        Map<PruneMethod, MaskEngine> limited = HostCpuLimit.wrap(engines, HostCpuLimit.forThisHost());
         VirtualFederation.Result r = VirtualFederation.run(out, slices, spec, i -> limited, i -> VirtualFederation.Failure.NONE, 0,
                 model, console);
         return new Result(r.jobId(), r.state(), r.failureReason(), r.resultDir(), r.report());

@@ -4,7 +4,7 @@ import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
@@ -54,7 +54,7 @@ public final class VirtualFederation {
      * @param engines  the pruners of agent i (lets a study share cached masks between runs)
      * @param failures the failure of agent i
      */
-    public static Result run(Path out, List<Path> slices, Map<String, Object> spec, IntFunction<Map<LocalPruneMethod, MaskEngine>> engines,
+    public static Result run(Path out, List<Path> slices, Map<String, Object> spec, IntFunction<Map<PruneMethod, MaskEngine>> engines,
                              IntFunction<Failure> failures, double stragglerDelaySeconds, Path localModel, PrintStream console)
             throws IOException, InterruptedException {
         Files.createDirectories(out);
@@ -107,7 +107,7 @@ public final class VirtualFederation {
         }
     }
 
-    private static void startAgent(String name, CoordinatorClient client, Path data, Map<LocalPruneMethod, MaskEngine> engines,
+    private static void startAgent(String name, CoordinatorClient client, Path data, Map<PruneMethod, MaskEngine> engines,
                                    Failure failure, double stragglerDelaySeconds, Path out, Path localModel, String target,
                                    List<Thread> threads, List<AgentLoop> loops, List<CoordinatorClient> clients) {
         AgentLoop[] self = new AgentLoop[1];
@@ -121,7 +121,7 @@ public final class VirtualFederation {
             clients.add(reborn);
             startAgent(name, reborn, data, engines, Failure.NONE, 0, out, localModel, target, threads, loops, clients);
         };
-        Map<LocalPruneMethod, MaskEngine> effective = failure == Failure.NONE ? engines
+        Map<PruneMethod, MaskEngine> effective = failure == Failure.NONE ? engines
                 : FailureInjection.wrap(engines, failure, stragglerDelaySeconds, onCrash);
         AgentLoop loop = new AgentLoop(client, new ModelCache(client, out.resolve("agents").resolve(name), localModel), effective,
                 new AgentLoop.Options(name, data, false, 0, 1));

@@ -1,6 +1,7 @@
 package dev.fedprune.simulations.study;
 
-import dev.fedprune.agent.task.LocalPruneMethod;
+import dev.fedprune.agent.prune.PruneMethods;
+import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
@@ -18,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -34,16 +34,16 @@ public final class StudyRunner {
     private final Path out;
     private final ModelEvaluator evaluator;
     private final MaskEngine engine;
-    private final LocalPruneMethod method;
+    private final PruneMethod method;
     private final PrintStream console;
     private final java.util.concurrent.Semaphore cpus = HostCpuLimit.forThisHost();
 
-    public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<LocalPruneMethod, MaskEngine> engines,
+    public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<PruneMethod, MaskEngine> engines,
                        PrintStream console) {
         this.scenario = scenario;
         this.out = out;
         this.evaluator = evaluator;
-        this.method = LocalPruneMethod.valueOf(scenario.localPruner().toUpperCase(Locale.ROOT));
+        this.method = PruneMethods.parse(scenario.localPruner());
         MaskEngine base = engines.get(method);
         if (base == null) {
             throw new IllegalArgumentException("localPruner: this build has no " + scenario.localPruner() + " pruner; available: " + engines.keySet());
@@ -197,7 +197,7 @@ public final class StudyRunner {
         spec.put("seed", seed);
         Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
         deleteRecursively(runDir);
-        Map<LocalPruneMethod, MaskEngine> engines = HostCpuLimit.wrap(Map.of(method, engine), cpus);
+        Map<PruneMethod, MaskEngine> engines = HostCpuLimit.wrap(Map.of(method, engine), cpus);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
         VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> engines, i -> failures[i],
                 f.stragglerDelaySeconds(), scenario.model(), quiet);

@@ -1,10 +1,10 @@
 package dev.fedprune.simulations.scenario;
 
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fedprune.agent.task.AgentLoop;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -26,7 +26,7 @@ class SimulationRunnerTest {
                 Map.of("localPruner", "magnitude", "sparsity", 0.7, "comparisonGroup", "row"));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         SimulationRunner.Result result = SimulationRunner.run(tiny, dir.resolve("out"),
-                AgentLoop.defaultEngines(), new PrintStream(console, true));
+                new LlmMaskEngine().byMethod(), new PrintStream(console, true));
         assertEquals("COMPLETED", result.state(), result.failureReason());
         // Row groups prune (int) (0.7 * row width) each: 44 of 64 in the 536 rows of width 64, 120 of 172 in the 64 down_proj rows.
         long pruned = 2 * (44L * 536 + 120L * 64);

@@ -1,10 +1,10 @@
 package dev.fedprune.simulations.study;
 
+import dev.fedprune.agent.prune.LlmMaskEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.simulations.scenario.Scenario;
@@ -75,7 +75,7 @@ class StudyScenarioTest {
         // A category split needs as many categories as agents: found when the partitions are made, still before any run.
         StudyScenario s = load("model: model\ncalibration: calib.jsonl\nagents: [2, 4]\npartition: category\nmethods: [local_only]\nlocalPruner: magnitude\n");
         StudyRunner runner = new StudyRunner(s, dir.resolve("out"), (m, d) -> { throw new AssertionError("nothing may run"); },
-                AgentLoop.defaultEngines(), new PrintStream(java.io.OutputStream.nullOutputStream()));
+                new LlmMaskEngine().byMethod(), new PrintStream(java.io.OutputStream.nullOutputStream()));
         assertRefused("3 categories cannot be split between 4 agents", runner::run);
     }
 
