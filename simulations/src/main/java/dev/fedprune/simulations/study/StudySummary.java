@@ -114,24 +114,35 @@ public final class StudySummary {
         return variants;
     }
 
-    private static String fmt(Cell c) {
+    private String fmt(Cell c) {
         if (c == null || c.n() == 0) {
             return "–";
         }
-        return c.n() > 1 ? String.format(Locale.ROOT, "%.3f ± %.3f", c.mean(), c.sd()) : String.format(Locale.ROOT, "%.3f", c.mean());
+        String v = c.n() > 1 ? String.format(Locale.ROOT, "%.3f ± %.3f", c.mean(), c.sd()) : String.format(Locale.ROOT, "%.3f", c.mean());
+        return c.n() < seeds() ? v + " (" + c.n() + " seed" + (c.n() > 1 ? "s" : "") + ")" : v;
+    }
+
+    /** The most seeds any cell has: cells with fewer say how many they have. */
+    private int seeds() {
+        return cells.values().stream().flatMap(m -> m.values().stream()).mapToInt(Cell::n).max().orElse(0);
+    }
+
+    /** Settings with a run of their own; the centralized figure alone, copied beside an agent count nobody ran, is no row. */
+    private boolean ran(Map<String, Cell> byVariant) {
+        return byVariant.keySet().stream().anyMatch(v -> !v.equals("centralized"));
     }
 
     /** One table of perplexity per partition, then one of bytes uploaded per agent. */
     public String markdown() {
         StringBuilder md = new StringBuilder();
-        int seeds = cells.values().stream().flatMap(m -> m.values().stream()).mapToInt(Cell::n).max().orElse(0);
-        md.append("Perplexity on the evaluation data, mean ± sample standard deviation over ").append(seeds).append(" seed(s) (lower is better).\n");
+        md.append("Perplexity on the evaluation data, mean ± sample standard deviation over ").append(seeds())
+                .append(" seed(s) (lower is better); a cell with fewer seeds says how many.\n");
         for (String p : partitions) {
             md.append("\n**").append(p).append("**\n\n| sparsity | agents |");
             variants.forEach(v -> md.append(' ').append(v).append(" |"));
             md.append("\n|---|---|").append("---|".repeat(variants.size())).append('\n');
             cells.forEach((k, byVariant) -> {
-                if (!k.partition().equals(p)) {
+                if (!k.partition().equals(p) || !ran(byVariant)) {
                     return;
                 }
                 md.append(String.format(Locale.ROOT, "| %.0f%% | %d |", k.sparsity() * 100, k.agents()));
@@ -146,6 +157,9 @@ public final class StudySummary {
             federated.forEach(v -> md.append(' ').append(v).append(" |"));
             md.append("\n|---|---|---|").append("---|".repeat(federated.size())).append('\n');
             cells.forEach((k, byVariant) -> {
+                if (!ran(byVariant)) {
+                    return;
+                }
                 md.append(String.format(Locale.ROOT, "| %s | %.0f%% | %d |", k.partition(), k.sparsity() * 100, k.agents()));
                 federated.forEach(v -> {
                     Cell c = byVariant.get(v);
@@ -165,7 +179,7 @@ public final class StudySummary {
             variants.forEach(v -> h.append("<th>").append(StudyReport.esc(v)).append("</th>"));
             h.append("</tr>");
             cells.forEach((k, byVariant) -> {
-                if (!Objects.equals(k.partition(), p)) {
+                if (!Objects.equals(k.partition(), p) || !ran(byVariant)) {
                     return;
                 }
                 h.append(String.format(Locale.ROOT, "<tr><td>%.0f%%</td><td>%d</td>", k.sparsity() * 100, k.agents()));
