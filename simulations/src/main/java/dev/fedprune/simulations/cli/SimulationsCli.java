@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "fedprune-sim", mixinStandardHelpOptions = true, version = "FedPrune simulations 0.1.0",
         description = "Run federations of virtual agents in one JVM over real gRPC.",
         subcommands = {RunScenarioCommand.class, TrainingStudyCommand.class, DemoCommand.class, DemoSetupCommand.class, BenchCommand.class,
-                GenerateLlamaCommand.class})
+                GenerateLlamaCommand.class, MergeResultsCommand.class})
 public final class SimulationsCli {
     public static void main(String[] args) {
         System.setProperty("offline", "true");

@@ -23,7 +23,8 @@ public final class Partitioner {
     /**
      * IID: lines shuffled with the seed and dealt round-robin. CATEGORY: whole categories (the
      * {@code category} field) dealt round-robin after a seeded shuffle of the category names, a
-     * natural non-IID split.
+     * natural non-IID split; with more agents than categories, every agent holds part of one category
+     * (see {@link #categoryShards}).
      */
     public static List<Path> split(Path data, int agents, Scenario.Partition partition, long seed, Path outDir) throws IOException {
         return split(data, agents, partition, 0, 1, seed, outDir);
@@ -59,13 +60,17 @@ public final class Partitioner {
             }
         } else {
             Map<String, List<String>> byCategory = byCategory(lines);
-            if (byCategory.size() < agents) {
-                throw new IllegalArgumentException(data + ": " + byCategory.size() + " categories cannot be split between " + agents + " agents");
-            }
             List<String> categories = new ArrayList<>(byCategory.keySet());
             Collections.shuffle(categories, random);
-            for (int i = 0; i < categories.size(); i++) {
-                parts.get(i % agents).addAll(byCategory.get(categories.get(i)));
+            if (byCategory.size() >= agents) {
+                for (int i = 0; i < categories.size(); i++) {
+                    parts.get(i % agents).addAll(byCategory.get(categories.get(i)));
+                }
+            } else {
+                List<List<String>> shards = categoryShards(byCategory, categories, agents, random);
+                for (int i = 0; i < agents; i++) {
+                    parts.get(i).addAll(shards.get(i));
+                }
             }
         }
         for (int i = 0; i < agents; i++) {
@@ -82,6 +87,37 @@ public final class Partitioner {
             files.add(f);
         }
         return files;
+    }
+
+    /**
+     * More agents than categories: the largest piece is halved until there is one piece per agent, so
+     * every agent still sees a single topic and pieces stay as even as the category sizes allow.
+     * Documents are shuffled with the seed inside each category before it is cut.
+     */
+    private static List<List<String>> categoryShards(Map<String, List<String>> byCategory, List<String> order, int agents, Random random) {
+        List<List<String>> pieces = new ArrayList<>();
+        for (String category : order) {
+            List<String> docs = new ArrayList<>(byCategory.get(category));
+            Collections.shuffle(docs, random);
+            pieces.add(docs);
+        }
+        while (pieces.size() < agents) {
+            int largest = 0;
+            for (int i = 1; i < pieces.size(); i++) {
+                if (pieces.get(i).size() > pieces.get(largest).size()) {
+                    largest = i;
+                }
+            }
+            List<String> piece = pieces.get(largest);
+            if (piece.size() < 2) {
+                throw new IllegalArgumentException(agents + " agents need at least " + agents + " samples, one each");
+            }
+            int half = (piece.size() + 1) / 2;
+            pieces.set(largest, new ArrayList<>(piece.subList(0, half)));
+            pieces.add(largest + 1, new ArrayList<>(piece.subList(half, piece.size())));
+        }
+        Collections.shuffle(pieces, random);
+        return pieces;
     }
 
     private static Map<String, List<String>> byCategory(List<String> lines) {

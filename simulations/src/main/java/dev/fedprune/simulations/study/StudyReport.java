@@ -10,11 +10,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Writes a study's results: {@code results.json} (one object per row), {@code results.csv}, and a
- * self-contained {@code report.html} (inline SVG charts and the table; no script, no network).
+ * Writes a study's results: {@code results.json} (one object per row), {@code results.csv},
+ * {@code summary.md} (mean ± spread over seeds) and a self-contained {@code report.html} (inline SVG
+ * charts and the tables; no script, no network). Upload sizes are in bytes.
  */
 public final class StudyReport {
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -30,6 +32,7 @@ public final class StudyReport {
         for (StudyRow r : rows) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("method", r.method());
+            m.put("partition", r.partition());
             m.put("comparison_group", r.comparisonGroup());
             m.put("weight_scaling", r.weightScaling());
             m.put("agents", r.agents());
@@ -39,7 +42,7 @@ public final class StudyReport {
             m.put("state", r.state());
             m.put("ppl", Double.isNaN(r.ppl()) ? null : r.ppl());
             m.put("actual_sparsity", Double.isNaN(r.actualSparsity()) ? null : r.actualSparsity());
-            m.put("bytes_per_agent", r.bytesPerAgent());
+            m.put("bytes_per_agent", Math.round(r.bytesPerAgent()));
             m.put("rounds", r.rounds());
             m.put("phase_seconds", r.phaseSeconds());
             m.put("failures", r.failures());
@@ -50,25 +53,78 @@ public final class StudyReport {
         }
         Files.writeString(out.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json));
         Files.writeString(out.resolve("results.csv"), csv(rows));
+        Files.writeString(out.resolve("summary.md"), "# " + title + "\n\n" + StudySummary.of(rows).markdown());
         Files.writeString(out.resolve("report.html"), html(title, rows));
     }
 
+    /** The rows of a results.json this class wrote (files from before partitions were recorded read as {@code iid}). */
+    public static List<StudyRow> read(Path resultsJson) throws IOException {
+        List<StudyRow> rows = new ArrayList<>();
+        for (JsonNode n : JSON.readTree(Files.readString(resultsJson))) {
+            String method = n.path("method").asString();
+            rows.add(new StudyRow(method, n.path("partition").asString(method.equals("centralized") ? "none" : "iid"),
+                    n.path("comparison_group").asString(""), n.path("weight_scaling").asBoolean(), n.path("agents").asInt(),
+                    n.path("sparsity").asDouble(), n.path("pattern").asString("unstructured"), n.path("seed").asLong(), n.path("state").asString(),
+                    number(n.get("ppl")), doubles(n.path("ppl_by_category")), number(n.get("actual_sparsity")), doubles(n.path("layer_sparsity")),
+                    doubles(n.path("tensor_sparsity")), n.path("bytes_per_agent").asDouble(), doubles(n.path("phase_seconds")),
+                    n.path("rounds").asInt(), longs(n.path("failures"))));
+        }
+        return rows;
+    }
+
+    /**
+     * {@code earlier} with {@code added} in: a row of {@code added} replaces an earlier row of the same setting
+     * (method, partition, comparison group, scaling, agents, sparsity, pattern, seed); new settings go at the end.
+     */
+    public static List<StudyRow> merge(List<StudyRow> earlier, List<StudyRow> added) {
+        Map<List<Object>, StudyRow> bySetting = new LinkedHashMap<>();
+        for (StudyRow r : earlier) {
+            bySetting.put(setting(r), r);
+        }
+        for (StudyRow r : added) {
+            bySetting.put(setting(r), r);
+        }
+        return new ArrayList<>(bySetting.values());
+    }
+
+    private static List<Object> setting(StudyRow r) {
+        return List.of(r.method(), r.partition(), r.comparisonGroup(), r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed());
+    }
+
+    private static double number(JsonNode n) {
+        return n == null || n.isNull() ? Double.NaN : n.asDouble();
+    }
+
+    private static Map<String, Double> doubles(JsonNode n) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        n.properties().forEach(e -> out.put(e.getKey(), e.getValue().asDouble()));
+        return out;
+    }
+
+    private static Map<String, Long> longs(JsonNode n) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        n.properties().forEach(e -> out.put(e.getKey(), e.getValue().asLong()));
+        return out;
+    }
+
     static String csv(List<StudyRow> rows) {
-        StringBuilder sb = new StringBuilder("method,comparison_group,weight_scaling,agents,sparsity,pattern,seed,state,ppl,actual_sparsity,bytes_per_agent,rounds,seconds\n");
+        StringBuilder sb = new StringBuilder("method,partition,comparison_group,weight_scaling,agents,sparsity,pattern,seed,state,ppl,actual_sparsity,bytes_per_agent,rounds,seconds\n");
         for (StudyRow r : rows) {
             double seconds = r.phaseSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
-            sb.append(String.format(Locale.ROOT, "%s,%s,%s,%d,%.4f,%s,%d,%s,%.6f,%.6f,%.1f,%d,%.2f%n", r.method(), r.comparisonGroup(),
-                    r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed(), r.state(), r.ppl(), r.actualSparsity(),
-                    r.bytesPerAgent(), r.rounds(), seconds));
+            sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%.4f,%s,%d,%s,%.6f,%.6f,%d,%d,%.2f%n", r.method(), r.partition(),
+                    r.comparisonGroup(), r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed(), r.state(), r.ppl(),
+                    r.actualSparsity(), Math.round(r.bytesPerAgent()), r.rounds(), seconds));
         }
         return sb.toString();
     }
 
-    private static String label(StudyRow r) {
-        if (r.method().startsWith("fedprllm")) {
-            return r.method().replace("fedprllm_", "FedPrLLM ") + " " + r.comparisonGroup() + (r.weightScaling() ? " +scaling" : "") + " (" + r.agents() + " agents)";
+    /** A run's series in the charts: the method variant, its agents and, where the study has several, its partition. */
+    private static String label(StudyRow r, Map<StudyRow, String> variants, boolean manyPartitions) {
+        if (r.method().equals("centralized")) {
+            return "centralized";
         }
-        return r.method().equals("local_only") ? "local-only (" + r.agents() + " agents)" : "centralized";
+        String v = variants.get(r).replace("fedprllm_", "FedPrLLM ").replace("local_only", "local-only");
+        return v + " (" + (manyPartitions ? r.partition() + ", " : "") + r.agents() + " agents)";
     }
 
     static String html(String title, List<StudyRow> rows) {
@@ -80,43 +136,61 @@ public final class StudyReport {
                 .append(".legend span{display:inline-block;margin-right:1.2em;font-size:12px}</style></head><body>");
         h.append("<h1>").append(esc(title)).append("</h1>");
         h.append("<p>").append(rows.size()).append(" runs. Perplexity on the evaluation data (lower is better); local-only is the mean over the agents' own models.</p>");
+        Map<StudyRow, String> variants = StudySummary.variantNames(rows);
+        boolean manyPartitions = rows.stream().map(StudyRow::partition).filter(p -> !p.equals("none")).distinct().count() > 1;
+        boolean manySeeds = rows.stream().mapToLong(StudyRow::seed).distinct().count() > 1;
 
-        // Perplexity vs sparsity, one line per setting.
-        Map<String, TreeMap<Double, Double>> series = new LinkedHashMap<>();
+        h.append("<h2>Mean perplexity over seeds</h2>").append(StudySummary.of(rows).html());
+
+        // Perplexity vs sparsity, one line per setting (the mean over seeds).
+        Map<String, TreeMap<Double, double[]>> sums = new LinkedHashMap<>();
         for (StudyRow r : rows) {
             if (!Double.isNaN(r.ppl())) {
-                series.computeIfAbsent(label(r), k -> new TreeMap<>()).put(r.sparsity(), r.ppl());
+                double[] acc = sums.computeIfAbsent(label(r, variants, manyPartitions), k -> new TreeMap<>()).computeIfAbsent(r.sparsity(), k -> new double[2]);
+                acc[0] += r.ppl();
+                acc[1]++;
             }
         }
-        h.append("<h2>Perplexity vs sparsity</h2>").append(lineChart(series, "sparsity", "perplexity (log scale)", true));
+        Map<String, TreeMap<Double, Double>> series = new LinkedHashMap<>();
+        sums.forEach((k, m) -> {
+            TreeMap<Double, Double> points = new TreeMap<>();
+            m.forEach((x, acc) -> points.put(x, acc[0] / acc[1]));
+            series.put(k, points);
+        });
+        h.append("<h2>Perplexity vs sparsity").append(manySeeds ? " (mean over seeds)" : "").append("</h2>")
+                .append(lineChart(series, "sparsity", "perplexity (log scale)", true));
 
         // Per-layer sparsity of the federated runs at the highest sparsity.
         Map<String, Map<String, Double>> layers = new LinkedHashMap<>();
         double top = rows.stream().mapToDouble(StudyRow::sparsity).max().orElse(0);
+        long firstSeed = rows.isEmpty() ? 0 : rows.get(0).seed();
         for (StudyRow r : rows) {
-            if (r.sparsity() == top && !r.layerSparsity().isEmpty()) {
-                layers.put(label(r), r.layerSparsity());
+            if (r.sparsity() == top && r.seed() == firstSeed && !r.layerSparsity().isEmpty()) {
+                layers.put(label(r, variants, manyPartitions), r.layerSparsity());
             }
         }
-        h.append("<h2>Per-layer sparsity at ").append(String.format(Locale.ROOT, "%.0f%%", top * 100)).append("</h2>").append(groupedBars(layers, "sparsity"));
+        h.append("<h2>Per-layer sparsity at ").append(String.format(Locale.ROOT, "%.0f%%", top * 100))
+                .append(manySeeds ? ", seed " + firstSeed : "").append("</h2>").append(groupedBars(layers, "sparsity"));
 
-        // Bytes per agent of the federated runs.
+        // Bytes per agent of the federated runs (first seed).
         Map<String, Map<String, Double>> bytes = new LinkedHashMap<>();
         for (StudyRow r : rows) {
-            if (r.method().startsWith("fedprllm") && !r.weightScaling()) {
+            if (r.bytesPerAgent() > 0 && !r.weightScaling() && r.seed() == firstSeed) {
                 bytes.computeIfAbsent(String.format(Locale.ROOT, "%.0f%%", r.sparsity() * 100), k -> new LinkedHashMap<>())
-                        .put(r.method().replace("fedprllm_", "") + " " + r.comparisonGroup() + " " + r.agents() + "a", r.bytesPerAgent() / 1024);
+                        .put(variants.get(r).replace("fedprllm_", "") + (manyPartitions ? " " + r.partition() : "") + " " + r.agents() + "a",
+                                r.bytesPerAgent() / 1024);
             }
         }
-        h.append("<h2>Upload per agent (KiB)</h2>").append(groupedBars(bytes, "KiB"));
+        h.append("<h2>Upload per agent (KiB = 1024 bytes)").append(manySeeds ? ", seed " + firstSeed : "").append("</h2>")
+                .append(groupedBars(bytes, "KiB"));
 
-        h.append("<h2>All runs</h2><table><tr><th>method</th><th>group</th><th>scaling</th><th>agents</th><th>sparsity</th><th>seed</th>")
-                .append("<th>state</th><th>ppl</th><th>actual sparsity</th><th>KiB/agent</th><th>rounds</th><th>seconds</th></tr>");
+        h.append("<h2>All runs</h2><table><tr><th>method</th><th>partition</th><th>group</th><th>scaling</th><th>agents</th><th>sparsity</th><th>seed</th>")
+                .append("<th>state</th><th>ppl</th><th>actual sparsity</th><th>bytes/agent</th><th>rounds</th><th>seconds</th></tr>");
         for (StudyRow r : rows) {
             double seconds = r.phaseSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
-            h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%.2f</td><td>%d</td><td>%s</td><td>%.4f</td><td>%.4f</td><td>%.1f</td><td>%d</td><td>%.1f</td></tr>",
-                    esc(r.method()), esc(r.comparisonGroup()), r.weightScaling() ? "on" : "off", r.agents(), r.sparsity(), r.seed(), esc(r.state()),
-                    r.ppl(), r.actualSparsity(), r.bytesPerAgent() / 1024, r.rounds(), seconds));
+            h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%.2f</td><td>%d</td><td>%s</td><td>%.4f</td><td>%.4f</td><td>%d</td><td>%d</td><td>%.1f</td></tr>",
+                    esc(r.method()), esc(r.partition()), esc(r.comparisonGroup()), r.weightScaling() ? "on" : "off", r.agents(), r.sparsity(), r.seed(),
+                    esc(r.state()), r.ppl(), r.actualSparsity(), Math.round(r.bytesPerAgent()), r.rounds(), seconds));
         }
         h.append("</table></body></html>\n");
         return h.toString();

@@ -11,7 +11,6 @@ import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.simulations.scenario.HostCpuLimit;
 import dev.fedprune.simulations.scenario.Partitioner;
 import dev.fedprune.simulations.scenario.VirtualFederation;
-import dev.fedprune.simulations.study.StudyScenario.Method;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -19,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -27,19 +27,33 @@ import tools.jackson.databind.JsonNode;
 /**
  * Runs every setting of a study scenario and measures it: the centralized and local-only baselines
  * directly with the agents' own pruner, and the federated methods through a real coordinator engine
- * and virtual agents over gRPC. Local masks are cached across runs that differ only on the server.
+ * and virtual agents over gRPC, each with the job spec its {@link StudyMethod} gives. Local masks are
+ * cached across runs that differ only on the server. Results are written after every run, so a long
+ * study that is stopped keeps what it measured.
  */
 public final class StudyRunner {
     private final StudyScenario scenario;
     private final Path out;
     private final ModelEvaluator evaluator;
     private final MaskEngine engine;
+    private final Map<PruneMethod, MaskEngine> agentEngines;
     private final PruneMethod method;
     private final PrintStream console;
+    private final List<StudyRow> earlier;
     private final java.util.concurrent.Semaphore cpus = HostCpuLimit.forThisHost();
 
     public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<PruneMethod, MaskEngine> engines,
                        PrintStream console) {
+        this(scenario, out, evaluator, engines, console, List.of());
+    }
+
+    /**
+     * @param earlier rows already in {@code out} that this study's rows join ({@code run --append}); the reports
+     *                written after every run hold both, a new row replacing an earlier one of the same setting
+     */
+    public StudyRunner(StudyScenario scenario, Path out, ModelEvaluator evaluator, Map<PruneMethod, MaskEngine> engines,
+                       PrintStream console, List<StudyRow> earlier) {
+        this.earlier = List.copyOf(earlier);
         this.scenario = scenario;
         this.out = out;
         this.evaluator = evaluator;
@@ -48,7 +62,10 @@ public final class StudyRunner {
         if (base == null) {
             throw new IllegalArgumentException("localPruner: this build has no " + scenario.localPruner() + " pruner; available: " + engines.keySet());
         }
-        this.engine = new CachingMaskEngine(base);
+        Map<PruneMethod, MaskEngine> cached = new java.util.EnumMap<>(PruneMethod.class);
+        engines.forEach((m, e) -> cached.put(m, new CachingMaskEngine(e)));
+        this.agentEngines = HostCpuLimit.wrap(cached, cpus);
+        this.engine = cached.get(method);
         this.console = console;
     }
 
@@ -60,30 +77,27 @@ public final class StudyRunner {
         int[] nm = pattern();
         // Every partition first, so that an impossible one is refused before anything runs.
         Map<String, List<Path>> partitions = new LinkedHashMap<>();
-        for (long seed : scenario.seeds()) {
-            for (int agents : scenario.agents()) {
-                partitions.put(agents + "/" + seed, Partitioner.split(scenario.calibration(), agents, scenario.partition(), scenario.alpha(),
-                        scenario.minSamples(), seed, out.resolve("partitions").resolve(agents + "-agents-seed-" + seed)));
+        for (DataSplit split : scenario.partitions()) {
+            for (long seed : scenario.seeds()) {
+                for (int agents : scenario.agents()) {
+                    partitions.put(key(split, agents, seed), Partitioner.split(scenario.calibration(), agents, split.kind(), split.alpha(),
+                            split.minSamples(), seed, out.resolve("partitions").resolve(split.label()).resolve(agents + "-agents-seed-" + seed)));
+                }
             }
         }
         for (long seed : scenario.seeds()) {
             for (double sparsity : scenario.sparsities()) {
-                if (scenario.methods().contains(Method.CENTRALIZED)) {
-                    rows.add(report(++done, total, started, centralized(sparsity, seed, nm)));
+                if (scenario.runs(StudyMethod.Kind.CENTRALIZED)) {
+                    rows.add(report(++done, total, started, centralized(sparsity, seed, nm), rows));
                 }
-                for (int agents : scenario.agents()) {
-                    List<Path> slices = partitions.get(agents + "/" + seed);
-                    if (scenario.methods().contains(Method.LOCAL_ONLY)) {
-                        rows.add(report(++done, total, started, localOnly(slices, sparsity, seed, nm)));
-                    }
-                    for (Method m : List.of(Method.FEDPRLLM_ONESHOT, Method.FEDPRLLM_ITERATIVE)) {
-                        if (!scenario.methods().contains(m)) {
-                            continue;
+                for (DataSplit split : scenario.partitions()) {
+                    for (int agents : scenario.agents()) {
+                        List<Path> slices = partitions.get(key(split, agents, seed));
+                        if (scenario.runs(StudyMethod.Kind.LOCAL_ONLY)) {
+                            rows.add(report(++done, total, started, localOnly(split, slices, sparsity, seed, nm), rows));
                         }
-                        for (String group : scenario.comparisonGroups()) {
-                            for (boolean scaling : scenario.weightScaling()) {
-                                rows.add(report(++done, total, started, federated(m, group, scaling, slices, sparsity, seed, nm)));
-                            }
+                        for (StudyMethod m : scenario.federatedMethods()) {
+                            rows.add(report(++done, total, started, federated(m, split, slices, sparsity, seed), rows));
                         }
                     }
                 }
@@ -92,21 +106,24 @@ public final class StudyRunner {
         return rows;
     }
 
-    private int plannedRuns() {
-        int perSparsity = (scenario.methods().contains(Method.CENTRALIZED) ? 1 : 0);
-        int perAgents = (scenario.methods().contains(Method.LOCAL_ONLY) ? 1 : 0);
-        for (Method m : List.of(Method.FEDPRLLM_ONESHOT, Method.FEDPRLLM_ITERATIVE)) {
-            if (scenario.methods().contains(m)) {
-                perAgents += scenario.comparisonGroups().size() * scenario.weightScaling().size();
-            }
-        }
-        return scenario.seeds().size() * scenario.sparsities().size() * (perSparsity + scenario.agents().size() * perAgents);
+    private static String key(DataSplit split, int agents, long seed) {
+        return split.label() + "/" + agents + "/" + seed;
     }
 
-    private StudyRow report(int done, int total, long started, StudyRow row) {
-        console.printf("[%d/%d, %.0f s] %-18s %-6s scaling=%-5s agents=%-3d sparsity=%.2f seed=%d -> %s ppl %.4f, sparsity %.4f%n",
-                done, total, (System.currentTimeMillis() - started) / 1000.0, row.method(), row.comparisonGroup(), row.weightScaling(),
-                row.agents(), row.sparsity(), row.seed(), row.state(), row.ppl(), row.actualSparsity());
+    private int plannedRuns() {
+        int perSparsity = scenario.runs(StudyMethod.Kind.CENTRALIZED) ? 1 : 0;
+        int perAgents = (scenario.runs(StudyMethod.Kind.LOCAL_ONLY) ? 1 : 0) + scenario.federatedMethods().size();
+        return scenario.seeds().size() * scenario.sparsities().size()
+                * (perSparsity + scenario.partitions().size() * scenario.agents().size() * perAgents);
+    }
+
+    private StudyRow report(int done, int total, long started, StudyRow row, List<StudyRow> thisRun) throws IOException {
+        console.printf("[%d/%d, %.0f s] %-18s %-13s %-6s scaling=%-5s agents=%-3d sparsity=%.2f seed=%d -> %s ppl %.4f, sparsity %.4f%n",
+                done, total, (System.currentTimeMillis() - started) / 1000.0, row.method(), row.partition(), row.comparisonGroup(),
+                row.weightScaling(), row.agents(), row.sparsity(), row.seed(), row.state(), row.ppl(), row.actualSparsity());
+        List<StudyRow> sofar = new ArrayList<>(thisRun);
+        sofar.add(row);
+        StudyReport.write(scenario.name(), StudyReport.merge(earlier, sofar), out);
         return row;
     }
 
@@ -130,12 +147,12 @@ public final class StudyRunner {
         Path model = MaskedModel.write(scenario.model(), masks, out.resolve("models").resolve(String.format("centralized-s%.2f-seed%d", sparsity, seed)));
         ModelEvaluator.Evaluation e = evaluate(model);
         long t2 = System.nanoTime();
-        return new StudyRow(Method.CENTRALIZED.label(), scenario.localComparisonGroup(), false, 1, sparsity, scenario.pattern(), seed,
+        return new StudyRow(StudyMethod.CENTRALIZED.name(), "none", scenario.localComparisonGroup(), false, 1, sparsity, scenario.pattern(), seed,
                 "COMPLETED", e.perplexity(), e.perCategory(), sparsityOf(masks), layerSparsity(masks), tensorSparsity(masks), 0,
                 Map.of("local_prune", (t1 - t0) / 1e9, "evaluate", (t2 - t1) / 1e9), 0, Map.of());
     }
 
-    private StudyRow localOnly(List<Path> slices, double sparsity, long seed, int[] nm) throws IOException {
+    private StudyRow localOnly(DataSplit split, List<Path> slices, double sparsity, long seed, int[] nm) throws IOException {
         long t0 = System.nanoTime();
         double pplSum = 0;
         Map<String, Double> categorySum = new TreeMap<>();
@@ -168,54 +185,44 @@ public final class StudyRunner {
         Map<String, Double> categories = new TreeMap<>();
         categorySum.forEach((c, v) -> categories.put(c, v / n));
         double total = (System.nanoTime() - t0) / 1e9;
-        return new StudyRow(Method.LOCAL_ONLY.label(), scenario.localComparisonGroup(), false, slices.size(), sparsity, scenario.pattern(), seed,
+        return new StudyRow(StudyMethod.LOCAL_ONLY.name(), split.label(), scenario.localComparisonGroup(), false, slices.size(), sparsity, scenario.pattern(), seed,
                 "COMPLETED", pplSum / n, categories, sparsitySum / n, layers, tensors, 0,
                 Map.of("local_prune", pruneSeconds, "evaluate", total - pruneSeconds), 0, Map.of());
     }
 
-    private StudyRow federated(Method m, String group, boolean scaling, List<Path> slices, double sparsity, long seed, int[] nm)
+    private StudyRow federated(StudyMethod m, DataSplit split, List<Path> slices, double sparsity, long seed)
             throws IOException, InterruptedException {
         int agents = slices.size();
         StudyScenario.Failures f = scenario.failures();
         VirtualFederation.Failure[] failures = assignFailures(agents, f, seed);
         int dropouts = (int) java.util.Arrays.stream(failures).filter(x -> x == VirtualFederation.Failure.DROPOUT).count();
-        Map<String, Object> spec = new LinkedHashMap<>();
-        spec.put("name", String.format("%s-%s-%s-%d-s%.2f", m.label(), group, scaling ? "scaled" : "plain", agents, sparsity));
-        spec.put("model", scenario.model().toString());
-        spec.put("strategy", m == Method.FEDPRLLM_ONESHOT ? "one-shot" : "iterative");
-        spec.put("localPruner", scenario.localPruner());
-        spec.put("localComparisonGroup", scenario.localComparisonGroup());
-        spec.put("sparsity", sparsity);
-        spec.put("pattern", scenario.pattern());
-        spec.put("comparisonGroup", group);
-        spec.put("weightScaling", scaling);
-        spec.put("agentsPerRound", agents);
-        spec.put("quorum", agents - dropouts);
-        spec.put("deadlineSeconds", dropouts > 0 ? Math.max(5, (int) Math.ceil(f.stragglerDelaySeconds()) + 5) : scenario.deadlineSeconds());
-        spec.put("calibrationSamples", scenario.calibrationSamples());
-        spec.put("sequenceLength", scenario.sequenceLength());
-        spec.put("seed", seed);
+        String jobName = String.format(Locale.ROOT, "%s%s%s-%s-%d-s%.2f", m.name(), m.comparisonGroup().isEmpty() ? "" : "-" + m.comparisonGroup(),
+                m.jobSpec().containsKey("weightScaling") ? (m.weightScaling() ? "-scaled" : "-plain") : "", split.label(), agents, sparsity);
+        int deadline = dropouts > 0 ? Math.max(5, (int) Math.ceil(f.stragglerDelaySeconds()) + 5) : scenario.deadlineSeconds();
+        Map<String, Object> spec = scenario.jobSpec(m, jobName, agents, agents - dropouts, deadline, sparsity, seed);
         Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
         deleteRecursively(runDir);
-        Map<PruneMethod, MaskEngine> engines = HostCpuLimit.wrap(Map.of(method, engine), cpus);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
-        VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> engines, i -> failures[i],
+        VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> agentEngines, i -> failures[i],
                 f.stragglerDelaySeconds(), scenario.model(), quiet);
         long e0 = System.nanoTime();
         ModelEvaluator.Evaluation e = r.resultDir() == null ? null : evaluate(r.resultDir().resolve("model"));
         double evaluateSeconds = (System.nanoTime() - e0) / 1e9;
         JsonNode report = r.report();
         Map<String, Double> layers = new TreeMap<>();
-        Map<String, Double> tensors = r.resultDir() == null ? Map.of() : tensorSparsity(readMaskFile(r.resultDir().resolve("global-mask.safetensors")));
+        Path globalMask = r.resultDir() == null ? null : r.resultDir().resolve("global-mask.safetensors");
+        Map<String, Double> tensors = globalMask == null || !Files.isRegularFile(globalMask) ? Map.of() : tensorSparsity(readMaskFile(globalMask));
         double bytesPerAgent = 0;
         int rounds = 0;
         if (report != null) {
-            report.get("layerSparsity").properties().forEach(x -> layers.put(x.getKey(), x.getValue().asDouble()));
+            if (report.has("layerSparsity")) {
+                report.get("layerSparsity").properties().forEach(x -> layers.put(x.getKey(), x.getValue().asDouble()));
+            }
             long bytes = 0;
-            for (JsonNode round : report.get("rounds")) {
+            for (JsonNode round : report.path("rounds")) {
                 rounds++;
-                for (JsonNode t : round.get("tasks")) {
-                    bytes += t.get("bytesUp").asLong();
+                for (JsonNode t : round.path("tasks")) {
+                    bytes += t.path("bytesUp").asLong();
                 }
             }
             bytesPerAgent = (double) bytes / agents;
@@ -227,9 +234,9 @@ public final class StudyRunner {
         Map<String, Double> phases = new LinkedHashMap<>();
         phases.put("federated_job", r.wallMillis() / 1000.0);
         phases.put("evaluate", evaluateSeconds);
-        return new StudyRow(m.label(), group, scaling, agents, sparsity, scenario.pattern(), seed, r.state(),
+        return new StudyRow(m.name(), split.label(), m.comparisonGroup(), m.weightScaling(), agents, sparsity, scenario.pattern(), seed, r.state(),
                 e == null ? Double.NaN : e.perplexity(), e == null ? Map.of() : e.perCategory(),
-                report == null ? Double.NaN : report.get("overallSparsity").asDouble(), layers, tensors, bytesPerAgent, phases, rounds, failuresSeen);
+                report == null || !report.has("overallSparsity") ? Double.NaN : report.get("overallSparsity").asDouble(), layers, tensors, bytesPerAgent, phases, rounds, failuresSeen);
     }
 
     /** Which agents fail how, drawn from the seed; the first agents are never all failing. */

@@ -1,5 +1,7 @@
 package dev.fedprune.simulations.study;
 
+import dev.fedprune.coordinator.job.InvalidJobSpecException;
+import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.simulations.scenario.Scenario;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -8,22 +10,25 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
+import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * A research scenario: one model, calibration and evaluation data, and the grid of settings to
- * compare (agent counts, methods, sparsities, comparison groups, weight scaling, seeds), with the data
- * partition and failure injection. Every key is checked before anything runs; errors name the file,
- * the line and the field. Lists may be given as a single value.
+ * compare (data partitions, agent counts, methods, sparsities, seeds), with failure injection. Every
+ * key is checked before anything runs, the federated methods' job specs by the coordinator's own
+ * parser; errors name the file, the line and the field. Lists may be given as a single value.
  *
  * <pre>
  * name: fedprllm-study
@@ -31,11 +36,16 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * calibration: ../../shared/fixtures/fortunes-lm/calibration.jsonl
  * evaluation: ../../shared/fixtures/fortunes-lm/evaluation.jsonl
  * agents: [8, 16, 64]
- * partition: {kind: dirichlet, alpha: 0.5, minSamples: 1}   # or iid | category
- * methods: [centralized, local_only, fedprllm_oneshot, fedprllm_iterative]
+ * partitions: [iid, category, {kind: dirichlet, alpha: 0.3, minSamples: 1}]   # or one: partition: iid
+ * methods:
+ *   - centralized         # the local pruner on all the calibration data, on one node
+ *   - local_only          # the mean perplexity of the agents' own models
+ *   - fedprllm_oneshot    # shorthand: one federated method per comparisonGroups x weightScaling
+ *   - {name: fedprllm_row, spec: {method: fedprllm, comparisonGroup: row}}   # any job spec fragment
+ *   - {name: fedspallm, spec: {method: fedspallm, localPruner: sparsegpt}}
  * sparsities: [0.5, 0.6, 0.7]
- * comparisonGroups: [layer, row, column]
- * weightScaling: [false, true]
+ * comparisonGroups: [layer, row, column]   # for the fedprllm_oneshot / fedprllm_iterative shorthand
+ * weightScaling: [false, true]             # likewise
  * localPruner: wanda
  * seeds: [0]
  * failures: {dropoutFraction: 0.1, stragglerFraction: 0.1, stragglerDelaySeconds: 2, crashRejoinAgents: 1}
@@ -43,20 +53,11 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * </pre>
  */
 public record StudyScenario(String name, Path model, Path calibration, Path evaluation, List<Integer> agents,
-                            Scenario.Partition partition, double alpha, int minSamples, List<Method> methods,
+                            List<DataSplit> partitions, List<StudyMethod> methods,
                             List<Double> sparsities, List<String> comparisonGroups, List<Boolean> weightScaling,
                             String localPruner, String localComparisonGroup, String pattern, List<Long> seeds,
                             int calibrationSamples, int sequenceLength, int deadlineSeconds, Failures failures,
                             int localOnlyEvaluatedAgents) {
-
-    /** The methods a study compares (the names of results.json). */
-    public enum Method {
-        CENTRALIZED, LOCAL_ONLY, FEDPRLLM_ONESHOT, FEDPRLLM_ITERATIVE;
-
-        public String label() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-    }
 
     /**
      * @param dropoutFraction       agents that do not answer in a round (the quorum must allow it)
@@ -71,11 +72,19 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         }
     }
 
+    /** The methods a scenario may name without a spec. */
+    private static final List<String> SHORTHANDS = List.of("centralized", "local_only", "fedprllm_oneshot", "fedprllm_iterative");
+    /** Job spec fields every federated run gets from the study's grid; a method's spec may not set them. */
+    static final Set<String> GRID_FIELDS = Set.of("name", "model", "sparsity", "pattern", "agentsPerRound", "quorum", "seed");
+    private static final Pattern METHOD_NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]*");
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
     private static final Set<String> KEYS = Set.of("name", "model", "calibration", "data", "evaluation", "agents", "partition",
-            "methods", "sparsities", "sparsity", "comparisonGroups", "weightScaling", "localPruner", "localComparisonGroup",
+            "partitions", "methods", "sparsities", "sparsity", "comparisonGroups", "weightScaling", "localPruner", "localComparisonGroup",
             "pattern", "seeds", "seed", "calibrationSamples", "sequenceLength", "deadlineSeconds", "failures",
             "localOnlyEvaluatedAgents");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
+    private static final Set<String> METHOD_KEYS = Set.of("name", "spec");
     private static final Set<String> FAILURE_KEYS = Set.of("dropoutFraction", "stragglerFraction", "stragglerDelaySeconds", "crashRejoinAgents");
 
     /** Parses and validates; every error names the file, the line and the field. */
@@ -93,33 +102,30 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         Path evaluation = f.has("evaluation") ? f.existingPath("evaluation", base, false) : null;
         List<Integer> agents = f.list("agents", List.of(4)).stream().map(v -> f.intValue("agents", v, 1, 100_000)).toList();
 
-        Scenario.Partition partition = Scenario.Partition.IID;
-        double alpha = 0.5;
-        int minSamples = 1;
-        Object p = raw.get("partition");
-        if (p instanceof Map<?, ?> pm) {
-            Fields pf = new Fields(file, lines, pm).nested("partition");
-            pf.checkKeys("partition.", PARTITION_KEYS);
-            partition = pf.enumValue("kind", Scenario.Partition.class, "iid");
-            alpha = pf.number("alpha", 0.5);
-            if (!(alpha > 0)) {
-                throw f.error("partition.alpha", "must be > 0, got " + alpha);
+        if (f.has("partition") && f.has("partitions")) {
+            throw f.error("partitions", "give partition or partitions, not both");
+        }
+        String partitionKey = f.has("partitions") ? "partitions" : "partition";
+        List<Object> partitionValues = f.list(partitionKey, List.of("iid"));
+        List<DataSplit> partitions = new ArrayList<>();
+        for (int i = 0; i < partitionValues.size(); i++) {
+            String where = raw.get(partitionKey) instanceof List<?> ? partitionKey + "[" + i + "]" : partitionKey;
+            DataSplit split = dataSplit(f, file, lines, where, partitionValues.get(i));
+            if (partitions.stream().anyMatch(d -> d.label().equals(split.label()))) {
+                throw f.error(where, "partition " + split.label() + " is listed twice");
             }
-            minSamples = (int) pf.number("minSamples", 1);
-        } else if (p != null) {
-            partition = f.enumValue("partition", Scenario.Partition.class, "iid");
+            partitions.add(split);
         }
         long samples;
         try (var calibrationLines = Files.lines(calibration)) {
             samples = calibrationLines.filter(l -> !l.isBlank()).count();
         }
         int mostAgents = agents.stream().mapToInt(Integer::intValue).max().orElse(1);
+        int minSamples = partitions.stream().mapToInt(DataSplit::minSamples).max().orElse(1);
         if (samples < (long) mostAgents * minSamples) {
             throw f.error("agents", mostAgents + " agents with at least " + minSamples + " samples each need " + ((long) mostAgents * minSamples)
                     + " samples; " + calibration + " has " + samples);
         }
-        List<Method> methods = f.list("methods", List.of("fedprllm_oneshot")).stream()
-                .map(v -> f.parseEnum("methods", String.valueOf(v), Method.class)).toList();
         List<Double> sparsities = f.list(f.has("sparsities") ? "sparsities" : "sparsity", List.of(0.5)).stream().map(v -> {
             double s = f.doubleValue("sparsities", v);
             if (!(s >= 0 && s < 1)) {
@@ -161,9 +167,187 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         } else if (raw.containsKey("failures")) {
             throw f.error("failures", "expected a mapping with " + new TreeSet<>(FAILURE_KEYS));
         }
-        return new StudyScenario(name, model, calibration, evaluation, agents, partition, alpha, minSamples, methods, sparsities,
+        List<String> declaredAt = new ArrayList<>();
+        List<StudyMethod> methods = methods(f, file, lines, raw, groups, scaling, declaredAt);
+        StudyScenario scenario = new StudyScenario(name, model, calibration, evaluation, agents, partitions, methods, sparsities,
                 groups, scaling, localPruner, localGroup, pattern, seeds, calibrationSamples, sequenceLength, deadline, failures,
                 localOnlyEvaluated);
+        scenario.checkJobSpecs(f, lines, declaredAt);
+        return scenario;
+    }
+
+    /**
+     * The same study on part of its grid, to run a long study in pieces ({@code run --seeds 0 --agents 8,64})
+     * and join them with {@code run --append} or {@code merge}. An empty list keeps that dimension whole; a
+     * value the scenario does not have is refused.
+     *
+     * @param partitionLabels partitions by {@link DataSplit#label()}: {@code iid}, {@code category}, {@code dirichlet-0.3}
+     */
+    public StudyScenario restrict(List<Long> onlySeeds, List<Double> onlySparsities, List<Integer> onlyAgents, List<String> partitionLabels) {
+        return new StudyScenario(name, model, calibration, evaluation, subset("--agents", agents, onlyAgents),
+                subset("--partitions", partitions, partitions.stream().filter(p -> partitionLabels.contains(p.label())).toList(),
+                        partitionLabels, partitions.stream().map(DataSplit::label).toList()),
+                methods, subset("--sparsities", sparsities, onlySparsities), comparisonGroups, weightScaling, localPruner,
+                localComparisonGroup, pattern, subset("--seeds", seeds, onlySeeds), calibrationSamples, sequenceLength, deadlineSeconds,
+                failures, localOnlyEvaluatedAgents);
+    }
+
+    private static <T> List<T> subset(String option, List<T> all, List<T> only) {
+        return subset(option, all, all.stream().filter(only::contains).toList(), only, all);
+    }
+
+    private static <T, K> List<T> subset(String option, List<T> all, List<T> kept, List<K> asked, List<K> known) {
+        if (asked.isEmpty()) {
+            return all;
+        }
+        for (K k : asked) {
+            if (!known.contains(k)) {
+                throw new ScenarioException(option + ": " + k + " is not in the scenario's grid " + known);
+            }
+        }
+        return kept;
+    }
+
+    /** The methods that run as federated jobs, in the scenario's order. */
+    public List<StudyMethod> federatedMethods() {
+        return methods.stream().filter(m -> m.kind() == StudyMethod.Kind.FEDERATED).toList();
+    }
+
+    public boolean runs(StudyMethod.Kind kind) {
+        return methods.stream().anyMatch(m -> m.kind() == kind);
+    }
+
+    /**
+     * The job spec of one federated run: the study's defaults for this grid point, then the method's
+     * fragment over them (a null in the fragment removes a default the method's parser would refuse).
+     */
+    public Map<String, Object> jobSpec(StudyMethod method, String jobName, int agentsPerRound, int quorum, int deadline,
+                                       double sparsity, long seed) {
+        Map<String, Object> spec = new LinkedHashMap<>();
+        spec.put("name", jobName);
+        spec.put("model", model.toString());
+        spec.put("localPruner", localPruner);
+        spec.put("localComparisonGroup", localComparisonGroup);
+        spec.put("sparsity", sparsity);
+        spec.put("pattern", pattern);
+        spec.put("agentsPerRound", agentsPerRound);
+        spec.put("quorum", quorum);
+        spec.put("deadlineSeconds", deadline);
+        spec.put("calibrationSamples", calibrationSamples);
+        spec.put("sequenceLength", sequenceLength);
+        spec.put("seed", seed);
+        method.jobSpec().forEach((k, v) -> {
+            if (v == null) {
+                spec.remove(k);
+            } else {
+                spec.put(k, v);
+            }
+        });
+        return spec;
+    }
+
+    private static DataSplit dataSplit(Fields f, Path file, Map<String, Integer> lines, String where, Object value) {
+        if (value instanceof Map<?, ?> pm) {
+            Fields pf = new Fields(file, lines, pm).nested(where);
+            pf.checkKeys(where + ".", PARTITION_KEYS);
+            Scenario.Partition kind = pf.enumValue("kind", Scenario.Partition.class, "iid");
+            double alpha = pf.number("alpha", 0.5);
+            if (!(alpha > 0)) {
+                throw pf.error("alpha", "must be > 0, got " + alpha);
+            }
+            int minSamples = pm.get("minSamples") == null ? 1 : pf.intValue("minSamples", pm.get("minSamples"), 0, 1_000_000);
+            return new DataSplit(kind, alpha, minSamples);
+        }
+        return new DataSplit(f.parseEnum(where, String.valueOf(value), Scenario.Partition.class), 0.5, 1);
+    }
+
+    /**
+     * The methods in the scenario's order. A {@code fedprllm_oneshot} or {@code fedprllm_iterative} shorthand
+     * becomes one federated method per comparison group and weight scaling; a {@code {name, spec}} mapping is
+     * one federated method with that job spec fragment.
+     *
+     * @param declaredAt filled with the dotted path of each method's entry, for later errors
+     */
+    private static List<StudyMethod> methods(Fields f, Path file, Map<String, Integer> lines, Map<?, ?> raw, List<String> groups,
+                                             List<Boolean> scaling, List<String> declaredAt) {
+        List<Object> values = f.list("methods", List.of("fedprllm_oneshot"));
+        List<StudyMethod> methods = new ArrayList<>();
+        Set<String> named = new HashSet<>();
+        for (int i = 0; i < values.size(); i++) {
+            String where = raw.get("methods") instanceof List<?> ? "methods[" + i + "]" : "methods";
+            Object v = values.get(i);
+            if (v instanceof Map<?, ?> mm) {
+                Fields mf = new Fields(file, lines, mm).nested(where);
+                mf.checkKeys(where + ".", METHOD_KEYS);
+                String name = mf.string("name", null);
+                if (name == null || !METHOD_NAME.matcher(name).matches()) {
+                    throw mf.error("name", "required: lower-case letters, digits, '_', '-' or '.', got '" + name + "'");
+                }
+                if (SHORTHANDS.contains(name) || !named.add(name)) {
+                    throw mf.error("name", "'" + name + "' is already a method of this study; give each method its own name");
+                }
+                if (!(mm.get("spec") instanceof Map<?, ?> spec)) {
+                    throw mf.error("spec", "required: a mapping of job spec fields, such as {method: fedprllm, comparisonGroup: row}");
+                }
+                Map<String, Object> fragment = new LinkedHashMap<>();
+                spec.forEach((k, x) -> fragment.put(String.valueOf(k), x));
+                for (String key : fragment.keySet()) {
+                    if (GRID_FIELDS.contains(key)) {
+                        throw new Fields(file, lines, spec).nested(where + ".spec").error(key,
+                                "set by the study for every run (sparsities, agents, seeds, pattern); remove it from the method's spec");
+                    }
+                }
+                methods.add(new StudyMethod(name, StudyMethod.Kind.FEDERATED, fragment));
+                declaredAt.add(where);
+                continue;
+            }
+            String name = String.valueOf(v).trim().toLowerCase(Locale.ROOT).replace('-', '_');
+            if (!SHORTHANDS.contains(name)) {
+                throw f.error(where, "expected one of " + SHORTHANDS + " or {name: ..., spec: {...}}, got '" + v + "'");
+            }
+            if (!named.add(name)) {
+                throw f.error(where, "'" + name + "' is listed twice");
+            }
+            switch (name) {
+                case "centralized" -> methods.add(StudyMethod.CENTRALIZED);
+                case "local_only" -> methods.add(StudyMethod.LOCAL_ONLY);
+                default -> {
+                    for (String group : groups) {
+                        for (boolean s : scaling) {
+                            Map<String, Object> spec = new LinkedHashMap<>();
+                            spec.put("method", "fedprllm");
+                            spec.put("strategy", name.equals("fedprllm_oneshot") ? "one-shot" : "iterative");
+                            spec.put("comparisonGroup", group);
+                            spec.put("weightScaling", s);
+                            methods.add(new StudyMethod(name, StudyMethod.Kind.FEDERATED, spec));
+                            declaredAt.add(where);
+                        }
+                    }
+                    continue;
+                }
+            }
+            declaredAt.add(where);
+        }
+        return methods;
+    }
+
+    /** Every federated method's spec, at the first grid point, through the coordinator's parser: refused here, not mid-study. */
+    private void checkJobSpecs(Fields f, Map<String, Integer> lines, List<String> declaredAt) {
+        for (int i = 0; i < methods.size(); i++) {
+            StudyMethod m = methods.get(i);
+            if (m.kind() != StudyMethod.Kind.FEDERATED) {
+                continue;
+            }
+            int a = agents.get(0);
+            Map<String, Object> spec = jobSpec(m, m.name(), a, a, deadlineSeconds, sparsities.get(0), seeds.get(0));
+            try {
+                JobSpecParser.parse(JSON.writeValueAsString(spec));
+            } catch (InvalidJobSpecException e) {
+                String field = declaredAt.get(i) + ".spec." + e.field();
+                throw f.error(lines.containsKey(field) ? field : declaredAt.get(i),
+                        "the coordinator refuses method " + m.name() + ": " + e.getMessage());
+            }
+        }
     }
 
     /** The scenario file's top-level mapping, or an error naming the file when it is not valid YAML or not a mapping. */
@@ -180,40 +364,72 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         return raw;
     }
 
-    /** Line of every key, by dotted path, from the YAML token stream. */
+    /**
+     * Line of every key and list entry, by path from the YAML token stream: {@code failures.dropoutFraction},
+     * {@code methods[2]}, {@code methods[2].spec.method}.
+     */
     static Map<String, Integer> keyLines(Path file, String text) {
         Map<String, Integer> lines = new HashMap<>();
-        Deque<String> path = new ArrayDeque<>();
-        String pending = null;
+        Deque<Container> open = new ArrayDeque<>();
         try (JsonParser parser = YAMLMapper.builder().build().createParser(text)) {
             JsonToken token;
             while ((token = parser.nextToken()) != null) {
+                int line = parser.currentTokenLocation().getLineNr();
                 switch (token) {
                     case PROPERTY_NAME -> {
-                        pending = parser.currentName();
-                        String prefix = path.isEmpty() ? "" : path.peek() + ".";
-                        lines.putIfAbsent(prefix + pending, parser.currentTokenLocation().getLineNr());
+                        Container c = open.peek();
+                        c.key = parser.currentName();
+                        lines.putIfAbsent(c.path.isEmpty() ? c.key : c.path + "." + c.key, line);
                     }
-                    case START_OBJECT -> {
-                        String prefix = path.isEmpty() ? "" : path.peek() + ".";
-                        path.push(pending == null ? (path.isEmpty() ? "" : path.peek()) : prefix + pending);
-                        pending = null;
+                    case START_OBJECT, START_ARRAY -> {
+                        String path = childPath(open.peek());
+                        if (open.peek() != null && open.peek().array) {
+                            lines.putIfAbsent(path, line);
+                        }
+                        open.push(new Container(path, token == JsonToken.START_ARRAY));
                     }
-                    case END_OBJECT -> {
-                        if (!path.isEmpty()) {
-                            path.pop();
+                    case END_OBJECT, END_ARRAY -> {
+                        open.pop();
+                        if (open.peek() != null && open.peek().array) {
+                            open.peek().index++;
                         }
                     }
-                    default -> pending = token == JsonToken.START_ARRAY ? pending : null;
+                    default -> {
+                        Container c = open.peek();
+                        if (c != null && c.array) {
+                            lines.putIfAbsent(childPath(c), line);
+                            c.index++;
+                        }
+                    }
                 }
             }
         } catch (JacksonException e) {
             throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
         }
-        // The root object pushes "" first: strip the leading dot that leaves on nested keys.
-        Map<String, Integer> clean = new HashMap<>();
-        lines.forEach((k, v) -> clean.put(k.startsWith(".") ? k.substring(1) : k, v));
-        return clean;
+        return lines;
+    }
+
+    /** An open mapping or list while reading the token stream, with where it is and what it is at. */
+    private static final class Container {
+        final String path;
+        final boolean array;
+        String key;
+        int index;
+
+        Container(String path, boolean array) {
+            this.path = path;
+            this.array = array;
+        }
+    }
+
+    private static String childPath(Container parent) {
+        if (parent == null) {
+            return "";
+        }
+        if (parent.array) {
+            return parent.path + "[" + parent.index + "]";
+        }
+        return parent.path.isEmpty() ? parent.key : parent.path + "." + parent.key;
     }
 
     /** A refused scenario. */
@@ -243,6 +459,9 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
 
         ScenarioException error(String field, String message) {
             Integer line = lines.get(field.contains(".") ? field : prefix + field);
+            if (line == null && !prefix.isEmpty()) {
+                line = lines.get(prefix.substring(0, prefix.length() - 1)); // a missing key: the line of the mapping that lacks it
+            }
             return new ScenarioException(file + (line == null ? "" : ":" + line) + ": " + (field.contains(".") ? field : prefix + field) + ": " + message);
         }
 
