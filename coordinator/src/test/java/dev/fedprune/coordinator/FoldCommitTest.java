@@ -67,12 +67,12 @@ class FoldCommitTest {
             byte[] fromAlice = CoordinatorKillNineTest.mask(aliceTask, "alice");
             byte[] fromBob = CoordinatorKillNineTest.mask(bobTask, "bob");
             // bob first, so that alice's failed fold is undone in a round that already holds a contribution
-            engine.acceptContribution(bob, bobTask.getTaskId(), fromBob, Digests.sha256Hex(fromBob), () -> { });
+            engine.acceptContribution(bob, bobTask.getTaskId(), staged(data, fromBob), Digests.sha256Hex(fromBob), () -> { });
 
             if (failFirstCommit) {
                 AtomicBoolean nonceWritten = new AtomicBoolean();
                 IllegalStateException failed = assertThrows(IllegalStateException.class, () -> engine.acceptContribution(alice,
-                        aliceTask.getTaskId(), fromAlice, Digests.sha256Hex(fromAlice), () -> {
+                        aliceTask.getTaskId(), staged(data, fromAlice), Digests.sha256Hex(fromAlice), () -> {
                             store.saveUpload(new dev.fedprune.coordinator.store.Records.UploadRecord("alice-upload", aliceTask.getTaskId(),
                                     alice.id(), fromAlice.length, fromAlice.length, "COMPLETE"), 1L);
                             nonceWritten.set(true);
@@ -84,12 +84,18 @@ class FoldCommitTest {
                 assertTrue(store.upload("alice-upload").isEmpty(), "the caller's writes in the failed commit are rolled back");
                 assertTrue(store.events(jobId).stream().noneMatch(e -> e.message().contains("folded alice")), store.events(jobId).toString());
             }
-            engine.acceptContribution(alice, aliceTask.getTaskId(), fromAlice, Digests.sha256Hex(fromAlice), () -> { });
+            engine.acceptContribution(alice, aliceTask.getTaskId(), staged(data, fromAlice), Digests.sha256Hex(fromAlice), () -> { });
             engine.tick(); // both answered: aggregates
             JobRecord job = store.job(jobId).orElseThrow();
             assertEquals("COMPLETED", job.state(), job.failureReason() + " " + store.events(jobId));
             engine.close();
             return Files.readAllBytes(Path.of(job.resultDir()).resolve("global-mask.safetensors"));
         }
+    }
+
+    /** An upload as the service leaves it for the engine: a complete file in the staging directory. */
+    static Path staged(Path data, byte[] payload) throws java.io.IOException {
+        Path dir = Files.createDirectories(data.resolve("test-staging"));
+        return Files.write(Files.createTempFile(dir, "upload", ".part"), payload);
     }
 }

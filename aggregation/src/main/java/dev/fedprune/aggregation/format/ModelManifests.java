@@ -12,29 +12,36 @@ import java.util.List;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** Builds the manifest of a Hugging Face model directory (config.json + model.safetensors). */
+/**
+ * Builds the manifest of a Hugging Face model directory: config.json and either model.safetensors or
+ * model.safetensors.index.json with its shards. The model id hashes tensor names and contents only, so
+ * the same weights sharded differently have the same id.
+ */
 public final class ModelManifests {
     public static final String CONFIG = "config.json";
-    public static final String WEIGHTS = "model.safetensors";
 
     private ModelManifests() {
     }
 
     public static ModelManifest describe(Path modelDir) throws IOException {
         Path config = modelDir.resolve(CONFIG);
-        Path weights = modelDir.resolve(WEIGHTS);
         if (!Files.isRegularFile(config)) {
             throw new FormatException(modelDir + ": missing " + CONFIG);
         }
-        if (!Files.isRegularFile(weights)) {
-            throw new FormatException(modelDir + ": missing " + WEIGHTS + " (sharded checkpoints are not supported by the coordinator yet)");
-        }
         String architecture = architecture(config);
         List<ModelManifest.TensorEntry> entries = new ArrayList<>();
-        try (SafetensorsFile file = SafetensorsFile.open(weights)) {
-            for (TensorInfo info : file.tensors().values()) {
-                entries.add(new ModelManifest.TensorEntry(info.name(), info.dtype(), info.shape(), file.sha256(info.name()),
+        List<ModelManifest.ModelFile> files = new ArrayList<>();
+        files.add(file(modelDir, CONFIG));
+        try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
+            for (TensorInfo info : checkpoint.infos()) {
+                entries.add(new ModelManifest.TensorEntry(info.name(), info.dtype(), info.shape(), checkpoint.sha256(info.name()),
                         PrunableTensors.isPrunable(info.name())));
+            }
+            if (checkpoint.sharded()) {
+                files.add(file(modelDir, Checkpoint.INDEX));
+            }
+            for (Checkpoint.ShardFile shard : checkpoint.files()) {
+                files.add(file(modelDir, shard.fileName()));
             }
         }
         entries.sort(Comparator.comparing(ModelManifest.TensorEntry::name));
@@ -42,10 +49,12 @@ public final class ModelManifests {
         for (ModelManifest.TensorEntry e : entries) {
             id.update((e.name() + "=" + e.sha256() + "\n").getBytes(StandardCharsets.UTF_8));
         }
-        List<ModelManifest.ModelFile> files = List.of(
-                new ModelManifest.ModelFile(CONFIG, Files.size(config), Digests.sha256Hex(config)),
-                new ModelManifest.ModelFile(WEIGHTS, Files.size(weights), Digests.sha256Hex(weights)));
         return new ModelManifest(Digests.hex(id.digest()), architecture, entries, files);
+    }
+
+    private static ModelManifest.ModelFile file(Path modelDir, String name) throws IOException {
+        Path f = modelDir.resolve(name);
+        return new ModelManifest.ModelFile(name, Files.size(f), Digests.sha256Hex(f));
     }
 
     private static String architecture(Path config) throws IOException {

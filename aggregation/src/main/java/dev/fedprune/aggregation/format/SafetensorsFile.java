@@ -167,14 +167,18 @@ public final class SafetensorsFile implements AutoCloseable {
         return info;
     }
 
-    /** The tensor's raw bytes, memory-mapped, little-endian, read-only. */
+    /**
+     * The tensor's raw bytes, little-endian, read into the heap. Not memory-mapped: mapped pages would
+     * count against the process's resident set until the buffer is collected.
+     */
     public ByteBuffer bytes(String name) throws IOException {
         TensorInfo info = info(name);
-        if (info.byteSize() > Integer.MAX_VALUE) {
-            throw new FormatException(path + ": tensor '" + name + "' is larger than 2 GiB; map it in slices");
+        if (info.byteSize() > Integer.MAX_VALUE - 8) {
+            throw new FormatException(path + ": tensor '" + name + "' is larger than 2 GiB; read it with Checkpoint");
         }
-        return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + info.dataBegin(), info.byteSize())
-                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate((int) info.byteSize());
+        readFully(channel, out, dataStart + info.dataBegin());
+        return out.flip().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** The tensor converted to floats (F32, F16, BF16 or F64). */

@@ -1,6 +1,8 @@
 package dev.fedprune.agent.llm;
 
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.FormatException;
 import dev.fedprune.aggregation.format.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -30,7 +32,12 @@ public final class LlamaModel implements AutoCloseable {
 
     public static LlamaModel open(Path modelDir) throws IOException {
         LlamaConfig config = LlamaConfig.load(modelDir);
-        Checkpoint checkpoint = Checkpoint.open(modelDir);
+        Checkpoint checkpoint;
+        try {
+            checkpoint = Checkpoint.open(modelDir);
+        } catch (FormatException e) {
+            throw new InvalidModelException(e.getMessage(), e);
+        }
         try {
             DType dtype = validate(config, checkpoint);
             return new LlamaModel(config, checkpoint, dtype);

@@ -1,5 +1,6 @@
 package dev.fedprune.agent.llm;
 
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.format.Tensors;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.fedprune.agent.prune;
 
-import dev.fedprune.agent.llm.Checkpoint;
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;

@@ -1,7 +1,7 @@
 package dev.fedprune.agent.task;
 
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.format.SafetensorsFile;
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.TensorInfo;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import java.io.IOException;
@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Data-free magnitude pruning straight from the safetensors file (algorithms.md 2.3): the k weights
+ * Data-free magnitude pruning straight from the safetensors file or shards (algorithms.md 2.3): the k weights
  * with the smallest |W| per matrix (or per row), exactly k, ties to the lower flat index; N:M prunes
  * the N smallest of every M consecutive weights of a row. Needs no model runtime.
  */
@@ -22,18 +22,18 @@ public final class MagnitudeMaskEngine implements MaskEngine {
     @Override
     public Map<String, BitMask> computeMasks(MaskRequest request, ProgressListener progress) throws IOException {
         Map<String, BitMask> masks = new LinkedHashMap<>();
-        try (SafetensorsFile weights = SafetensorsFile.open(request.modelDir().resolve("model.safetensors"))) {
+        try (Checkpoint weights = Checkpoint.open(request.modelDir())) {
             List<String> names = new ArrayList<>(request.tensorNames());
             if (names.isEmpty()) {
-                weights.tensors().keySet().stream().filter(PrunableTensors::isPrunable).forEach(names::add);
+                weights.infos().stream().map(TensorInfo::name).filter(PrunableTensors::isPrunable).forEach(names::add);
             }
             int done = 0;
             for (String name : names) {
                 TensorInfo info = weights.info(name);
                 if (info.rank() != 2) {
-                    throw new IllegalArgumentException(weights.path() + ": tensor '" + name + "' is not 2-D");
+                    throw new IllegalArgumentException(weights.fileOf(name) + ": tensor '" + name + "' is not 2-D");
                 }
-                masks.put(name, mask(weights.floats(name), (int) info.dim(0), (int) info.dim(1), request));
+                masks.put(name, mask(weights.readFloats(name), (int) info.dim(0), (int) info.dim(1), request));
                 progress.progress("magnitude", ++done, names.size());
             }
         }

@@ -68,12 +68,18 @@ public final class ArtifactStore {
         return new Artifact(idOf(sha), target, data.length, sha);
     }
 
-    /** Moves a finished file whose digest is known into the store. */
+    /**
+     * Moves a finished file whose digest is known into the store, forced to the disk first (as
+     * {@link #put} does) so that a commit naming it never outlives its bytes.
+     */
     public Artifact adopt(Path file, String sha256) throws IOException {
         Path target = blobs.resolve(sha256);
         if (Files.exists(target)) {
             Files.deleteIfExists(file);
         } else {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
             Files.move(file, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         return new Artifact(idOf(sha256), target, Files.size(target), sha256);
@@ -115,6 +121,21 @@ public final class ArtifactStore {
             throw new CorruptArtifactException(id, actual);
         }
         return data;
+    }
+
+    /**
+     * The artifact's file, verified against its content address by streaming it once: for artifacts
+     * too large to read into memory (contributions of large models). The caller reads the file itself.
+     *
+     * @throws CorruptArtifactException if the bytes do not hash to the artifact's SHA-256
+     */
+    public Path verifiedPath(String id) throws IOException {
+        Artifact a = get(id);
+        String actual = Digests.sha256Hex(a.path());
+        if (!actual.equals(a.sha256())) {
+            throw new CorruptArtifactException(id, actual);
+        }
+        return a.path();
     }
 
     /** Deletes a stored blob (one found corrupt), so that an upload of the right bytes can take its place. */

@@ -2,26 +2,26 @@ package dev.fedprune.coordinator.fedprllm;
 
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.ModelManifest;
-import dev.fedprune.aggregation.format.SafetensorsFile;
 import dev.fedprune.aggregation.format.SafetensorsWriter;
 import dev.fedprune.aggregation.format.TensorInfo;
 import dev.fedprune.aggregation.format.Tensors;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.aggregation.robust.AgentAgreement;
+import dev.fedprune.aggregation.robust.LayeredVote;
 import dev.fedprune.aggregation.robust.MaskCheck;
 import dev.fedprune.aggregation.robust.NmPatternCheck;
 import dev.fedprune.aggregation.robust.SparsityCheck;
-import dev.fedprune.aggregation.robust.TrimmedVote;
 import dev.fedprune.aggregation.vote.SelectionSpec;
-import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.contribution.ContributionFile;
+import dev.fedprune.coordinator.contribution.MaskSetIndex;
+import dev.fedprune.coordinator.contribution.MaskSetWriter;
 import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.proto.v1.ComparisonGroup;
 import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.MaskSet;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.PruneTaskSpec;
 import dev.fedprune.proto.v1.SparsityPattern;
@@ -31,7 +31,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,27 +43,28 @@ import java.util.TreeMap;
  * One-shot jobs vote on every prunable tensor in one round; iterative jobs vote on one decoder layer
  * per round, and agents apply the earlier rounds' global masks before computing the next layer.
  *
- * <p>Each closed round writes its pruned (optionally scaled) tensors to {@code rounds/N/pruned.safetensors}
- * and its global mask to the artifact store, so memory holds one round's votes, never a whole model.
+ * <p>Contributions stay on disk: a fold checks a vote tensor by tensor and records the voter, and
+ * closing a round counts, selects and writes one decoder layer at a time ({@link LayeredVote}), so the
+ * coordinator's memory is set by the largest layer, not the model. Each closed round writes its pruned
+ * (optionally scaled) tensors to {@code rounds/N/pruned.safetensors} and its global mask to the
+ * artifact store; the result keeps the original's shard layout and dtypes ({@link PrunedCheckpoint}).
  */
 public final class FedPrLlmMethod implements JobMethod {
     private final JobSpec spec;
-    private final ModelManifest manifest;
-    private final Path weightsFile;
     private final Path modelDir;
     private final Path jobDir;
     private final ArtifactStore artifacts;
     private final List<List<String>> roundTensors;
     private final Map<String, long[]> shapes = new LinkedHashMap<>();
     private final List<String> roundMaskArtifacts = new ArrayList<>();
-    private VoteAccumulator votes;
+    /** The open round's voters, in fold order, with their vote weights; their masks stay on disk. */
+    private final Map<String, Long> voters = new LinkedHashMap<>();
+    private MaskCheck maskCheck;
     private int evaluated;
 
     public FedPrLlmMethod(JobSpec spec, ModelManifest manifest, Path modelDir, Path jobDir, ArtifactStore artifacts) {
         this.spec = spec;
-        this.manifest = manifest;
         this.modelDir = modelDir;
-        this.weightsFile = modelDir.resolve("model.safetensors");
         this.jobDir = jobDir;
         this.artifacts = artifacts;
         TreeMap<Integer, List<String>> byLayer = new TreeMap<>();
@@ -85,8 +85,9 @@ public final class FedPrLlmMethod implements JobMethod {
                 }
             });
         }
+        // Tensors in layer order, so a one-shot round can be aggregated one decoder layer at a time.
         this.roundTensors = spec.strategy() == JobSpec.Strategy.ONE_SHOT
-                ? List.of(List.copyOf(shapes.keySet()))
+                ? List.of(byLayer.values().stream().flatMap(List::stream).toList())
                 : List.copyOf(byLayer.values());
     }
 
@@ -142,47 +143,59 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public void openRound(int roundIndex) {
+        voters.clear();
+        evaluated = 0;
         if (isEvaluationRound(roundIndex)) {
-            votes = null;
-            evaluated = 0;
+            maskCheck = null;
             return;
-        }
-        Map<String, long[]> roundShapes = new LinkedHashMap<>();
-        for (String name : tensorsOfRound(roundIndex)) {
-            roundShapes.put(name, shapes.get(name));
         }
         List<MaskCheck> checks = new ArrayList<>();
         checks.add(new SparsityCheck(spec.sparsityRatio(), spec.sparsityTolerance()));
         if (spec.nmM() > 0) {
             Map<String, Long> columns = new LinkedHashMap<>();
-            roundShapes.forEach((name, shape) -> columns.put(name, shape[1]));
+            tensorsOfRound(roundIndex).forEach(name -> columns.put(name, shapes.get(name)[1]));
             checks.add(new NmPatternCheck(spec.nmN(), spec.nmM(), columns));
         }
-        votes = new VoteAccumulator(roundShapes, MaskCheck.all(checks.toArray(MaskCheck[]::new)));
+        maskCheck = MaskCheck.all(checks.toArray(MaskCheck[]::new));
     }
 
+    /**
+     * Checks every mask of a vote (names, lengths, encodings, sparsity, pattern), one tensor at a time,
+     * and records the voter; the votes are counted when the round closes, layer by layer.
+     */
     @Override
-    public void fold(int roundIndex, String agentId, Contribution contribution) {
+    public void fold(int roundIndex, String agentId, ContributionFile contribution) throws IOException {
+        Contribution header = contribution.header();
         if (isEvaluationRound(roundIndex)) {
             // The round engine has already checked the measurement itself.
-            if (!contribution.hasPriorModelQuality()) {
+            if (!header.hasPriorModelQuality()) {
                 throw new InvalidContributionException("prior_model_quality", "an evaluation task needs the measured quality, got none");
             }
             evaluated++;
             return;
         }
         if (!contribution.hasMasks()) {
-            throw new InvalidContributionException("payload", "a mask-vote task needs a MaskSet payload, got " + contribution.getPayloadCase());
+            throw new InvalidContributionException("payload", "a mask-vote task needs a MaskSet payload, got " + header.getPayloadCase());
         }
-        Map<String, BitMask> masks = MaskSets.decode(contribution.getMasks(), weightsOfRound(roundIndex));
+        long weight = 1;
         if (spec.weightVotesBySamples()) {
-            if (contribution.getSampleCount() <= 0) {
-                throw new InvalidContributionException("sample_count", "this job weights votes by calibration samples; got " + contribution.getSampleCount());
+            if (header.getSampleCount() <= 0) {
+                throw new InvalidContributionException("sample_count", "this job weights votes by calibration samples; got " + header.getSampleCount());
             }
-            votes.fold(agentId, masks, contribution.getSampleCount());
-        } else {
-            votes.fold(agentId, masks);
+            weight = header.getSampleCount();
         }
+        if (voters.containsKey(agentId)) {
+            throw new InvalidContributionException("agent", "agent " + agentId + " already contributed to this round");
+        }
+        long total = voters.values().stream().mapToLong(Long::longValue).sum();
+        if (total + weight > Integer.MAX_VALUE) {
+            throw new InvalidContributionException("sample_count", "total vote weight would exceed " + Integer.MAX_VALUE
+                    + " (now " + total + ", adding " + weight + ")");
+        }
+        for (MaskSetIndex.Entry e : contribution.masks().check(weightsOfRound(roundIndex)).values()) {
+            maskCheck.check(Map.of(e.tensorName(), contribution.readMask(e)));
+        }
+        voters.put(agentId, weight);
     }
 
     /**
@@ -221,44 +234,43 @@ public final class FedPrLlmMethod implements JobMethod {
             summary.put("evaluation", true);
             return summary;
         }
-        if (votes == null || votes.agentCount() == 0) {
+        if (voters.isEmpty()) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
-        SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
-                spec.tieBreak(), spec.seed());
-        int agents = votes.agentCount();
-        Map<String, Long> weights = weightsOfRound(roundIndex);
-        TrimmedVote.ContributionSource source = agentId -> MaskSets.decode(stored.load(agentId).getMasks(), weights);
-        // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
-        // removed (exactly: votes are sums) and the mask is selected again from the others.
-        TrimmedVote.Result vote = TrimmedVote.run(votes, selection, spec.trimFraction(), source);
-        Map<String, BitMask> masks = new LinkedHashMap<>(vote.trimmedMasks());
-        Map<String, Object> sparsity = new LinkedHashMap<>();
         Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
         Files.createDirectories(roundDir);
-        try (SafetensorsFile original = SafetensorsFile.open(weightsFile)) {
-            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-            for (String name : tensorsOfRound(roundIndex)) {
-                TensorInfo info = original.info(name);
-                entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
-            }
-            try (SafetensorsWriter writer = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries, Map.of())) {
-                for (String name : tensorsOfRound(roundIndex)) {
-                    BitMask mask = masks.get(name);
-                    sparsity.put(name, (double) mask.cardinality() / mask.length());
-                    float[] pruned = votes.prune(name, original.floats(name), mask, spec.weightScaling());
-                    writer.write(name, ByteBuffer.wrap(Tensors.fromFloats(pruned, original.info(name).dtype())));
+        Map<String, Object> sparsity = new LinkedHashMap<>();
+        LayeredVote.Result vote;
+        String maskSha;
+        Path maskFile = roundDir.resolve("mask.partial");
+        try (RoundBallots ballots = RoundBallots.open(voters.keySet(), stored, weightsOfRound(roundIndex));
+             Checkpoint original = Checkpoint.open(modelDir);
+             SafetensorsWriter pruned = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries(original, roundIndex), Map.of());
+             MaskSetWriter mask = MaskSetWriter.create(maskFile)) {
+            SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
+                    spec.tieBreak(), spec.seed());
+            // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
+            // removed and the mask is selected again from the others. One decoder layer in memory at a time.
+            vote = LayeredVote.run(layersOfRound(roundIndex), voters, selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
+                for (Map.Entry<String, BitMask> e : selected.entrySet()) {
+                    String name = e.getKey();
+                    sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
+                    float[] weights = votes.prune(name, original.readFloats(name), e.getValue(), spec.weightScaling());
+                    pruned.write(name, ByteBuffer.wrap(Tensors.fromFloats(weights, original.info(name).dtype())));
+                    mask.add(name, e.getValue());
                 }
-            }
+            });
+            maskSha = mask.finish();
         }
-        ArtifactStore.Artifact maskArtifact = artifacts.put(MaskSets.encode(masks).toByteArray());
+        ArtifactStore.Artifact maskArtifact = artifacts.adopt(maskFile, maskSha);
         Files.writeString(roundDir.resolve("mask.artifact"), maskArtifact.id());
         if (roundMaskArtifacts.size() == roundIndex) {
             roundMaskArtifacts.add(maskArtifact.id());
         } else {
             roundMaskArtifacts.set(roundIndex, maskArtifact.id());
         }
-        votes = null;
+        int agents = voters.size();
+        voters.clear();
         Map<String, Double> agreement = new LinkedHashMap<>();
         for (AgentAgreement a : vote.agreement().agents()) {
             agreement.put(a.agentId(), a.disagreement());
@@ -272,10 +284,22 @@ public final class FedPrLlmMethod implements JobMethod {
         return summary;
     }
 
-    /** The global mask decided in a closed round. */
-    public Map<String, BitMask> roundMask(int roundIndex) throws IOException {
-        MaskSet set = MaskSet.parseFrom(artifacts.read(roundMaskArtifacts.get(roundIndex)));
-        return MaskSets.decode(set, weightsOfRound(roundIndex));
+    private List<SafetensorsWriter.Entry> entries(Checkpoint original, int roundIndex) {
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        for (String name : tensorsOfRound(roundIndex)) {
+            TensorInfo info = original.info(name);
+            entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
+        }
+        return entries;
+    }
+
+    /** The round's tensors grouped by decoder layer, in order. */
+    private List<Map<String, long[]>> layersOfRound(int roundIndex) {
+        Map<Integer, Map<String, long[]>> byLayer = new LinkedHashMap<>();
+        for (String name : tensorsOfRound(roundIndex)) {
+            byLayer.computeIfAbsent(PrunableTensors.layerIndex(name).orElseThrow(), k -> new LinkedHashMap<>()).put(name, shapes.get(name));
+        }
+        return List.copyOf(byLayer.values());
     }
 
     @Override
@@ -288,90 +312,35 @@ public final class FedPrLlmMethod implements JobMethod {
 
     @Override
     public Map<String, Object> finish(Path resultDir) throws IOException {
-        Path modelOut = resultDir.resolve("model");
-        Files.createDirectories(modelOut);
-        try (var files = Files.list(modelDir)) {
-            for (Path f : files.toList()) {
-                String n = f.getFileName().toString();
-                if (Files.isRegularFile(f) && !n.endsWith(".safetensors") && !n.equals("model.safetensors.index.json")) {
-                    Files.copy(f, modelOut.resolve(n), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+        List<Path> roundFiles = new ArrayList<>();
+        for (int r = 0; r < votingRounds(); r++) {
+            roundFiles.add(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("pruned.safetensors"));
         }
-        Map<String, SafetensorsFile> roundFiles = new LinkedHashMap<>();
-        Map<String, Object> perLayer = new TreeMap<>();
-        long pruned = 0;
-        long total = 0;
-        try (SafetensorsFile original = SafetensorsFile.open(weightsFile)) {
-            for (int r = 0; r < votingRounds(); r++) {
-                SafetensorsFile f = SafetensorsFile.open(jobDir.resolve("rounds").resolve(Integer.toString(r)).resolve("pruned.safetensors"));
-                for (String name : f.tensors().keySet()) {
-                    roundFiles.put(name, f);
-                }
-            }
-            try {
-                List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-                for (TensorInfo info : original.tensors().values()) {
-                    entries.add(new SafetensorsWriter.Entry(info.name(), info.dtype(), info.shape()));
-                }
-                try (SafetensorsWriter writer = SafetensorsWriter.create(modelOut.resolve("model.safetensors"), entries, original.metadata())) {
-                    for (TensorInfo info : original.tensors().values()) {
-                        SafetensorsFile source = roundFiles.getOrDefault(info.name(), original);
-                        writer.write(info.name(), source.bytes(info.name()));
-                    }
-                }
-                Map<String, BitMask> all = new LinkedHashMap<>();
-                for (int r = 0; r < votingRounds(); r++) {
-                    all.putAll(roundMask(r));
-                }
-                writeMaskFile(resultDir.resolve("global-mask.safetensors"), all);
-                for (Map.Entry<String, BitMask> e : all.entrySet()) {
-                    int layer = PrunableTensors.layerIndex(e.getKey()).orElseThrow();
-                    long[] acc = (long[]) perLayer.computeIfAbsent("layer " + layer, k -> new long[2]);
-                    acc[0] += e.getValue().cardinality();
-                    acc[1] += e.getValue().length();
-                    pruned += e.getValue().cardinality();
-                    total += e.getValue().length();
-                }
-            } finally {
-                for (SafetensorsFile f : new java.util.HashSet<>(roundFiles.values())) {
-                    f.close();
-                }
-            }
+        PrunedCheckpoint.write(modelDir, roundFiles, resultDir.resolve("model"));
+        Map<String, Long> lengths = new LinkedHashMap<>();
+        for (int r = 0; r < votingRounds(); r++) {
+            lengths.putAll(weightsOfRound(r));
         }
-        Map<String, Object> report = new LinkedHashMap<>();
+        Map<Integer, long[]> perLayer = new TreeMap<>();
+        long[] totals = new long[2];
+        try (RoundMasks masks = RoundMasks.open(artifacts, roundMaskArtifacts.subList(0, votingRounds()), lengths)) {
+            GlobalMaskFile.write(resultDir.resolve("global-mask.safetensors"), lengths, name -> {
+                BitMask mask = masks.mask(name);
+                long[] acc = perLayer.computeIfAbsent(PrunableTensors.layerIndex(name).orElseThrow(), k -> new long[2]);
+                acc[0] += mask.cardinality();
+                acc[1] += mask.length();
+                totals[0] += mask.cardinality();
+                totals[1] += mask.length();
+                return mask;
+            });
+        }
         Map<String, Double> layerSparsity = new LinkedHashMap<>();
-        perLayer.entrySet().stream()
-                .sorted(java.util.Comparator.comparingInt(e -> Integer.parseInt(e.getKey().substring(6))))
-                .forEach(e -> {
-                    long[] acc = (long[]) e.getValue();
-                    layerSparsity.put(e.getKey(), (double) acc[0] / acc[1]);
-                });
-        report.put("overallSparsity", total == 0 ? 0.0 : (double) pruned / total);
+        perLayer.forEach((layer, acc) -> layerSparsity.put("layer " + layer, (double) acc[0] / acc[1]));
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("overallSparsity", totals[1] == 0 ? 0.0 : (double) totals[0] / totals[1]);
         report.put("layerSparsity", layerSparsity);
-        report.put("prunedWeights", pruned);
-        report.put("prunableWeights", total);
+        report.put("prunedWeights", totals[0]);
+        report.put("prunableWeights", totals[1]);
         return report;
-    }
-
-    /**
-     * Writes masks as a safetensors file of U8 tensors, one per pruned tensor, holding the bit-packed
-     * prune mask (bit i of the row-major index is bit i%8 of byte i/8; 1 = pruned). The metadata
-     * records each tensor's shape and the bit order.
-     */
-    public static void writeMaskFile(Path file, Map<String, BitMask> masks) throws IOException {
-        Map<String, String> metadata = new LinkedHashMap<>();
-        metadata.put("format", "fedprune-prune-mask");
-        metadata.put("bit_order", "bit i of the row-major weight index is bit (i % 8) of byte (i / 8); 1 = pruned");
-        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-        for (Map.Entry<String, BitMask> e : masks.entrySet()) {
-            entries.add(new SafetensorsWriter.Entry(e.getKey(), DType.U8, new long[] {(e.getValue().length() + 7) / 8}));
-            metadata.put("weights." + e.getKey(), Long.toString(e.getValue().length()));
-        }
-        try (SafetensorsWriter writer = SafetensorsWriter.create(file, entries, metadata)) {
-            for (Map.Entry<String, BitMask> e : masks.entrySet()) {
-                writer.write(e.getKey(), ByteBuffer.wrap(e.getValue().toBytes()));
-            }
-        }
     }
 }

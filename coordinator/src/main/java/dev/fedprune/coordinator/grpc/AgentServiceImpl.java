@@ -63,7 +63,6 @@ import java.util.function.LongSupplier;
  */
 public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBase {
     static final int CHUNK_BYTES = 1 << 20;
-    private static final long MAX_UPLOAD_BYTES = Integer.MAX_VALUE - 64;
 
     private final AgentRegistry agents;
     private final RoundEngine engine;
@@ -329,7 +328,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                         + ", the upload says round " + header.getRoundIndex());
             }
             engine.checkAccepting(agent, header.getTaskId());
-            long limit = Math.min(MAX_UPLOAD_BYTES, engine.maxContributionBytes(task));
+            long limit = engine.maxContributionBytes(task);
             if (header.getTotalSizeBytes() <= 0 || header.getTotalSizeBytes() > limit) {
                 throw new InvalidUploadException("header.total_size_bytes", "must be in [1, " + limit + "] for this task, got " + header.getTotalSizeBytes());
             }
@@ -390,8 +389,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
                 throw new InvalidUploadException("last", "last chunk at " + upload.committedBytes() + " bytes of a declared " + upload.totalBytes());
             }
             Path staging = stagingFile(upload.agentId(), upload.id());
-            byte[] payload = Files.readAllBytes(staging);
-            String sha = Digests.sha256Hex(payload);
+            String sha = Digests.sha256Hex(staging);
             if (!sha.equals(chunk.getTotalSha256())) {
                 // The bytes on disk are not what the agent meant to send: drop them so a retry starts clean.
                 Files.deleteIfExists(staging);
@@ -406,7 +404,7 @@ public final class AgentServiceImpl extends AgentServiceGrpc.AgentServiceImplBas
             replayGuard.checkUnused(agent.id(), nonce, "header.nonce");
             UploadRecord done = new UploadRecord(upload.id(), upload.taskId(), upload.agentId(), upload.committedBytes(), upload.totalBytes(), "COMPLETE");
             // The nonce spent, the task folded and the upload complete are one commit; the receipt follows it.
-            engine.acceptContribution(agent, upload.taskId(), payload, sha, () -> {
+            engine.acceptContribution(agent, upload.taskId(), staging, sha, () -> {
                 replayGuard.consume(agent.id(), nonce, task.id(), clock.getAsLong(), "header.nonce");
                 store.saveUpload(done, clock.getAsLong());
             });

@@ -1,6 +1,6 @@
 package dev.fedprune.coordinator.round;
 
-import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.proto.v1.Task;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,11 +22,13 @@ public interface JobMethod {
     void openRound(int roundIndex);
 
     /**
-     * Validates and folds one agent's contribution, completely or not at all.
+     * Validates and folds one agent's contribution, completely or not at all. The contribution is on
+     * disk; a method whose contributions are small reads it whole ({@link ContributionFile#message()}),
+     * one whose contributions can be large (mask votes of a 7B model) reads it piecewise.
      *
      * @throws dev.fedprune.aggregation.InvalidContributionException naming the field at fault
      */
-    void fold(int roundIndex, String agentId, Contribution contribution);
+    void fold(int roundIndex, String agentId, ContributionFile contribution) throws IOException;
 
     /**
      * Aggregates the round and writes its artifacts; returns a summary for the round record. A method
@@ -37,7 +39,8 @@ public interface JobMethod {
 
     /** The contributions folded in a round, kept in the coordinator's artifact store. */
     interface StoredContributions {
-        Contribution load(String agentId) throws IOException;
+        /** The agent's stored contribution, verified against its SHA-256; the caller closes it. */
+        ContributionFile open(String agentId) throws IOException;
     }
 
     /** Reloads what earlier, closed rounds produced, after a coordinator restart. */
@@ -45,7 +48,8 @@ public interface JobMethod {
 
     /**
      * The most bytes a contribution to a task of this round can weigh, from what the task asks for: an
-     * upload that declares more is refused before a byte is stored. The default is the transport's limit.
+     * upload that declares more is refused before a byte is stored. The default is the most that can be
+     * parsed as one message, for methods that read contributions whole.
      */
     default long maxContributionBytes(int roundIndex) {
         return Integer.MAX_VALUE - 64;

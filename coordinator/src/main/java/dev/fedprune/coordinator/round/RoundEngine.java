@@ -2,14 +2,16 @@ package dev.fedprune.coordinator.round;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.fedprune.aggregation.InvalidContributionException;
+import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.DType;
+import dev.fedprune.aggregation.format.TensorInfo;
 import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.format.FormatException;
 import dev.fedprune.aggregation.format.ModelManifest;
 import dev.fedprune.aggregation.format.ModelManifests;
-import dev.fedprune.aggregation.format.SafetensorsFile;
 import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
+import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.artifact.CorruptArtifactException;
 import dev.fedprune.coordinator.error.NotFoundException;
 import dev.fedprune.coordinator.error.PermissionDeniedException;
@@ -156,19 +158,17 @@ public final class RoundEngine implements AutoCloseable {
         if (!Files.isDirectory(model)) {
             throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' is not a directory on the coordinator");
         }
-        for (String f : List.of(ModelManifests.CONFIG, ModelManifests.WEIGHTS)) {
-            if (!Files.isRegularFile(model.resolve(f))) {
-                throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' has no " + f);
-            }
+        if (!Files.isRegularFile(model.resolve(ModelManifests.CONFIG))) {
+            throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' has no " + ModelManifests.CONFIG);
         }
-        try (SafetensorsFile weights = SafetensorsFile.open(model.resolve(ModelManifests.WEIGHTS))) {
-            if (weights.tensors().keySet().stream().noneMatch(dev.fedprune.aggregation.model.PrunableTensors::isPrunable)) {
+        try (Checkpoint weights = Checkpoint.open(model)) {
+            if (weights.infos().stream().map(TensorInfo::name).noneMatch(dev.fedprune.aggregation.model.PrunableTensors::isPrunable)) {
                 throw new InvalidJobSpecException("model", "'" + spec.modelPath() + "' has no prunable tensors (model.layers.N.{self_attn,mlp}.*_proj.weight)");
             }
         } catch (FormatException e) {
             throw new InvalidJobSpecException("model", e.getMessage());
         } catch (IOException e) {
-            throw new InvalidJobSpecException("model", "cannot read " + model.resolve(ModelManifests.WEIGHTS) + ": " + e.getMessage());
+            throw new InvalidJobSpecException("model", "cannot read the weights of '" + spec.modelPath() + "': " + e.getMessage());
         }
     }
 
@@ -446,7 +446,7 @@ public final class RoundEngine implements AutoCloseable {
             }
         }
         Map<String, Object> summary = job.method.closeRound(job.round,
-                agentId -> Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(payloadOf.get(agentId)))));
+                agentId -> ContributionFile.open(artifacts.verifiedPath(ArtifactStore.idOf(payloadOf.get(agentId)))));
         namesForAgentIds(summary);
         Map<String, Object> quality = RoundQuality.summarize(
                 tasks.stream().filter(t -> t.state().equals("FOLDED")).map(t -> store.metrics(t.id())).toList(), job.round);
@@ -725,47 +725,47 @@ public final class RoundEngine implements AutoCloseable {
      * transaction as the task folded; when that transaction fails, the round in memory is folded
      * again from what is committed, so nothing is folded that the store does not have.
      */
-    public void acceptContribution(AgentRecord agent, String taskId, byte[] payload, String payloadSha256, Runnable withFold) throws IOException {
+    public void acceptContribution(AgentRecord agent, String taskId, Path staged, String payloadSha256, Runnable withFold) throws IOException {
         ActiveJob job = activeJobOf(taskOf(agent, taskId));
         synchronized (job) {
             // Read the task again under the job's lock: a concurrent upload for the same task may have folded it.
             TaskRecord task = taskOf(agent, taskId);
             checkOpen(job, task);
             long now = clock.getAsLong();
-            Contribution contribution;
-            try {
-                contribution = Contribution.parseFrom(payload);
-                UnknownFields.refuse("payload", contribution);
-                if (!contribution.getTaskId().equals(taskId)) {
-                    throw new InvalidContributionException("task_id", "payload is for task '" + contribution.getTaskId() + "', uploaded for '" + taskId + "'");
+            long size = Files.size(staged);
+            Contribution header;
+            try (ContributionFile contribution = ContributionFile.open(staged)) {
+                header = contribution.header();
+                if (!header.getTaskId().equals(taskId)) {
+                    throw new InvalidContributionException("task_id", "payload is for task '" + header.getTaskId() + "', uploaded for '" + taskId + "'");
                 }
-                if (contribution.hasPriorModelQuality()) {
-                    RoundQuality.check(contribution.getPriorModelQuality());
+                if (header.hasPriorModelQuality()) {
+                    RoundQuality.check(header.getPriorModelQuality());
                 }
                 long foldStarted = System.nanoTime();
                 job.method.fold(task.roundIndex(), agent.id(), contribution);
-                listener.contributionFolded(job.id, payload.length, System.nanoTime() - foldStarted);
+                listener.contributionFolded(job.id, size, System.nanoTime() - foldStarted);
             } catch (InvalidProtocolBufferException e) {
-                refuse(job, agent, taskId, now, payload, payloadSha256, "payload: not a Contribution message: " + e.getMessage(),
+                refuse(job, agent, taskId, now, size, payloadSha256, "payload: not a Contribution message: " + e.getMessage(),
                         "payload is not a Contribution message");
                 listener.contributionRefused(job.id, "payload");
                 throw new InvalidContributionException("payload", "not a Contribution message: " + e.getMessage());
             } catch (InvalidContributionException e) {
-                refuse(job, agent, taskId, now, payload, payloadSha256, e.getMessage(), e.getMessage());
+                refuse(job, agent, taskId, now, size, payloadSha256, e.getMessage(), e.getMessage());
                 listener.contributionRefused(job.id, e.field().replaceAll("\\[.*", ""));
                 throw e;
             }
-            // The bytes are in the store before the task is committed as folded; the agent's receipt follows the commit.
-            artifacts.put(payload);
+            // The bytes are in the store (forced to disk) before the task is committed as folded; the agent's receipt follows the commit.
+            artifacts.adopt(staged, payloadSha256);
             try {
                 store.inTransaction(() -> {
-                    store.finishTask(taskId, "FOLDED", now, payload.length, payloadSha256, contribution.getSampleCount(), null);
-                    if (contribution.hasPriorModelQuality()) {
-                        store.saveMetrics(taskId, RoundQuality.metrics(contribution.getPriorModelQuality()), now);
+                    store.finishTask(taskId, "FOLDED", now, size, payloadSha256, header.getSampleCount(), null);
+                    if (header.hasPriorModelQuality()) {
+                        store.saveMetrics(taskId, RoundQuality.metrics(header.getPriorModelQuality()), now);
                     }
                     withFold.run();
-                    event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + payload.length + " bytes, "
-                            + contribution.getSampleCount() + " samples)");
+                    event(job.id, "round " + (task.roundIndex() + 1) + ": folded " + agent.name() + " (" + size + " bytes, "
+                            + header.getSampleCount() + " samples)");
                 });
             } catch (RuntimeException e) {
                 refoldCommitted(job);
@@ -774,9 +774,9 @@ public final class RoundEngine implements AutoCloseable {
         }
     }
 
-    private void refuse(ActiveJob job, AgentRecord agent, String taskId, long now, byte[] payload, String payloadSha256, String error, String eventReason) {
+    private void refuse(ActiveJob job, AgentRecord agent, String taskId, long now, long size, String payloadSha256, String error, String eventReason) {
         store.inTransaction(() -> {
-            store.finishTask(taskId, "REFUSED", now, payload.length, payloadSha256, null, error);
+            store.finishTask(taskId, "REFUSED", now, size, payloadSha256, null, error);
             event(job.id, "refused contribution of " + agent.name() + ": " + eventReason);
         });
     }
@@ -843,14 +843,16 @@ public final class RoundEngine implements AutoCloseable {
         int refolded = 0;
         for (TaskRecord t : attemptTasks(job)) {
             if (t.state().equals("FOLDED")) {
-                Contribution c;
+                Path stored;
                 try {
-                    c = Contribution.parseFrom(artifacts.read(ArtifactStore.idOf(t.payloadSha256())));
+                    stored = artifacts.verifiedPath(ArtifactStore.idOf(t.payloadSha256()));
                 } catch (CorruptArtifactException e) {
                     reissueCorrupt(job, t, e);
                     continue;
                 }
-                job.method.fold(job.round, t.agentId(), c);
+                try (ContributionFile c = ContributionFile.open(stored)) {
+                    job.method.fold(job.round, t.agentId(), c);
+                }
                 refolded++;
             }
         }

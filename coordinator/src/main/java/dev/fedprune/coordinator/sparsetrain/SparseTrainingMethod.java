@@ -25,7 +25,8 @@ import dev.fedprune.aggregation.sparsetrain.PruneAndGrow;
 import dev.fedprune.aggregation.sparsetrain.RoundMode;
 import dev.fedprune.aggregation.sparsetrain.TopKGradientAggregator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
-import dev.fedprune.coordinator.fedprllm.FedPrLlmMethod;
+import dev.fedprune.coordinator.contribution.ContributionFile;
+import dev.fedprune.coordinator.fedprllm.GlobalMaskFile;
 import dev.fedprune.coordinator.fedprllm.MaskSets;
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpec;
@@ -368,6 +369,11 @@ public final class SparseTrainingMethod implements JobMethod {
     }
 
     @Override
+    public void fold(int roundIndex, String agentId, ContributionFile contribution) throws IOException {
+        fold(roundIndex, agentId, contribution.message());
+    }
+
+    /** Validates and folds a contribution already in memory. */
     public void fold(int roundIndex, String agentId, Contribution contribution) {
         switch (phase(roundIndex)) {
             case BN_STATISTICS -> foldBnStatistics(agentId, contribution);
@@ -780,7 +786,7 @@ public final class SparseTrainingMethod implements JobMethod {
             config.put("width", spec.width());
         }
         Files.writeString(modelOut.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config));
-        FedPrLlmMethod.writeMaskFile(resultDir.resolve("global-mask.safetensors"), pruneMasks(keep));
+        GlobalMaskFile.write(resultDir.resolve("global-mask.safetensors"), pruneMasks(keep));
 
         Map<String, Object> report = new LinkedHashMap<>();
         Map<String, Double> layerDensity = new LinkedHashMap<>();

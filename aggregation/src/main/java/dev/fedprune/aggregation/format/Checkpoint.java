@@ -1,9 +1,5 @@
-package dev.fedprune.agent.llm;
+package dev.fedprune.aggregation.format;
 
-import dev.fedprune.aggregation.format.DType;
-import dev.fedprune.aggregation.format.FormatException;
-import dev.fedprune.aggregation.format.SafetensorsFile;
-import dev.fedprune.aggregation.format.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -57,7 +53,7 @@ public final class Checkpoint implements AutoCloseable {
         } else if (Files.isRegularFile(index)) {
             files.addAll(shardsOf(modelDir, index));
         } else {
-            throw new InvalidModelException(modelDir + ": neither " + SINGLE + " nor " + INDEX + " is present");
+            throw new FormatException(modelDir + ": neither " + SINGLE + " nor " + INDEX + " is present");
         }
         List<Shard> shards = new ArrayList<>();
         Map<String, Located> tensors = new LinkedHashMap<>();
@@ -68,7 +64,7 @@ public final class Checkpoint implements AutoCloseable {
                 for (TensorInfo info : shard.header.tensors().values()) {
                     Located previous = tensors.put(info.name(), new Located(shard, info));
                     if (previous != null) {
-                        throw new InvalidModelException(f + ": tensor '" + info.name() + "' also appears in " + previous.shard.header.path());
+                        throw new FormatException(f + ": tensor '" + info.name() + "' also appears in " + previous.shard.header.path());
                     }
                 }
             }
@@ -77,36 +73,79 @@ public final class Checkpoint implements AutoCloseable {
                 s.header.close();
                 s.channel.close();
             }
-            if (e instanceof FormatException fe) {
-                throw new InvalidModelException(fe.getMessage(), fe);
-            }
             throw e;
         }
-        return new Checkpoint(modelDir, shards, Collections.unmodifiableMap(tensors));
+        Checkpoint checkpoint = new Checkpoint(modelDir, shards, Collections.unmodifiableMap(tensors));
+        if (!Files.isRegularFile(single)) {
+            try {
+                checkpoint.checkIndex(index);
+            } catch (IOException | RuntimeException e) {
+                checkpoint.close();
+                throw e;
+            }
+        }
+        return checkpoint;
+    }
+
+    /** Every tensor of the shards is in the index's weight_map, under the shard that holds it. */
+    private void checkIndex(Path index) throws IOException {
+        Map<String, String> weightMap = weightMap(index);
+        for (Map.Entry<String, Located> e : tensors.entrySet()) {
+            String listed = weightMap.get(e.getKey());
+            String actual = e.getValue().shard.header.path().getFileName().toString();
+            if (listed == null) {
+                throw new FormatException(index + ": weight_map has no entry for tensor '" + e.getKey() + "' of " + actual);
+            }
+            if (!listed.equals(actual)) {
+                throw new FormatException(index + ": weight_map." + e.getKey() + " names " + listed + " but the tensor is in " + actual);
+            }
+        }
+        for (Map.Entry<String, String> e : weightMap.entrySet()) {
+            if (!tensors.containsKey(e.getKey())) {
+                throw new FormatException(index + ": weight_map." + e.getKey() + " names " + e.getValue() + ", which has no such tensor");
+            }
+        }
     }
 
     private static List<Path> shardsOf(Path modelDir, Path index) throws IOException {
-        JsonNode root;
-        try {
-            root = JsonMapper.builder().build().readTree(Files.readString(index));
-        } catch (JacksonException e) {
-            throw new InvalidModelException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        JsonNode map = root == null ? null : root.get("weight_map");
-        if (map == null || !map.isObject() || map.isEmpty()) {
-            throw new InvalidModelException(index + ": missing field weight_map");
-        }
         List<Path> files = new ArrayList<>();
-        for (Map.Entry<String, JsonNode> e : map.properties()) {
-            Path shard = modelDir.resolve(e.getValue().asString());
+        for (Map.Entry<String, String> e : weightMap(index).entrySet()) {
+            String file = e.getValue();
+            if (file.contains("/") || file.contains("\\") || file.startsWith(".") || !file.endsWith(".safetensors")) {
+                throw new FormatException(index + ": weight_map." + e.getKey() + " must name a .safetensors file in the model directory, got '" + file + "'");
+            }
+            Path shard = modelDir.resolve(file);
             if (!Files.isRegularFile(shard)) {
-                throw new InvalidModelException(index + ": weight_map." + e.getKey() + " names missing shard " + shard.getFileName());
+                throw new FormatException(index + ": weight_map." + e.getKey() + " names missing shard " + shard.getFileName());
             }
             if (!files.contains(shard)) {
                 files.add(shard);
             }
         }
+        files.sort(java.util.Comparator.comparing(p -> p.getFileName().toString()));
         return files;
+    }
+
+    /** The index's tensor-to-shard map, in file order. */
+    public static Map<String, String> weightMap(Path index) throws IOException {
+        JsonNode root;
+        try {
+            root = JsonMapper.builder().build().readTree(Files.readString(index));
+        } catch (JacksonException e) {
+            throw new FormatException(index + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        JsonNode map = root == null ? null : root.get("weight_map");
+        if (map == null || !map.isObject() || map.isEmpty()) {
+            throw new FormatException(index + ": missing field weight_map (an object of tensor name to shard file)");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> e : map.properties()) {
+            if (!e.getValue().isString()) {
+                throw new FormatException(index + ": weight_map." + e.getKey() + " must be a file name, got " + e.getValue());
+            }
+            out.put(e.getKey(), e.getValue().asString());
+        }
+        return out;
     }
 
     private static Shard openShard(Path file) throws IOException {
@@ -119,6 +158,24 @@ public final class Checkpoint implements AutoCloseable {
 
     public Path dir() {
         return dir;
+    }
+
+    /** Whether the tensors come from an index and shards rather than one {@code model.safetensors}. */
+    public boolean sharded() {
+        return !Files.isRegularFile(dir.resolve(SINGLE));
+    }
+
+    /** A weights file of the checkpoint: its name, its tensors in file order and its header metadata. */
+    public record ShardFile(String fileName, List<TensorInfo> tensors, Map<String, String> metadata) {
+    }
+
+    /** The weights files in order (one for a single-file checkpoint). */
+    public List<ShardFile> files() {
+        List<ShardFile> out = new ArrayList<>();
+        for (Shard s : shards) {
+            out.add(new ShardFile(s.header.path().getFileName().toString(), List.copyOf(s.header.tensors().values()), s.header.metadata()));
+        }
+        return out;
     }
 
     public boolean has(String name) {
@@ -142,7 +199,7 @@ public final class Checkpoint implements AutoCloseable {
     private Located locate(String name) {
         Located l = tensors.get(name);
         if (l == null) {
-            throw new InvalidModelException(dir + ": tensor '" + name + "' is missing from the checkpoint");
+            throw new FormatException(dir + ": tensor '" + name + "' is missing from the checkpoint");
         }
         return l;
     }
@@ -152,7 +209,7 @@ public final class Checkpoint implements AutoCloseable {
         Located l = locate(name);
         long count = l.info.elementCount();
         if (count > Integer.MAX_VALUE - 8) {
-            throw new InvalidModelException(fileOf(name) + ": tensor '" + name + "' has " + count + " elements, more than one Java array holds");
+            throw new FormatException(fileOf(name) + ": tensor '" + name + "' has " + count + " elements, more than one Java array holds");
         }
         float[] out = new float[(int) count];
         readFloats(l, 0, out, 0, out.length);
@@ -182,7 +239,7 @@ public final class Checkpoint implements AutoCloseable {
             while (buffer.hasRemaining()) {
                 int r = l.shard.channel.read(buffer, position + buffer.position());
                 if (r < 0) {
-                    throw new InvalidModelException(l.shard.header.path() + ": unexpected end of file in tensor '" + l.info.name() + "'");
+                    throw new FormatException(l.shard.header.path() + ": unexpected end of file in tensor '" + l.info.name() + "'");
                 }
             }
             buffer.flip();
@@ -198,11 +255,47 @@ public final class Checkpoint implements AutoCloseable {
                         out[outOffset + done + i] = DType.bf16ToFloat(buffer.getShort());
                     }
                 }
-                default -> throw new InvalidModelException(l.shard.header.path() + ": tensor '" + l.info.name() + "' has dtype " + dtype + "; expected F32, F16 or BF16");
+                default -> throw new FormatException(l.shard.header.path() + ": tensor '" + l.info.name() + "' has dtype " + dtype + "; expected F32, F16 or BF16");
             }
             position += (long) n * width;
             done += n;
         }
+    }
+
+    /** A tensor's raw little-endian bytes, read into the heap (not mapped). */
+    public ByteBuffer readRaw(String name) throws IOException {
+        Located l = locate(name);
+        if (l.info.byteSize() > Integer.MAX_VALUE - 8) {
+            throw new FormatException(fileOf(name) + ": tensor '" + name + "' has " + l.info.byteSize() + " bytes, more than one buffer holds");
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) l.info.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        long position = l.shard.dataStart + l.info.dataBegin();
+        while (out.hasRemaining()) {
+            if (l.shard.channel.read(out, position + out.position()) < 0) {
+                throw new FormatException(fileOf(name) + ": unexpected end of file in tensor '" + name + "'");
+            }
+        }
+        return out.flip();
+    }
+
+    /** SHA-256 of a tensor's raw bytes, read through a 1 MiB buffer. */
+    public String sha256(String name) throws IOException {
+        Located l = locate(name);
+        java.security.MessageDigest digest = Digests.sha256();
+        ByteBuffer buffer = ByteBuffer.allocate(CHUNK_BYTES);
+        long position = l.shard.dataStart + l.info.dataBegin();
+        long end = position + l.info.byteSize();
+        while (position < end) {
+            buffer.clear().limit((int) Math.min(CHUNK_BYTES, end - position));
+            int n = l.shard.channel.read(buffer, position);
+            if (n < 0) {
+                throw new FormatException(fileOf(name) + ": unexpected end of file in tensor '" + name + "'");
+            }
+            buffer.flip();
+            digest.update(buffer);
+            position += n;
+        }
+        return Digests.hex(digest.digest());
     }
 
     /** Copies a tensor's raw bytes to a channel without holding it in memory. */

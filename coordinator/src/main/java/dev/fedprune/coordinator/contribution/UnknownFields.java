@@ -1,4 +1,4 @@
-package dev.fedprune.coordinator.round;
+package dev.fedprune.coordinator.contribution;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
