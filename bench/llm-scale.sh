@@ -90,7 +90,7 @@ if [ ! -f "$MODEL/config.json" ]; then   # config.json is written last, once eve
 elif [ ! -f "$DATA/calibration/agent-$(( AGENTS - 1 )).jsonl" ]; then
   "${generate[@]}" --data-only >/dev/null
 fi
-MODEL_BYTES=$(find "$MODEL" -maxdepth 1 -name '*.safetensors' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+MODEL_BYTES=$(find "$MODEL" -maxdepth 1 -name '*.safetensors' -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
 MODEL_FILES=$(find "$MODEL" -maxdepth 1 -name '*.safetensors' | wc -l)
 log "model $MODEL: $MODEL_FILES safetensors file(s), $MODEL_BYTES bytes"
 
