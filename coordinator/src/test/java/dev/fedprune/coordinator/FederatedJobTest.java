@@ -206,12 +206,12 @@ class FederatedJobTest {
         @Override
         public Map<String, BitMask> computeMasks(MaskRequest request, ProgressListener progress) throws java.io.IOException {
             Path noisy = Files.createTempDirectory("perturbed");
-            try (SafetensorsFile f = SafetensorsFile.open(request.modelDir().resolve("model.safetensors"))) {
+            try (dev.fedprune.aggregation.format.Checkpoint f = dev.fedprune.aggregation.format.Checkpoint.open(request.modelDir())) {
                 java.util.Random random = new java.util.Random(seed);
-                var entries = f.tensors().values().stream().map(t -> new dev.fedprune.aggregation.format.SafetensorsWriter.Entry(t.name(), t.dtype(), t.shape())).toList();
+                var entries = f.infos().stream().map(t -> new dev.fedprune.aggregation.format.SafetensorsWriter.Entry(t.name(), t.dtype(), t.shape())).toList();
                 try (var w = dev.fedprune.aggregation.format.SafetensorsWriter.create(noisy.resolve("model.safetensors"), entries, Map.of())) {
-                    for (TensorInfo t : f.tensors().values()) {
-                        float[] v = f.floats(t.name());
+                    for (TensorInfo t : f.infos()) {
+                        float[] v = f.readFloats(t.name());
                         for (int i = 0; i < v.length; i++) {
                             v[i] *= (float) (1 + 0.5 * random.nextGaussian());
                         }

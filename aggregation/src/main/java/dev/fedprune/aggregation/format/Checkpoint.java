@@ -298,6 +298,48 @@ public final class Checkpoint implements AutoCloseable {
         return Digests.hex(digest.digest());
     }
 
+    /**
+     * Reads one weights file once, start to end, and returns its SHA-256, putting the SHA-256 of each
+     * of its tensors' raw bytes into {@code tensorSha256}: a manifest of a 13 GB model costs one read.
+     */
+    public String digest(ShardFile file, Map<String, String> tensorSha256) throws IOException {
+        Shard shard = shards.stream().filter(s -> s.header.path().getFileName().toString().equals(file.fileName())).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException(file.fileName() + " is not a file of " + dir));
+        List<TensorInfo> byOffset = new ArrayList<>(shard.header.tensors().values());
+        byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::dataBegin));
+        java.security.MessageDigest whole = Digests.sha256();
+        ByteBuffer buffer = ByteBuffer.allocate(CHUNK_BYTES);
+        long position = 0;
+        for (TensorInfo info : byOffset) {
+            long begin = shard.dataStart + info.dataBegin();
+            position = feed(shard, buffer, position, begin, whole, null);
+            java.security.MessageDigest tensor = Digests.sha256();
+            position = feed(shard, buffer, begin, begin + info.byteSize(), whole, tensor);
+            tensorSha256.put(info.name(), Digests.hex(tensor.digest()));
+        }
+        feed(shard, buffer, position, shard.channel.size(), whole, null);
+        return Digests.hex(whole.digest());
+    }
+
+    private static long feed(Shard shard, ByteBuffer buffer, long from, long to, java.security.MessageDigest a,
+                             java.security.MessageDigest b) throws IOException {
+        long position = from;
+        while (position < to) {
+            buffer.clear().limit((int) Math.min(buffer.capacity(), to - position));
+            int n = shard.channel.read(buffer, position);
+            if (n < 0) {
+                throw new FormatException(shard.header.path() + ": unexpected end of file at byte " + position);
+            }
+            buffer.flip();
+            a.update(buffer.duplicate());
+            if (b != null) {
+                b.update(buffer);
+            }
+            position += n;
+        }
+        return Math.max(position, from);
+    }
+
     /** Copies a tensor's raw bytes to a channel without holding it in memory. */
     public void copyRaw(String name, WritableByteChannel target) throws IOException {
         Located l = locate(name);

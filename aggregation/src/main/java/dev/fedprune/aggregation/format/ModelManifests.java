@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -33,15 +35,18 @@ public final class ModelManifests {
         List<ModelManifest.ModelFile> files = new ArrayList<>();
         files.add(file(modelDir, CONFIG));
         try (Checkpoint checkpoint = Checkpoint.open(modelDir)) {
-            for (TensorInfo info : checkpoint.infos()) {
-                entries.add(new ModelManifest.TensorEntry(info.name(), info.dtype(), info.shape(), checkpoint.sha256(info.name()),
-                        PrunableTensors.isPrunable(info.name())));
-            }
             if (checkpoint.sharded()) {
                 files.add(file(modelDir, Checkpoint.INDEX));
             }
+            Map<String, String> tensorSha = new HashMap<>();
             for (Checkpoint.ShardFile shard : checkpoint.files()) {
-                files.add(file(modelDir, shard.fileName()));
+                // One read per file gives the file's digest and its tensors'.
+                String fileSha = checkpoint.digest(shard, tensorSha);
+                files.add(new ModelManifest.ModelFile(shard.fileName(), Files.size(modelDir.resolve(shard.fileName())), fileSha));
+            }
+            for (TensorInfo info : checkpoint.infos()) {
+                entries.add(new ModelManifest.TensorEntry(info.name(), info.dtype(), info.shape(), tensorSha.get(info.name()),
+                        PrunableTensors.isPrunable(info.name())));
             }
         }
         entries.sort(Comparator.comparing(ModelManifest.TensorEntry::name));

@@ -1,10 +1,11 @@
 package dev.fedprune.agent.cli;
 
+import ai.djl.Device;
 import dev.fedprune.agent.data.TokenDatasets;
 import dev.fedprune.agent.data.TokenSequence;
+import dev.fedprune.agent.engine.ComputeDevice;
 import dev.fedprune.agent.eval.Perplexity;
 import dev.fedprune.agent.llm.ConsoleProgress;
-import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import java.nio.file.Path;
@@ -35,7 +36,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0")
     long seed;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda")
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N; cuda needs a libtorch built with CUDA (PYTORCH_LIBRARY_PATH, PYTORCH_FLAVOR=cu128; checked at start)")
     String device;
 
     @Override
@@ -49,6 +51,8 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private int run() throws Exception {
+        // First: a device this process cannot compute on fails now, not after the model and the data are read.
+        Device compute = ComputeDevice.require(device, "--device");
         long start = System.nanoTime();
         try (LlamaModel llm = LlamaModel.open(model)) {
             LlamaConfig c = llm.config();
@@ -56,7 +60,7 @@ public final class EvalCommand implements Callable<Integer> {
             List<TokenSequence> windows = TokenDatasets.sample(TokenDatasets.load(data, c.vocabSize(), seqLen, model), samples, seed);
             Perplexity.Result r;
             try (ConsoleProgress progress = new ConsoleProgress(System.err)) {
-                r = Perplexity.evaluate(llm, windows, DecoderRuntime.device(device), progress);
+                r = Perplexity.evaluate(llm, windows, compute, progress);
             }
             System.out.printf(Locale.ROOT, "samples: %d, predicted tokens: %d, mean NLL: %.6f, time: %.2f s%n", r.samples(),
                     r.predictedTokens(), r.totalNll() / r.predictedTokens(), (System.nanoTime() - start) / 1e9);

@@ -1,9 +1,10 @@
 package dev.fedprune.agent.cli;
 
+import ai.djl.Device;
 import dev.fedprune.agent.data.TokenDatasets;
 import dev.fedprune.agent.data.TokenSequence;
+import dev.fedprune.agent.engine.ComputeDevice;
 import dev.fedprune.agent.llm.ConsoleProgress;
-import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
 import dev.fedprune.agent.llm.Projection;
@@ -65,7 +66,8 @@ public final class PruneCommand implements Callable<Integer> {
     @Option(names = "--damp", defaultValue = "0.01", description = "SparseGPT damping as a fraction of mean(diag H)")
     double damping;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda")
+    @Option(names = "--device", defaultValue = "cpu",
+            description = "cpu, cuda or cuda:N; cuda needs a libtorch built with CUDA (PYTORCH_LIBRARY_PATH, PYTORCH_FLAVOR=cu128; checked at start)")
     String device;
 
     @Option(names = "--out", required = true, description = "output model directory")
@@ -82,6 +84,8 @@ public final class PruneCommand implements Callable<Integer> {
     }
 
     private int run() throws Exception {
+        // First: a device this process cannot compute on fails now, not after the model and the data are read.
+        Device compute = ComputeDevice.require(device, "--device");
         LocalPruneMethod m = parseMethod(method);
         Sparsity target = target();
         PruneOptions options = new PruneOptions(m, target, variant, blockSize, damping);
@@ -122,7 +126,7 @@ public final class PruneCommand implements Callable<Integer> {
                                 result.seconds());
                     }
                 };
-                new SequentialPruner(DecoderRuntime.device(device)).run(llm, data, options, 0, c.layers() - 1, Map.of(), sink, progress);
+                new SequentialPruner(compute).run(llm, data, options, 0, c.layers() - 1, Map.of(), sink, progress);
             }
             System.out.printf(Locale.ROOT, "wrote %s in %.2f s%n", out, (System.nanoTime() - start) / 1e9);
             System.out.printf(Locale.ROOT, "sparsity: %.6f%n", (double) totals[0] / totals[1]);

@@ -7,10 +7,10 @@ import dev.fedprune.agent.config.Sourced;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.connection.InvalidProxySettingException;
 import dev.fedprune.agent.connection.ProxySettings;
+import dev.fedprune.agent.engine.ComputeDevice;
 import dev.fedprune.agent.engine.ComputeThreads;
 import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
-import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.task.AgentLoop;
@@ -58,7 +58,8 @@ public final class RunCommand implements Callable<Integer> {
     String evalData;
 
     @Option(names = "--device", paramLabel = "DEVICE",
-            description = "cpu (default), cuda or cuda:N: where pruners, evaluation and CNN training run; cuda needs DJL's CUDA natives.")
+            description = "cpu (default), cuda or cuda:N: where pruners, evaluation and CNN training run; cuda needs a libtorch built with CUDA"
+                    + " (PYTORCH_LIBRARY_PATH, PYTORCH_FLAVOR=cu128), checked at start.")
     String device;
 
     @Option(names = "--model", paramLabel = "DIR", description = "Local copy of the model; used when its tensors match the job's manifest.")
@@ -117,7 +118,14 @@ public final class RunCommand implements Callable<Integer> {
             log.info("compute threads limited to {} ({}): libtorch intra-op and inter-op threads, and the ForkJoin common pool", limit,
                     settings.threads().source());
         }
-        ai.djl.Device compute = DecoderRuntime.device(settings.device().value());
+        ai.djl.Device compute;
+        try {
+            // Before the enrollment and any connection: an agent that cannot compute on its device must not take tasks.
+            compute = ComputeDevice.require(settings.device().value(), settings.device().source());
+        } catch (IllegalArgumentException | ComputeDevice.UnavailableDeviceException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
         Sourced<Path> workdirSetting = settings.workdir();
         Path directory = workdirSetting.value();
         if (!AgentIdentity.existsIn(directory)) {

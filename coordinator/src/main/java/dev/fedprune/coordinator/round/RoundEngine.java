@@ -38,6 +38,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -340,10 +341,13 @@ public final class RoundEngine implements AutoCloseable {
             }
             wire.addTensors(e);
         }
+        Map<String, String> hashed = new HashMap<>();
+        job.manifest.files().forEach(f -> hashed.put(f.path(), f.sha256()));
         try (var files = Files.list(modelDir)) {
             for (Path f : files.sorted().toList()) {
                 if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
-                    String sha = Digests.sha256Hex(f);
+                    // The weights were hashed by the manifest; only the other files (tokenizer...) are read here.
+                    String sha = hashed.containsKey(f.getFileName().toString()) ? hashed.get(f.getFileName().toString()) : Digests.sha256Hex(f);
                     ArtifactStore.Artifact a = artifacts.register(f, sha);
                     wire.addFiles(ModelFile.newBuilder().setPath(f.getFileName().toString()).setSizeBytes(a.sizeBytes())
                             .setSha256(sha).setArtifactId(a.id()));
