@@ -253,6 +253,8 @@ jq -n --arg shape "$SHAPE" --arg model "$MODEL" --argjson modelBytes "$MODEL_BYT
     coordinatorPeakRssBytes: ([$p[] | select(.process == "coordinator") | .peakRssBytes] | max),
     agentPeakRssBytesMax: ([$p[] | select(.process != "coordinator") | .peakRssBytes] | max),
     checks: {
+      jobCompleted: ($j.state == "COMPLETED"),
+      everyProcessAliveAtEnd: ([$p[] | .aliveAtEnd] | all),
       coordinatorPeakRssAtMost2GB: (([$p[] | select(.process == "coordinator") | .peakRssBytes] | max) <= 2000000000),
       everyAgentPeakRssAtMost40PercentOfModel: ([$p[] | select(.process != "coordinator") | .peakRssBytes <= 0.4 * $modelBytes] | all)
     },
@@ -268,11 +270,11 @@ jq -n --arg shape "$SHAPE" --arg model "$MODEL" --argjson modelBytes "$MODEL_BYT
          "- job wall time: \(.jobWallSeconds) s, \(.rounds) round(s); \(.agents) agents, \(.agentThreads) thread(s) each; model downloads by agents: \(.agentModelDownloads)",
          "- load average before / after: \(.loadAverageBefore) / \(.loadAverageAfter); \(.machine.cores) cores, \(.machine.memory), commit \(.commit)",
          "",
-         "| process | Java options | peak RSS (MB) | share of model files | CPU s |",
-         "|---|---|---|---|---|",
-         (.processes[] | "| \(.process) | \(.javaOptions) | \(.peakRssBytes / 1e6 | floor) | \(.peakRssShareOfModelFiles) | \(.cpuSeconds) |"),
+         "| process | Java options | peak RSS (MB) | share of model files | CPU s | alive at end |",
+         "|---|---|---|---|---|---|",
+         (.processes[] | "| \(.process) | \(.javaOptions) | \(.peakRssBytes / 1e6 | floor) | \(.peakRssShareOfModelFiles) | \(.cpuSeconds) | \(.aliveAtEnd) |"),
          "",
-         "Checks: coordinator peak RSS <= 2 GB: \(.checks.coordinatorPeakRssAtMost2GB); every agent <= 40% of the model files: \(.checks.everyAgentPeakRssAtMost40PercentOfModel)"' "$RUN/result.json"
+         "Checks: job completed: \(.checks.jobCompleted); every process alive at the end: \(.checks.everyProcessAliveAtEnd); coordinator peak RSS <= 2 GB: \(.checks.coordinatorPeakRssAtMost2GB); every agent <= 40% of the model files: \(.checks.everyAgentPeakRssAtMost40PercentOfModel)"' "$RUN/result.json"
   echo
   echo '```'
   cat "$RUN/job.yaml"
