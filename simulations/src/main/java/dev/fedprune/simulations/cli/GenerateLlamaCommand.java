@@ -10,7 +10,10 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * Writes a random LLaMA checkpoint of a real model's shape (optionally as Hugging Face shards) and each
@@ -28,7 +31,7 @@ final class GenerateLlamaCommand implements Callable<Integer> {
                 case "tiny" -> tiny;
                 case "1b", "llama-3.2-1b", "llama32_1b" -> llama32_1b;
                 case "7b", "llama-2-7b", "llama2_7b" -> llama2_7b;
-                default -> throw new IllegalArgumentException("expected tiny, 1b (Llama-3.2-1B) or 7b (LLaMA-2-7B), got '" + name + "'");
+                default -> null;
             };
         }
 
@@ -49,6 +52,9 @@ final class GenerateLlamaCommand implements Callable<Integer> {
             };
         }
     }
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Model directory to write (config.json and safetensors).")
     Path out;
@@ -71,6 +77,9 @@ final class GenerateLlamaCommand implements Callable<Integer> {
             description = "Also write calibration/agent-N.jsonl and evaluation/agent-N.jsonl here (random token ids below the vocabulary).")
     Path data;
 
+    @Option(names = "--data-only", description = "Write only the data files (--data), for a model already generated with the same shape.")
+    boolean dataOnly;
+
     @Option(names = "--agents", defaultValue = "4", description = "Agents to write data files for (default: ${DEFAULT-VALUE}).")
     int agents;
 
@@ -86,10 +95,21 @@ final class GenerateLlamaCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         ShapeName name = ShapeName.parse(shapeName);
+        if (name == null) {
+            throw new ParameterException(spec.commandLine(), "--shape: expected tiny, 1b (Llama-3.2-1B) or 7b (LLaMA-2-7B), got '" + shapeName + "'");
+        }
         SyntheticLlama.Shape s = name.shape();
         if (layers != null) {
             s = new SyntheticLlama.Shape(layers, s.hidden(), s.intermediate(), s.heads(), s.kvHeads(), s.vocab(), s.maxPositions(),
                     s.tieEmbeddings(), s.dtype());
+        }
+        if (dataOnly) {
+            if (data == null) {
+                throw new ParameterException(spec.commandLine(), "--data-only needs --data DIR");
+            }
+            writeData(s.vocab());
+            System.out.println("data=" + data.toAbsolutePath().normalize());
+            return 0;
         }
         int shardCount = shards == null ? name.defaultShards() : shards;
         long bytes = s.tensors().stream().mapToLong(e -> e.byteSize()).sum();
