@@ -161,8 +161,14 @@ public final class VoteVector {
     /**
      * Adds {@code count} packed words of {@code src} (from {@code srcFrom}) into this vector's words
      * starting at {@code dstFrom}, with {@code carryIn} (0 or 1) entering bit 0 of the first word; returns
-     * the carry out of the last word, to pass to the next call when a stream is added in chunks. A carry
-     * leaves a word only where a field straddles the boundary. Bits past the last field are cleared.
+     * the carry out of the last word, to pass to the next call when a stream is added in chunks.
+     *
+     * <p>Per word: the low bits of every field are added with the top bit of each field masked off, so no
+     * carry crosses a field boundary inside the word, and the top bits are then set by XOR. A carry leaves
+     * a word only where a field straddles into the next word; it enters there below that field's top bit
+     * and stops at it (k <= 32 < 64), so it never reaches the next carry out. Hence each word's carry out
+     * depends on that word's inputs alone and is computed without branches. Bits past the last field are
+     * cleared.
      */
     long addWords(long[] src, int srcFrom, int dstFrom, int count, long carryIn) {
         int period = highBits.length;
@@ -173,12 +179,10 @@ public final class VoteVector {
             long x = words[dstFrom + j];
             long y = src[srcFrom + j];
             long a = x & ~h;
-            long s = a + (y & ~h);
-            long c1 = Long.compareUnsigned(s, a) < 0 ? 1 : 0;
-            long s2 = s + carry;
-            long c2 = carry != 0 && s2 == 0 ? 1 : 0;
-            carry = c1 | c2;
-            words[dstFrom + j] = s2 ^ ((x ^ y) & h);
+            long b = y & ~h;
+            long s = a + b;
+            words[dstFrom + j] = (s + carry) ^ ((x ^ y) & h);
+            carry = ((a & b) | ((a | b) & ~s)) >>> 63;
             if (++phase == period) {
                 phase = 0;
             }
@@ -187,7 +191,7 @@ public final class VoteVector {
         return carry;
     }
 
-    /** As {@link #addWords}, subtracting; returns the borrow out of the last word. */
+    /** As {@link #addWords}, subtracting; returns the borrow out of the last word (it too stops at the straddling field's top bit). */
     long subtractWords(long[] src, int srcFrom, int dstFrom, int count, long borrowIn) {
         int period = highBits.length;
         int phase = dstFrom % period;
@@ -199,11 +203,8 @@ public final class VoteVector {
             long a = x | h;
             long b = y & ~h;
             long d = a - b;
-            long b1 = Long.compareUnsigned(a, b) < 0 ? 1 : 0;
-            long d2 = d - borrow;
-            long b2 = borrow != 0 && d == 0 ? 1 : 0;
-            borrow = b1 | b2;
-            words[dstFrom + j] = d2 ^ ((x ^ ~y) & h);
+            words[dstFrom + j] = (d - borrow) ^ ((x ^ ~y) & h);
+            borrow = ((~a & b) | (~(a ^ b) & d)) >>> 63;
             if (++phase == period) {
                 phase = 0;
             }

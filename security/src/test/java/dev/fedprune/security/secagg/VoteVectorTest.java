@@ -125,6 +125,26 @@ class VoteVectorTest {
         assertArrayEquals(stream, MaskPrg.expand(seed, 100, 5).toBytes());
     }
 
+    @Test
+    void streamedMaskAddsLikeTheWholeMaskAcrossChunkBoundaries() throws Exception {
+        // 300,001 fields of 7 bits span several 8192-word keystream chunks, with fields straddling words
+        int n = 300_001;
+        byte[] seed = new byte[32];
+        seed[5] = 9;
+        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance("AES/CTR/NoPadding");
+        c.init(javax.crypto.Cipher.ENCRYPT_MODE, new javax.crypto.spec.SecretKeySpec(seed, "AES"), new javax.crypto.spec.IvParameterSpec(new byte[16]));
+        byte[] stream = c.doFinal(new byte[(n * 7 + 7) / 8]);
+        stream[stream.length - 1] &= (byte) ((1 << (n * 7 % 8)) - 1);
+        VoteVector whole = VoteVector.fromBytes(stream, n, 7);
+        VoteVector base = fromValues(new SplittableRandom(4).longs(n, 0, 128).toArray(), 7);
+
+        VoteVector streamed = base.copy();
+        MaskPrg.addTo(streamed, seed);
+        assertEquals(base.copy().add(whole), streamed);
+        MaskPrg.subtractFrom(streamed, seed);
+        assertEquals(base, streamed);
+    }
+
     static VoteVector fromValues(long[] values, int k) {
         VoteVector v = VoteVector.zeros(values.length, k);
         // build by adding unit vectors scaled through repeated doubling would be slow; write the bit stream directly
