@@ -50,19 +50,50 @@ public final class VoteVector {
         if (maskBits.length != (length + 63) >>> 6) {
             throw new IllegalArgumentException("a mask of " + length + " weights has " + ((length + 63) >>> 6) + " words, not " + maskBits.length);
         }
+        if ((length & 63) != 0 && maskBits[maskBits.length - 1] >>> (length & 63) != 0) {
+            throw new IllegalArgumentException("mask has bits set beyond its " + length + " weights");
+        }
+        if (fieldBits <= 8) {
+            v.depositBytes(maskBits);
+            return v;
+        }
         for (int w = 0; w < maskBits.length; w++) {
             long bits = maskBits[w];
             while (bits != 0) {
-                long i = ((long) w << 6) + Long.numberOfTrailingZeros(bits);
-                if (i >= length) {
-                    throw new IllegalArgumentException("mask has bit " + i + " set beyond its " + length + " weights");
-                }
-                long offset = i * fieldBits;
+                long offset = (((long) w << 6) + Long.numberOfTrailingZeros(bits)) * fieldBits;
                 v.words[(int) (offset >>> 6)] |= 1L << (offset & 63);
                 bits &= bits - 1;
             }
         }
         return v;
+    }
+
+    /** Spreads the mask a byte (8 weights, 8k <= 64 output bits) at a time through a 256-entry table. */
+    private void depositBytes(long[] maskBits) {
+        long[] spread = new long[256];
+        for (int b = 1; b < 256; b++) {
+            for (int t = 0; t < 8; t++) {
+                if ((b >>> t & 1) != 0) {
+                    spread[b] |= 1L << (t * fieldBits);
+                }
+            }
+        }
+        long bitsPerByte = 8L * fieldBits;
+        for (int w = 0; w < maskBits.length; w++) {
+            long word = maskBits[w];
+            for (int q = 0; word != 0; q++, word >>>= 8) {
+                int value = (int) (word & 0xFF);
+                if (value != 0) {
+                    long offset = ((long) w * 8 + q) * bitsPerByte;
+                    int i = (int) (offset >>> 6);
+                    int shift = (int) (offset & 63);
+                    words[i] |= spread[value] << shift;
+                    if (shift != 0 && shift + bitsPerByte > 64) {
+                        words[i + 1] |= spread[value] >>> (64 - shift);
+                    }
+                }
+            }
+        }
     }
 
     /** Reads the packed little-endian bit stream written by {@link #toBytes}. */

@@ -73,6 +73,24 @@ class VoteVectorTest {
     }
 
     @Test
+    void fromMaskSetsExactlyTheVotedFieldsForEveryWidth() {
+        SplittableRandom random = new SplittableRandom(8);
+        for (int k = 1; k <= VoteVector.MAX_FIELD_BITS; k++) {
+            int n = 1000 + k;
+            long[] mask = new long[(n + 63) / 64];
+            for (int i = 0; i < n; i++) {
+                if (random.nextInt(3) == 0) {
+                    mask[i >>> 6] |= 1L << i;
+                }
+            }
+            VoteVector v = VoteVector.fromMask(mask, n, k);
+            for (int i = 0; i < n; i++) {
+                assertEquals(mask[i >>> 6] >>> i & 1, v.get(i), "k=" + k + " i=" + i);
+            }
+        }
+    }
+
+    @Test
     void bytesRoundTripAndRejectWrongLengthOrPadding() {
         long[] values = new SplittableRandom(1).longs(77, 0, 32).toArray();
         VoteVector v = fromValues(values, 5);
