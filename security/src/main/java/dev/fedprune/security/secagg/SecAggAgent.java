@@ -27,6 +27,7 @@ public final class SecAggAgent {
     private final Map<Integer, KeyAdvertisement> neighbourKeys = new TreeMap<>();
     /** owner index -> {share of owner's self-mask seed, share of owner's mask private key}. */
     private final Map<Integer, SeedShare[]> heldShares = new TreeMap<>();
+    private boolean shared;
     private boolean revealed;
 
     public SecAggAgent(SecAggRound round, int self, SecureRandom random) {
@@ -53,6 +54,10 @@ public final class SecAggAgent {
      * neighbour. Neighbours without an advertisement are left out (they dropped before phase 2).
      */
     public List<ShareEnvelope> shareSecrets(Map<Integer, KeyAdvertisement> advertisements, Map<Integer, PublicKey> identityKeys, SecureRandom random) {
+        if (shared) {
+            throw new IllegalStateException("agent " + round.agentId(self) + " already shared its secrets for round " + round.roundIndex());
+        }
+        shared = true;
         int[] neighbours = round.graph().neighbours(self);
         for (int v : neighbours) {
             KeyAdvertisement ad = advertisements.get(v);
@@ -63,7 +68,11 @@ public final class SecAggAgent {
                 throw new InvalidSecurityInputException("key advertisement of " + round.agentId(v),
                         "is for " + ad.agentId() + " in round " + ad.roundIndex());
             }
-            ad.verify(round.jobId(), identityKeys.get(v));
+            PublicKey identity = identityKeys.get(v);
+            if (identity == null) {
+                throw new InvalidSecurityInputException("key advertisement of " + round.agentId(v), "comes with no identity key to verify it");
+            }
+            ad.verify(round.jobId(), identity);
             neighbourKeys.put(v, ad);
         }
         if (neighbourKeys.size() < round.threshold()) {

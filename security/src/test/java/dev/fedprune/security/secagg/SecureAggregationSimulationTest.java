@@ -166,6 +166,26 @@ class SecureAggregationSimulationTest {
     }
 
     @Test
+    void agentRefusesKeysTheRelaySubstituted() {
+        List<String> ids = IntStream.range(0, AGENTS).mapToObj(i -> "agent-" + i).toList();
+        SecAggRound round = SecAggRound.of("job-secagg", 1, ids, NeighbourGraph.harary(AGENTS, DEGREE, new byte[32]), THRESHOLD, WEIGHTS);
+        Map<Integer, PublicKey> identities = new HashMap<>();
+        Map<Integer, KeyAdvertisement> ads = new HashMap<>();
+        for (int i = 0; i < AGENTS; i++) {
+            KeyPair identity = KeyPairs.generate();
+            identities.put(i, identity.getPublic());
+            ads.put(i, new SecAggAgent(round, i, random).advertise(identity.getPrivate()));
+        }
+        int victim = round.graph().neighbours(0)[0];
+        KeyAdvertisement real = ads.get(victim);
+        // the coordinator swaps in a mask key of its own, keeping the agent's signature
+        ads.put(victim, new KeyAdvertisement(real.agentId(), real.roundIndex(), real.sharePublicKey(), X25519Keys.generate(random).publicKey(), real.signature()));
+        SecAggAgent agent0 = new SecAggAgent(round, 0, random);
+        var e = assertThrows(dev.fedprune.security.SignatureRejectedException.class, () -> agent0.shareSecrets(ads, identities, random));
+        assertTrue(e.getMessage().contains("agent-" + victim), e.getMessage());
+    }
+
+    @Test
     void agentRefusesAnEnvelopeSealedForAnotherAgent() {
         Simulation sim = maskAll(16);
         // an envelope re-addressed by the relay does not decrypt (indices are authenticated, keys are per pair)
