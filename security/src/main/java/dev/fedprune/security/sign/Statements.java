@@ -13,6 +13,7 @@ public final class Statements {
     static final String CONTRIBUTION = "fedprune.v1/contribution";
     static final String TASK = "fedprune.v1/task";
     static final String ARTIFACT = "fedprune.v1/artifact";
+    static final String SECAGG_KEYS = "fedprune.v1/secagg-keys";
 
     private Statements() {
     }
@@ -31,6 +32,14 @@ public final class Statements {
     /** What the coordinator signs for an artifact it serves: its id, size and digest. */
     public static byte[] artifact(String artifactId, long sizeBytes, String sha256) {
         return new Encoder(ARTIFACT).string(artifactId).integer(sizeBytes).string(sha256).bytes();
+    }
+
+    /**
+     * What an agent signs to advertise its secure-aggregation public keys for one round, so that the
+     * coordinator can relay them and peers know they came from that agent and no other round.
+     */
+    public static byte[] secAggKeys(String jobId, int roundIndex, String agentId, byte[] sharePublicKey, byte[] maskPublicKey) {
+        return new Encoder(SECAGG_KEYS).string(jobId).integer(roundIndex).string(agentId).blob(sharePublicKey).blob(maskPublicKey).bytes();
     }
 
     private static final class Encoder {
