@@ -3,6 +3,8 @@ package dev.fedprune.agent.task;
 import com.google.protobuf.ByteString;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.EngineSelfCheck;
+import dev.fedprune.agent.iterative.JobStates;
+import dev.fedprune.agent.iterative.JobStatesDirectory;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.prune.LlmMaskEngine;
 import dev.fedprune.agent.train.SparseTrainingWorker;
@@ -91,6 +93,8 @@ public final class AgentLoop {
     private final AtomicBoolean stopped = new AtomicBoolean();
     private final AtomicReference<String> currentTask = new AtomicReference<>();
     private final SparseTrainingWorker training;
+    /** Calibration states kept between the rounds of an iterative job (work directory's calibration-states/). */
+    private final JobStatesDirectory keptStates;
     private final Set<String> refusedTasks = new HashSet<>();
     /** Tasks the coordinator's heartbeat answer called off: their work stops and nothing of them is uploaded. */
     private final Set<String> cancelledTasks = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -118,6 +122,7 @@ public final class AgentLoop {
         this.options = options;
         this.training = new SparseTrainingWorker(client, options.name(), options.data(), models.directory().resolve("training"),
                 trainingDevice);
+        this.keptStates = new JobStatesDirectory(models.directory().resolve("calibration-states"));
     }
 
     public void stop() {
@@ -138,6 +143,8 @@ public final class AgentLoop {
         heartbeats.scheduleWithFixedDelay(this::heartbeat, options.heartbeatSeconds(), options.heartbeatSeconds(), TimeUnit.SECONDS);
         long idleSince = System.currentTimeMillis();
         boolean sawJob = false;
+        // States kept by an earlier run may be of a job that ended meanwhile, and of another engine build.
+        keptStates.clear("left by an earlier run of this agent");
         try {
             while (!stopped.get()) {
                 PullTaskResponse response;
@@ -182,7 +189,10 @@ public final class AgentLoop {
                 if (response.getActiveJobs() > 0) {
                     sawJob = true;
                     idleSince = System.currentTimeMillis();
-                } else if (options.exitWhenIdle()
+                } else {
+                    keptStates.clear("the coordinator has no unfinished job");
+                }
+                if (response.getActiveJobs() == 0 && options.exitWhenIdle()
                         && (sawJob || System.currentTimeMillis() - idleSince > options.idleGraceMillis())) {
                     log.info("{}: no unfinished jobs on the coordinator; exiting after {} task(s)", options.name(), tasksDone);
                     return;
@@ -258,6 +268,7 @@ public final class AgentLoop {
     private boolean runTask(Task task) {
         currentTask.set(task.getTaskId());
         try {
+            JobStates kept = keepStatesFor(task);
             if (task.hasTraining()) {
                 runTrainingTask(task);
                 return true;
@@ -294,7 +305,7 @@ public final class AgentLoop {
             MaskRequest request = new MaskRequest(modelDir, options.data().tokensFor(task.getJobId()), method, spec.getSparsityRatio(),
                     spec.getLocalComparisonGroup() != dev.fedprune.proto.v1.ComparisonGroup.COMPARISON_GROUP_LAYER,
                     spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
-                    spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
+                    spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior, kept);
             log.info("{}: task {} round {}: {} masks for {} tensors", options.name(), task.getTaskId(), task.getRoundIndex() + 1,
                     method.name().toLowerCase(), spec.getTensorNamesCount());
             Map<String, BitMask> masks = engine.computeMasks(request, LoggedProgress.steps(options.name() + ": task " + task.getTaskId() + " "));
@@ -350,6 +361,19 @@ public final class AgentLoop {
         } finally {
             currentTask.set(null);
         }
+    }
+
+    /**
+     * Where this task keeps calibration states, or null. No message says that a job has ended: what an agent
+     * is handed next says it, so any task but a round of the iterative job whose states are kept drops them
+     * (so do an evaluation task of that job, and the round of its last layer, see LayerInputCache).
+     */
+    private JobStates keepStatesFor(Task task) {
+        if (task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE) {
+            return keptStates.retainOnly(task.getJobId(), task.getModel().getModelId());
+        }
+        keptStates.clear("this agent now works on a task of another kind or job");
+        return null;
     }
 
     /**
