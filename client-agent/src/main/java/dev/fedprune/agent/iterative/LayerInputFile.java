@@ -17,7 +17,8 @@ import java.util.Arrays;
  * {@code "FPLI"}, version (int32 = 1), the {@link LayerInputKey#digest() key digest} (32 bytes), hidden size
  * (int32), sequence count n (int32), n token counts (int32), the float32 states sequence by sequence
  * ({@code [tokens, hidden]} row-major), and last the SHA-256 of every byte before it. A file is used only
- * when its size, key and checksum all agree; float32 written and read back is bit-exact.
+ * when its size, key and checksum all agree (so a torn write needs no fsync to be caught); float32 written
+ * and read back is bit-exact.
  */
 final class LayerInputFile {
     private static final int MAGIC = 0x494c5046; // "FPLI" read little-endian
@@ -45,7 +46,6 @@ final class LayerInputFile {
                 writeHashed(out, md, data);
             }
             writeFully(out, ByteBuffer.wrap(md.digest()));
-            out.force(false);
         }
     }
 
@@ -89,13 +89,17 @@ final class LayerInputFile {
                 readHashed(in, md, values.length * Float.BYTES).asFloatBuffer().get(values);
                 return values;
             });
-            ByteBuffer stored = ByteBuffer.allocate(DIGEST_BYTES);
-            readFully(in, stored);
-            if (!MessageDigest.isEqual(stored.array(), md.digest())) {
+            try {
+                ByteBuffer stored = ByteBuffer.allocate(DIGEST_BYTES);
+                readFully(in, stored);
+                if (!MessageDigest.isEqual(stored.array(), md.digest())) {
+                    throw new InvalidLayerInputFileException(file, "checksum mismatch (the file was corrupted)");
+                }
+                return states;
+            } catch (IOException | RuntimeException e) {
                 states.close();
-                throw new InvalidLayerInputFileException(file, "checksum mismatch (the file was corrupted)");
+                throw e;
             }
-            return states;
         }
     }
 

@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * For each pruned layer: observe the inputs of all seven matrices with the unpruned layer, compute all
  * masks (and SparseGPT's updated weights), apply them, and run the pruned layer to produce the inputs of
  * the next one. Layers before {@code firstPrunedLayer} (FedPrLLM iterative mode) get the given global
- * masks instead of local pruning.
+ * masks instead of local pruning, and are skipped up to where {@link KeptStates} resumes.
  */
 public final class SequentialPruner {
     private static final Logger LOG = LoggerFactory.getLogger(SequentialPruner.class);
