@@ -34,10 +34,12 @@ import picocli.CommandLine.Option;
 /**
  * Benchmarks of the LLM runtime and pruners, each against the obvious implementation in the same run:
  * {@code generate} writes a random LLaMA-shaped model and calibration file; {@code wanda-mask},
- * {@code sparsegpt} and {@code throughput} time the optimized code and the baseline and print the ratio.
+ * {@code sparsegpt} and {@code throughput} time the optimized code and the baseline and print the ratio;
+ * {@code iterative} times the rounds of an iterative job with and without calibration states kept.
  */
 @Command(name = "llm-bench", mixinStandardHelpOptions = true,
-        subcommands = {LlmBench.Generate.class, LlmBench.WandaMask.class, LlmBench.SparseGptBench.class, LlmBench.Throughput.class})
+        subcommands = {LlmBench.Generate.class, LlmBench.WandaMask.class, LlmBench.SparseGptBench.class, LlmBench.Throughput.class,
+                IterativeBench.class})
 public final class LlmBench {
 
     public static void main(String[] args) {

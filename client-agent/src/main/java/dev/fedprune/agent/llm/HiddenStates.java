@@ -28,23 +28,48 @@ public final class HiddenStates implements AutoCloseable {
         int hidden = model.config().hiddenSize();
         int[] unique = sequences.stream().flatMapToInt(Arrays::stream).distinct().sorted().toArray();
         float[] rows = model.embed(unique);
+        return load(runtime, sequences.size(), s -> {
+            int[] ids = sequences.get(s);
+            float[] values = new float[ids.length * hidden];
+            for (int t = 0; t < ids.length; t++) {
+                int row = Arrays.binarySearch(unique, ids[t]);
+                System.arraycopy(rows, row * hidden, values, t * hidden, hidden);
+            }
+            return values;
+        });
+    }
+
+    /** Supplies the {@code [tokens * hidden]} float32 values of one sequence, row-major. */
+    @FunctionalInterface
+    public interface SequenceValues {
+        float[] values(int sequence) throws IOException;
+    }
+
+    /**
+     * States from given values, one sequence at a time (at most one sequence on the heap): the embeddings,
+     * or states kept on disk between iterative rounds. Nothing stays allocated if a sequence fails.
+     */
+    public static HiddenStates load(DecoderRuntime runtime, int sequences, SequenceValues source) throws IOException {
+        int hidden = runtime.config().hiddenSize();
         NDManager manager = runtime.manager().newSubManager();
-        NDArray[] states = new NDArray[sequences.size()];
+        NDArray[] states = new NDArray[sequences];
         try {
             for (int s = 0; s < states.length; s++) {
-                int[] ids = sequences.get(s);
-                float[] values = new float[ids.length * hidden];
-                for (int t = 0; t < ids.length; t++) {
-                    int row = Arrays.binarySearch(unique, ids[t]);
-                    System.arraycopy(rows, row * hidden, values, t * hidden, hidden);
+                float[] values = source.values(s);
+                if (values.length % hidden != 0) {
+                    throw new IllegalArgumentException("sequence " + s + " has " + values.length + " values, not a multiple of hidden_size " + hidden);
                 }
-                states[s] = runtime.toEngine(manager, values, new Shape(ids.length, hidden));
+                states[s] = runtime.toEngine(manager, values, new Shape(values.length / hidden, hidden));
             }
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             manager.close();
             throw e;
         }
         return new HiddenStates(runtime, manager, states);
+    }
+
+    public int hiddenSize() {
+        return runtime.config().hiddenSize();
     }
 
     public int size() {
@@ -53,6 +78,11 @@ public final class HiddenStates implements AutoCloseable {
 
     public NDArray get(int sequence) {
         return states[sequence];
+    }
+
+    /** A copy of one sequence's states on the heap, {@code [tokens * hidden]} row-major. */
+    public float[] values(int sequence) {
+        return states[sequence].toFloatArray();
     }
 
     /** Runs every sequence through the layer and keeps the outputs as the new states. */

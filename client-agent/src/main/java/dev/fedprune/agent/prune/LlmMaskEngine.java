@@ -3,6 +3,10 @@ package dev.fedprune.agent.prune;
 import ai.djl.Device;
 import dev.fedprune.agent.data.TokenDatasets;
 import dev.fedprune.agent.data.TokenSequence;
+import dev.fedprune.agent.iterative.JobStates;
+import dev.fedprune.agent.iterative.KeptStates;
+import dev.fedprune.agent.iterative.LayerInputCache;
+import dev.fedprune.agent.iterative.LayerInputKey;
 import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.LlamaConfig;
 import dev.fedprune.agent.llm.LlamaModel;
@@ -11,6 +15,7 @@ import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.proto.v1.PruneMethod;
 import java.io.IOException;
@@ -28,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * agent's calibration file through the layer-streaming {@link SequentialPruner}. One-shot requests
  * ({@code layerIndex = -1}) prune every layer up to the last requested tensor sequentially with the
  * agent's own masks; iterative requests apply the given global masks to earlier layers and mask only
- * {@code layerIndex}. Every input is checked before any long work starts.
+ * {@code layerIndex}, resuming from the calibration states a previous round of the job kept when the
+ * request says where they are. Every input is checked before any long work starts.
  */
 public final class LlmMaskEngine implements MaskEngine {
     private static final Logger LOG = LoggerFactory.getLogger(LlmMaskEngine.class);
@@ -78,7 +84,8 @@ public final class LlmMaskEngine implements MaskEngine {
             LOG.info("computing {} masks ({}) for {} tensors of layers {}..{} on {} calibration samples",
                     PruneMethods.word(request.method()), options.sparsity().describe(), wanted.size(), first, last, calibration.size());
             Map<String, BitMask> out = new LinkedHashMap<>();
-            new SequentialPruner(device).run(model, calibration, options, first, last, request.priorMasks(), result -> {
+            KeptStates kept = keptStates(request, c, options, calibration);
+            new SequentialPruner(device).run(model, calibration, options, first, last, request.priorMasks(), kept, result -> {
                 for (Map.Entry<Projection, BitMask> e : result.masks().entrySet()) {
                     String name = e.getKey().weightName(result.layer());
                     if (wanted.contains(name)) {
@@ -141,8 +148,27 @@ public final class LlmMaskEngine implements MaskEngine {
         if (r.calibrationSamples() < 0 || r.sequenceLength() < 0) {
             throw new IllegalArgumentException("calibrationSamples and sequenceLength must be >= 0");
         }
-        int seqLen = r.sequenceLength() == 0 ? c.maxPositions() : Math.min(r.sequenceLength(), c.maxPositions());
-        List<TokenSequence> all = TokenDatasets.load(r.calibrationFile(), c.vocabSize(), seqLen, r.modelDir());
+        List<TokenSequence> all = TokenDatasets.load(r.calibrationFile(), c.vocabSize(), sequenceLength(r, c), r.modelDir());
         return TokenDatasets.sample(all, r.calibrationSamples(), r.seed());
+    }
+
+    private static int sequenceLength(MaskRequest r, LlamaConfig c) {
+        return r.sequenceLength() == 0 ? c.maxPositions() : Math.min(r.sequenceLength(), c.maxPositions());
+    }
+
+    /**
+     * An iterative round with calibration data keeps its job's states where the request says, under a key
+     * of everything they depend on; everything else keeps nothing.
+     */
+    private KeptStates keptStates(MaskRequest r, LlamaConfig c, PruneOptions options, List<TokenSequence> calibration) throws IOException {
+        JobStates job = r.keptStates();
+        if (job == null || r.layerIndex() < 0 || !options.needsData()) {
+            return KeptStates.NONE;
+        }
+        String[] priorDigests = LayerInputKey.priorMaskDigests(r.priorMasks(), r.layerIndex());
+        LayerInputKey key = new LayerInputKey(job.jobId(), job.modelId(), Digests.sha256Hex(r.calibrationFile()),
+                LayerInputKey.tokenIdsSha256(calibration.stream().map(TokenSequence::ids).toList()), r.calibrationSamples(),
+                sequenceLength(r, c), r.seed(), device.toString(), r.layerIndex(), priorDigests[r.layerIndex()]);
+        return new LayerInputCache(job.directory(), key, priorDigests, c.layers());
     }
 }

@@ -61,7 +61,8 @@ public final class MaskVoteHandler implements TaskHandler {
         MaskRequest request = new MaskRequest(modelDir, tokens, method, spec.getSparsityRatio(),
                 spec.getLocalComparisonGroup() != ComparisonGroup.COMPARISON_GROUP_LAYER,
                 spec.getPattern().getN(), spec.getPattern().getM(), spec.getCalibrationSamples(), spec.getSequenceLength(),
-                spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior);
+                spec.getSeed(), spec.getTensorNamesList(), iterative ? spec.getLayerIndex() : -1, prior,
+                iterative ? context.jobStates() : null);
         log.info("{}: task {} round {}: {} masks for {} tensors", context.agentName(), task.getTaskId(), task.getRoundIndex() + 1,
                 PruneMethods.word(method), spec.getTensorNamesCount());
         Map<String, BitMask> masks = engine.computeMasks(request, context.progress());

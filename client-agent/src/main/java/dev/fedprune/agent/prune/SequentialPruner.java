@@ -2,6 +2,7 @@ package dev.fedprune.agent.prune;
 
 import ai.djl.Device;
 import dev.fedprune.agent.data.TokenSequence;
+import dev.fedprune.agent.iterative.KeptStates;
 import dev.fedprune.agent.llm.ActivationObserver;
 import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.DeviceLayer;
@@ -26,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * For each pruned layer: observe the inputs of all seven matrices with the unpruned layer, compute all
  * masks (and SparseGPT's updated weights), apply them, and run the pruned layer to produce the inputs of
  * the next one. Layers before {@code firstPrunedLayer} (FedPrLLM iterative mode) get the given global
- * masks instead of local pruning.
+ * masks instead of local pruning, and are skipped up to where {@link KeptStates} resumes.
  */
 public final class SequentialPruner {
     private static final Logger LOG = LoggerFactory.getLogger(SequentialPruner.class);
@@ -67,6 +68,16 @@ public final class SequentialPruner {
      */
     public void run(LlamaModel model, List<TokenSequence> calibration, PruneOptions options, int firstPrunedLayer, int lastLayer,
                     Map<String, BitMask> priorMasks, LayerSink sink, ProgressListener progress) throws IOException {
+        run(model, calibration, options, firstPrunedLayer, lastLayer, priorMasks, KeptStates.NONE, sink, progress);
+    }
+
+    /**
+     * As above; with calibration data the layers before {@code firstPrunedLayer} start from what {@code kept}
+     * has (iterative mode: the previous rounds' states), and the input of {@code firstPrunedLayer} is handed
+     * to {@code kept} for the next round. The masks are the same bits with or without kept states.
+     */
+    public void run(LlamaModel model, List<TokenSequence> calibration, PruneOptions options, int firstPrunedLayer, int lastLayer,
+                    Map<String, BitMask> priorMasks, KeptStates kept, LayerSink sink, ProgressListener progress) throws IOException {
         LlamaConfig c = model.config();
         validate(c, options, firstPrunedLayer, lastLayer);
         if (!options.needsData()) {
@@ -89,64 +100,78 @@ public final class SequentialPruner {
         }
         int maxTokens = calibration.stream().mapToInt(TokenSequence::length).max().orElseThrow();
         List<int[]> ids = calibration.stream().map(TokenSequence::ids).toList();
-        long steps = (long) (lastLayer + 1) * ids.size() * 2;
-        long[] done = {0};
-        try (DecoderRuntime runtime = new DecoderRuntime(c, maxTokens, device);
-             HiddenStates states = HiddenStates.embed(runtime, model, ids)) {
+        try (DecoderRuntime runtime = new DecoderRuntime(c, maxTokens, device)) {
+            KeptStates.Resumed resumed = kept.resume(runtime, firstPrunedLayer, calibration.stream().mapToInt(TokenSequence::length).toArray());
+            int from = resumed == null ? 0 : resumed.layer();
+            long steps = (long) (lastLayer + 1 - from) * ids.size() * 2;
+            long[] done = {0};
             ProgressListener perSample = (stage, d, t) -> progress.progress(stage, ++done[0], steps);
-            for (int l = 0; l <= lastLayer; l++) {
-                long start = System.nanoTime();
-                if (l < firstPrunedLayer) {
-                    int applied = 0;
-                    try (DeviceLayer layer = runtime.upload(model.loadLayerShell(l))) {
-                        for (Projection p : Projection.values()) {
-                            float[] w = model.loadWeight(l, p);
-                            BitMask m = priorMasks.get(p.weightName(l));
-                            if (m != null) {
-                                LayerWeights.applyMask(w, m, p.weightName(l));
-                                applied++;
-                            }
-                            layer.put(p, w);
-                        }
-                        if (applied == 0) {
-                            LOG.warn("layer {} precedes the pruned layer {} but no global mask was given for it; it stays dense", l, firstPrunedLayer);
-                        }
-                        states.forward(layer, ActivationObserver.NONE, "layer " + l, perSample);
-                    }
+            try (HiddenStates states = resumed == null ? HiddenStates.embed(runtime, model, ids) : resumed.states()) {
+                for (int l = from; l < firstPrunedLayer; l++) {
+                    forwardWithGlobalMasks(runtime, model, states, l, priorMasks, firstPrunedLayer, perSample);
                     done[0] += ids.size();
-                    continue;
                 }
-                Map<Projection, BitMask> masks = new EnumMap<>(Projection.class);
-                try (LayerStatistics stats = new LayerStatistics(options.method(), runtime.manager())) {
-                    try (DeviceLayer layer = runtime.uploadStreaming(model, l)) {
-                        states.observe(layer, stats, "layer " + l, perSample);
+                kept.keep(firstPrunedLayer, states);
+                for (int l = firstPrunedLayer; l <= lastLayer; l++) {
+                    pruneLayer(runtime, model, states, l, lastLayer, options, sink, perSample, done);
+                }
+            }
+        }
+    }
+
+    /** Runs a layer before the pruned ones, with the global masks given for it, over the states. */
+    private static void forwardWithGlobalMasks(DecoderRuntime runtime, LlamaModel model, HiddenStates states, int l,
+                                               Map<String, BitMask> priorMasks, int firstPrunedLayer, ProgressListener perSample) throws IOException {
+        int applied = 0;
+        try (DeviceLayer layer = runtime.upload(model.loadLayerShell(l))) {
+            for (Projection p : Projection.values()) {
+                float[] w = model.loadWeight(l, p);
+                BitMask m = priorMasks.get(p.weightName(l));
+                if (m != null) {
+                    LayerWeights.applyMask(w, m, p.weightName(l));
+                    applied++;
+                }
+                layer.put(p, w);
+            }
+            if (applied == 0) {
+                LOG.warn("layer {} precedes the pruned layer {} but no global mask was given for it; it stays dense", l, firstPrunedLayer);
+            }
+            states.forward(layer, ActivationObserver.NONE, "layer " + l, perSample);
+        }
+    }
+
+    /**
+     * Observes the unpruned layer, prunes its matrices one at a time, and (unless it is the last) runs the
+     * pruned layer over the states to produce the next layer's input.
+     */
+    private static void pruneLayer(DecoderRuntime runtime, LlamaModel model, HiddenStates states, int l, int lastLayer,
+                                   PruneOptions options, LayerSink sink, ProgressListener perSample, long[] done) throws IOException {
+        LlamaConfig c = model.config();
+        long start = System.nanoTime();
+        Map<Projection, BitMask> masks = new EnumMap<>(Projection.class);
+        try (LayerStatistics stats = new LayerStatistics(options.method(), runtime.manager())) {
+            try (DeviceLayer layer = runtime.uploadStreaming(model, l)) {
+                states.observe(layer, stats, "layer " + l, perSample);
+            }
+            // One matrix at a time on the heap: read, prune, hand to the sink, upload for the next pass.
+            try (DeviceLayer next = l < lastLayer ? runtime.upload(model.loadLayerShell(l)) : null) {
+                Map<Projection.InputSite, SparseGpt.Factor> factors = new EnumMap<>(Projection.InputSite.class);
+                for (Projection p : Projection.values()) {
+                    float[] w = model.loadWeight(l, p);
+                    BitMask mask = pruneMatrix(c, p, w, options, stats, factors);
+                    masks.put(p, mask);
+                    sink.tensor(l, p, w, mask);
+                    if (next != null) {
+                        next.put(p, w);
                     }
-                    // One matrix at a time on the heap: read, prune, hand to the sink, upload for the next pass.
-                    DeviceLayer next = l < lastLayer ? runtime.upload(model.loadLayerShell(l)) : null;
-                    try {
-                        Map<Projection.InputSite, SparseGpt.Factor> factors = new EnumMap<>(Projection.InputSite.class);
-                        for (Projection p : Projection.values()) {
-                            float[] w = model.loadWeight(l, p);
-                            BitMask mask = pruneMatrix(c, p, w, options, stats, factors);
-                            masks.put(p, mask);
-                            sink.tensor(l, p, w, mask);
-                            if (next != null) {
-                                next.put(p, w);
-                            }
-                        }
-                        stats.close();
-                        factors.clear();
-                        sink.layerDone(new LayerResult(l, masks, (System.nanoTime() - start) / 1e9));
-                        if (next != null) {
-                            states.forward(next, ActivationObserver.NONE, "layer " + l, perSample);
-                        } else {
-                            done[0] += ids.size();
-                        }
-                    } finally {
-                        if (next != null) {
-                            next.close();
-                        }
-                    }
+                }
+                stats.close();
+                factors.clear();
+                sink.layerDone(new LayerResult(l, masks, (System.nanoTime() - start) / 1e9));
+                if (next != null) {
+                    states.forward(next, ActivationObserver.NONE, "layer " + l, perSample);
+                } else {
+                    done[0] += states.size();
                 }
             }
         }

@@ -3,6 +3,7 @@ package dev.fedprune.agent.task;
 import ai.djl.Device;
 import dev.fedprune.agent.connection.CoordinatorClient;
 import dev.fedprune.agent.engine.EngineSelfCheck;
+import dev.fedprune.agent.iterative.JobStatesDirectory;
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.aggregation.format.Digests;
@@ -113,7 +114,8 @@ public final class AgentLoop {
         this.client = client;
         this.options = options;
         this.agent = new TaskContext.Agent(options.name(), client, models, options.data(), engines, evaluator, device,
-                options.memoryLimit(), new AgentScope());
+                options.memoryLimit(), new AgentScope(),
+                new JobStatesDirectory(models.directory().resolve("calibration-states")));
     }
 
     public void stop() {
@@ -134,6 +136,8 @@ public final class AgentLoop {
         heartbeats.scheduleWithFixedDelay(this::heartbeat, options.heartbeatSeconds(), options.heartbeatSeconds(), TimeUnit.SECONDS);
         long idleSince = System.currentTimeMillis();
         boolean sawJob = false;
+        // Files kept by an earlier run may be of a job that ended meanwhile, and of another engine build.
+        agent.jobStates().clear("left by an earlier run of this agent");
         try {
             while (!stopped.get()) {
                 PullTaskResponse response;
@@ -178,7 +182,10 @@ public final class AgentLoop {
                 if (response.getActiveJobs() > 0) {
                     sawJob = true;
                     idleSince = System.currentTimeMillis();
-                } else if (options.exitWhenIdle()
+                } else {
+                    agent.jobStates().clear("the coordinator has no unfinished job");
+                }
+                if (response.getActiveJobs() == 0 && options.exitWhenIdle()
                         && (sawJob || System.currentTimeMillis() - idleSince > options.idleGraceMillis())) {
                     log.info("{}: no unfinished jobs on the coordinator; exiting after {} task(s)", options.name(), tasksDone);
                     return;
@@ -255,6 +262,8 @@ public final class AgentLoop {
         currentTask.set(task.getTaskId());
         try {
             TaskHandler handler = options.handlers().forTask(task).orElseThrow(() -> unsupported(task));
+            // No message says that a job has ended: a task of another job says that the kept one is over here.
+            agent.jobStates().dropAllBut(task.getJobId(), "this agent now works on another job");
             TaskContext context = new TaskContext(agent, task, () -> cancelledTasks.contains(task.getTaskId()));
             send(task, handler.handle(task, context), context);
             return true;

@@ -2,6 +2,8 @@ package dev.fedprune.agent.task;
 
 import ai.djl.Device;
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.iterative.JobStates;
+import dev.fedprune.agent.iterative.JobStatesDirectory;
 import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.Task;
@@ -31,9 +33,11 @@ public final class TaskContext {
      * @param device      where tasks that build their own model compute (the CPU, or a CUDA device)
      * @param memoryLimit LLM tasks whose model needs more are refused before the download; null: no limit
      * @param scope       the objects tasks keep between them
+     * @param jobStates   the files one job keeps between its rounds on this agent (calibration states of iterative jobs)
      */
     public record Agent(String name, CoordinatorClient client, ModelCache models, LocalData data, Map<PruneMethod, MaskEngine> pruners,
-                        QualityEvaluator evaluator, Device device, MemoryLimit memoryLimit, AgentScope scope) {
+                        QualityEvaluator evaluator, Device device, MemoryLimit memoryLimit, AgentScope scope,
+                        JobStatesDirectory jobStates) {
         public Agent {
             pruners = Map.copyOf(pruners);
         }
@@ -133,6 +137,14 @@ public final class TaskContext {
         if (cancelled()) {
             throw new TaskCancelledException(task.getTaskId());
         }
+    }
+
+    /**
+     * Where the task's job keeps files between its rounds on this agent (dropping those of every other job);
+     * null when that directory cannot be made, and nothing is kept this round.
+     */
+    public JobStates jobStates() {
+        return agent.jobStates().retainOnly(task.getJobId(), task.getModel().getModelId());
     }
 
     /** The object of this type the agent keeps between tasks, made by {@code create} on first use. */
