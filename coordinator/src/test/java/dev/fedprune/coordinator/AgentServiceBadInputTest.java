@@ -36,6 +36,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -266,6 +267,21 @@ class AgentServiceBadInputTest {
                 chunks(bob.identity(), bobTask, "u-late", payload(bobTask, 0, null), 1 << 20));
         assertEquals(2, foldedTasks());
         assertEquals("COMPLETED", fed.node.store().job(jobId).orElseThrow().state());
+    }
+
+    @Test
+    void theClientResumesAnInterruptedUploadFromItsContributionFile() throws Exception {
+        Task task = awaitTask(alice);
+        byte[] payload = payload(task, 0, null);
+        assertRefused(Status.Code.INVALID_ARGUMENT, "without a last chunk", chunks(alice.identity(), task, "u-file", payload, 32).subList(0, 1));
+        Path file = Files.write(dir.resolve("contribution.pb"), payload);
+        // The client asks where to resume and reads the file from the 32 committed bytes on.
+        assertTrue(alice.upload(task, "u-file", file, Digests.sha256Hex(payload)).getFolded());
+        assertEquals("FOLDED", fed.node.store().task(task.getTaskId()).orElseThrow().state());
+        assertEquals(payload.length, fed.node.store().upload("u-file").orElseThrow().committedBytes());
+        Files.write(file, new byte[] {1, 2, 3});
+        assertThrows(RuntimeException.class, () -> bob.upload(awaitTask(bob), "u-short", file, Digests.sha256Hex(payload)),
+                "a file whose bytes are not those of its digest is refused");
     }
 
     @Test

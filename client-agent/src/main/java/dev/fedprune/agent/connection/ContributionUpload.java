@@ -15,6 +15,12 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -26,7 +32,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The contribution upload of a {@link CoordinatorClient}: the payload in flow-controlled chunks, each
  * with its hash, the last signed with the agent's key over (task, digest, nonce); after a transient
- * failure it asks the coordinator how much it committed and resumes from there.
+ * failure it asks the coordinator how much it committed and resumes from there. The payload is an array
+ * or a file read one chunk at a time, so that a large contribution never sits in the heap whole.
  */
 final class ContributionUpload {
     private static final Logger log = LoggerFactory.getLogger(CoordinatorClient.class); // transfers log as the client did
@@ -43,7 +50,63 @@ final class ContributionUpload {
      * much it committed and resumes from there.
      */
     UploadReceipt upload(Task task, String uploadId, byte[] payload) {
-        String totalSha = Digests.sha256Hex(payload);
+        return upload(task, uploadId, new Bytes(payload, Digests.sha256Hex(payload)));
+    }
+
+    /**
+     * Uploads a contribution payload from a file, one chunk in memory at a time.
+     *
+     * @param sha256 the file's SHA-256 (hex), computed as it was written
+     */
+    UploadReceipt upload(Task task, String uploadId, Path payload, String sha256) {
+        try (FileChannel channel = FileChannel.open(payload, StandardOpenOption.READ)) {
+            return upload(task, uploadId, new FileBytes(payload, channel, channel.size(), sha256));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the contribution file " + payload, e);
+        }
+    }
+
+    /** The bytes of a payload: its size, digest and chunks. */
+    private interface Payload {
+        long size();
+
+        String sha256();
+
+        ByteString chunk(long offset, int n);
+    }
+
+    private record Bytes(byte[] data, String sha256) implements Payload {
+        @Override
+        public long size() {
+            return data.length;
+        }
+
+        @Override
+        public ByteString chunk(long offset, int n) {
+            return ByteString.copyFrom(data, (int) offset, n);
+        }
+    }
+
+    private record FileBytes(Path file, FileChannel channel, long size, String sha256) implements Payload {
+        @Override
+        public ByteString chunk(long offset, int n) {
+            ByteBuffer buffer = ByteBuffer.allocate(n);
+            try {
+                while (buffer.hasRemaining()) {
+                    if (channel.read(buffer, offset + buffer.position()) < 0) {
+                        throw new IOException("ends at " + (offset + buffer.position()) + " bytes, " + size + " expected");
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the contribution file " + file + ": " + e.getMessage(), e);
+            }
+            buffer.flip();
+            return ByteString.copyFrom(buffer);
+        }
+    }
+
+    private UploadReceipt upload(Task task, String uploadId, Payload payload) {
+        String totalSha = payload.sha256();
         // One nonce per contribution, the same across resumed attempts; the signature binds it to this task and digest.
         String nonce = ReplayGuard.newNonce();
         byte[] statement = Statements.contribution(task.getJobId(), task.getRoundIndex(), task.getTaskId(), client.identity().agentId(), totalSha, nonce);
@@ -68,7 +131,7 @@ final class ContributionUpload {
                 .setUploadId(uploadId).build())).getCommittedBytes();
     }
 
-    private UploadReceipt uploadFrom(Task task, String uploadId, byte[] payload, String totalSha, long offset, String nonce, byte[] signature) {
+    private UploadReceipt uploadFrom(Task task, String uploadId, Payload payload, String totalSha, long offset, String nonce, byte[] signature) {
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
         CompletableFuture<ClientCallStreamObserver<ContributionChunk>> requestSide = new CompletableFuture<>();
         StreamObserver<ContributionChunk> stream = client.async().withDeadlineAfter(1, TimeUnit.HOURS).uploadContribution(new ClientResponseObserver<ContributionChunk, UploadReceipt>() {
@@ -93,7 +156,7 @@ final class ContributionUpload {
             }
         });
         ContributionHeader header = ContributionHeader.newBuilder().setTaskId(task.getTaskId()).setNonce(nonce)
-                .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex()).setTotalSizeBytes(payload.length).build();
+                .setJobId(task.getJobId()).setRoundIndex(task.getRoundIndex()).setTotalSizeBytes(payload.size()).build();
         long position = offset;
         boolean first = true;
         do {
@@ -104,21 +167,22 @@ final class ContributionUpload {
             if (result.isDone()) {
                 break; // the coordinator refused; its status is in the future
             }
-            int n = (int) Math.min(CHUNK_BYTES, payload.length - position);
+            int n = (int) Math.min(CHUNK_BYTES, payload.size() - position);
+            ByteString data = payload.chunk(position, n);
             MessageDigest md = Digests.sha256();
-            md.update(payload, (int) position, n);
+            data.asReadOnlyByteBufferList().forEach(md::update);
             ContributionChunk.Builder chunk = ContributionChunk.newBuilder().setUploadId(uploadId).setOffset(position)
-                    .setData(ByteString.copyFrom(payload, (int) position, n)).setChunkSha256(Digests.hex(md.digest()));
+                    .setData(data).setChunkSha256(Digests.hex(md.digest()));
             if (first) {
                 chunk.setHeader(header);
                 first = false;
             }
             position += n;
-            if (position == payload.length) {
+            if (position == payload.size()) {
                 chunk.setLast(true).setTotalSha256(totalSha).setSignature(ByteString.copyFrom(signature));
             }
             stream.onNext(chunk.build());
-        } while (position < payload.length);
+        } while (position < payload.size());
         stream.onCompleted();
         try {
             return result.get(1, TimeUnit.HOURS);

@@ -243,6 +243,11 @@ public final class CoordinatorClient implements AutoCloseable {
         return contributionUpload.upload(task, uploadId, payload);
     }
 
+    /** As {@link #upload(Task, String, byte[])}, the payload read from a file one chunk at a time; {@code sha256} is the file's. */
+    public UploadReceipt upload(Task task, String uploadId, Path payload, String sha256) {
+        return contributionUpload.upload(task, uploadId, payload, sha256);
+    }
+
     /** The stubs of the current channel (replaced on renewal). */
     AgentServiceGrpc.AgentServiceBlockingStub blocking() {
         return blocking;

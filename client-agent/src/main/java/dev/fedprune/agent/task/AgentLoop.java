@@ -14,9 +14,14 @@ import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.StatusRuntimeException;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -138,6 +143,7 @@ public final class AgentLoop {
         boolean sawJob = false;
         // Files kept by an earlier run may be of a job that ended meanwhile, and of another engine build.
         agent.jobStates().clear("left by an earlier run of this agent");
+        dropUnsentContributions();
         try {
             while (!stopped.get()) {
                 PullTaskResponse response;
@@ -310,25 +316,52 @@ public final class AgentLoop {
     }
 
     /**
-     * Sends a handler's contribution: uploaded (signed by the client) under an id derived from the task and the
+     * Sends a handler's contribution: written to a file in the work directory (a large one is never copied
+     * into one array), uploaded from it (signed by the client) under an id derived from the task and the
      * payload, so that a retry of the same bytes resumes the same upload, unless the coordinator has called the
      * task off meanwhile; then the handler's metrics, with the upload's, are reported.
      */
-    private void send(Task task, Contribution contribution, TaskContext context) {
-        byte[] payload = contribution.toBuilder().setTaskId(task.getTaskId()).build().toByteArray();
-        long started = System.nanoTime();
-        if (cancelledTasks.contains(task.getTaskId())) {
-            throw new TaskCancelledException(task.getTaskId());
+    private void send(Task task, Contribution contribution, TaskContext context) throws IOException {
+        Path directory = Files.createDirectories(agent.models().directory().resolve("uploads"));
+        Path file = Files.createTempFile(directory, "contribution-", ".pb");
+        try {
+            MessageDigest sha = Digests.sha256();
+            try (OutputStream out = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 20), sha)) {
+                contribution.toBuilder().setTaskId(task.getTaskId()).build().writeTo(out);
+            }
+            String digest = Digests.hex(sha.digest());
+            long bytes = Files.size(file);
+            long started = System.nanoTime();
+            if (cancelledTasks.contains(task.getTaskId())) {
+                throw new TaskCancelledException(task.getTaskId());
+            }
+            client.upload(task, task.getTaskId() + "-" + digest.substring(0, 16), file, digest);
+            tasksDone++;
+            Map<String, Double> metrics = new LinkedHashMap<>(context.metrics());
+            metrics.put("upload_seconds", (System.nanoTime() - started) / 1e9);
+            metrics.put("bytes_up", (double) bytes);
+            Double computeSeconds = metrics.get("compute_seconds");
+            log.info("{}: task {} folded ({} bytes up{})", options.name(), task.getTaskId(), bytes,
+                    computeSeconds == null ? "" : String.format(Locale.ROOT, ", %.0f ms compute", computeSeconds * 1000));
+            client.reportMetrics(task, metrics);
+        } finally {
+            Files.deleteIfExists(file);
         }
-        client.upload(task, task.getTaskId() + "-" + Digests.sha256Hex(payload).substring(0, 16), payload);
-        tasksDone++;
-        Map<String, Double> metrics = new LinkedHashMap<>(context.metrics());
-        metrics.put("upload_seconds", (System.nanoTime() - started) / 1e9);
-        metrics.put("bytes_up", (double) payload.length);
-        Double computeSeconds = metrics.get("compute_seconds");
-        log.info("{}: task {} folded ({} bytes up{})", options.name(), task.getTaskId(), payload.length,
-                computeSeconds == null ? "" : String.format(Locale.ROOT, ", %.0f ms compute", computeSeconds * 1000));
-        client.reportMetrics(task, metrics);
+    }
+
+    /** Contribution files an earlier run left when it was killed mid-upload: their task is handed out again, and computed anew. */
+    private void dropUnsentContributions() {
+        Path directory = agent.models().directory().resolve("uploads");
+        if (!Files.isDirectory(directory)) {
+            return;
+        }
+        try (var files = Files.list(directory)) {
+            for (Path file : files.filter(f -> f.getFileName().toString().startsWith("contribution-")).toList()) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException e) {
+            log.warn("{}: cannot clear {}: {}", options.name(), directory, e.getMessage());
+        }
     }
 
     /**
