@@ -237,7 +237,7 @@ public final class Checkpoint implements AutoCloseable {
             int n = Math.min(count - done, buffer.capacity() / width);
             buffer.clear().limit(n * width);
             while (buffer.hasRemaining()) {
-                int r = l.shard.channel.read(buffer, position + buffer.position());
+                int r = FileChannels.read(l.shard.channel, buffer, position + buffer.position());
                 if (r < 0) {
                     throw new FormatException(l.shard.header.path() + ": unexpected end of file in tensor '" + l.info.name() + "'");
                 }
@@ -271,7 +271,7 @@ public final class Checkpoint implements AutoCloseable {
         ByteBuffer out = ByteBuffer.allocate((int) l.info.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         long position = l.shard.dataStart + l.info.dataBegin();
         while (out.hasRemaining()) {
-            if (l.shard.channel.read(out, position + out.position()) < 0) {
+            if (FileChannels.read(l.shard.channel, out, position + out.position()) < 0) {
                 throw new FormatException(fileOf(name) + ": unexpected end of file in tensor '" + name + "'");
             }
         }

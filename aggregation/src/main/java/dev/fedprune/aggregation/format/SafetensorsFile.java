@@ -138,7 +138,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
         long pos = position;
         while (buffer.hasRemaining()) {
-            int n = channel.read(buffer, pos);
+            int n = FileChannels.read(channel, buffer, pos);
             if (n < 0) {
                 throw new FormatException("unexpected end of file");
             }

@@ -178,9 +178,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private static void writeFully(FileChannel channel, ByteBuffer data) throws IOException {
-        while (data.hasRemaining()) {
-            channel.write(data);
-        }
+        FileChannels.writeFully(channel, data);
     }
 
     @Override

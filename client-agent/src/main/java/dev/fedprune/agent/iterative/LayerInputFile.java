@@ -3,6 +3,7 @@ package dev.fedprune.agent.iterative;
 import dev.fedprune.agent.llm.DecoderRuntime;
 import dev.fedprune.agent.llm.HiddenStates;
 import dev.fedprune.aggregation.format.Digests;
+import dev.fedprune.aggregation.format.FileChannels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -109,9 +110,7 @@ final class LayerInputFile {
     }
 
     private static void writeFully(FileChannel out, ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) {
-            out.write(buffer);
-        }
+        FileChannels.writeFully(out, buffer);
     }
 
     private static ByteBuffer readHashed(FileChannel in, MessageDigest md, int bytes) throws IOException {
@@ -123,7 +122,7 @@ final class LayerInputFile {
 
     private static void readFully(FileChannel in, ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) {
-            if (in.read(buffer) < 0) {
+            if (FileChannels.read(in, buffer) < 0) {
                 throw new java.io.EOFException("unexpected end of file");
             }
         }

@@ -5,6 +5,7 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
+import dev.fedprune.aggregation.format.FileChannels;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -124,7 +125,7 @@ public final class MaskSetIndex {
         String at = field + "[" + e.tensorName() + "]";
         ByteBuffer data = ByteBuffer.allocate(e.dataLength());
         while (data.hasRemaining()) {
-            if (file.read(data, e.dataOffset() + data.position()) < 0) {
+            if (FileChannels.read(file, data, e.dataOffset() + data.position()) < 0) {
                 throw new InvalidContributionException(at + ".data", "the stored contribution ends inside this mask");
             }
         }
