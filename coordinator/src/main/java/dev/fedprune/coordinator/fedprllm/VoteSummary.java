@@ -29,7 +29,7 @@ public record VoteSummary(Map<String, Double> agreement, List<String> excluded, 
         if (!trims && !caps) {
             return null;
         }
-        return new DefenceSummary(trims ? "trimmed_vote" : "vote", null, trims ? List.copyOf(excluded) : null, null, null,
+        return new DefenceSummary(trims ? "trimmed_vote" : "vote", null, trims ? List.copyOf(excluded) : null, null, null, null,
                 caps ? cap.cap() : null, caps ? cap.capped() : null);
     }
 

@@ -47,7 +47,7 @@ public record RobustAggregationSpec(RobustFedAvg.Rule rule, double trimFraction,
             trim = b.number("trimFraction", Double.NaN);
             if (!(trim > 0 && trim < 0.5)) {
                 throw b.error("trimFraction", "required for rule trimmed_mean: the fraction of agents dropped at each end of every "
-                        + "coordinate, in (0, 0.5), got " + b.raw("trimFraction"));
+                        + "coordinate, in (0, 0.5), got " + (b.has("trimFraction") ? b.raw("trimFraction") : "none"));
             }
         } else if (b.has("trimFraction")) {
             throw b.error("trimFraction", "only for rule trimmed_mean; this block's rule is " + rule.name().toLowerCase(Locale.ROOT));

@@ -15,15 +15,17 @@ import java.util.function.UnaryOperator;
  * @param trimmedPerEnd trimmed mean: values dropped at each end of every coordinate
  * @param trimmed       trimmed vote: the agents whose votes were dropped, farthest from the consensus first
  * @param clipNorm      the largest L2 norm an update kept
+ * @param medianUpdateNorm sparse FedAvg: the median L2 norm of the agents' updates before clipping (what a clipNorm compares to)
  * @param sampleCap     the largest weight an agent's sample_count carried this round
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DefenceSummary(String rule, Integer trimmedPerEnd, List<String> trimmed, Double clipNorm, List<String> clipped,
-                             Long sampleCap, List<String> capped) {
+                             Double medianUpdateNorm, Long sampleCap, List<String> capped) {
 
     /** The same summary with agent ids replaced by names. */
     public DefenceSummary withAgentNames(UnaryOperator<String> nameOf) {
-        return new DefenceSummary(rule, trimmedPerEnd, names(trimmed, nameOf), clipNorm, names(clipped, nameOf), sampleCap, names(capped, nameOf));
+        return new DefenceSummary(rule, trimmedPerEnd, names(trimmed, nameOf), clipNorm, names(clipped, nameOf), medianUpdateNorm, sampleCap,
+                names(capped, nameOf));
     }
 
     private static List<String> names(List<String> ids, UnaryOperator<String> nameOf) {

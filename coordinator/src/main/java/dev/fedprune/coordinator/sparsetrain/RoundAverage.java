@@ -76,6 +76,11 @@ final class RoundAverage {
         return SampleCap.apply(reported, defence == null ? 0 : defence.sampleCap()).weights();
     }
 
+    private static double median(java.util.Collection<Double> values) {
+        double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
     Closed close(Iterable<String> tensors) {
         long samples = reported.values().stream().mapToLong(Long::longValue).sum();
         Map<String, float[]> model = new LinkedHashMap<>();
@@ -87,7 +92,7 @@ final class RoundAverage {
         RobustFedAvg.Report r = result.report();
         SampleCap.Result cap = SampleCap.apply(reported, defence.sampleCap());
         DefenceSummary summary = new DefenceSummary(defence.ruleLabel(), defence.trimFraction() > 0 ? r.trimmedPerEnd() : null, null,
-                defence.clipNorm() > 0 ? defence.clipNorm() : null, defence.clipNorm() > 0 ? r.clipped() : null,
+                defence.clipNorm() > 0 ? defence.clipNorm() : null, defence.clipNorm() > 0 ? r.clipped() : null, median(r.updateNorms().values()),
                 defence.sampleCap() > 0 ? cap.cap() : null, defence.sampleCap() > 0 ? r.capped() : null);
         tensors.forEach(name -> model.put(name, result.model().get(name)));
         return new Closed(model, samples, summary);
