@@ -142,13 +142,19 @@ class RobustVoteJobTest {
         }
     }
 
+    /** Three honest magnitude pruners and one odd agent, in that order. */
+    static Map<String, MaskEngine> threeHonestAnd(String odd, MaskEngine engine) {
+        Map<String, MaskEngine> agents = new LinkedHashMap<>();
+        for (String name : List.of("honest-a", "honest-b", "honest-c")) {
+            agents.put(name, new MagnitudeMaskEngine());
+        }
+        agents.put(odd, engine);
+        return agents;
+    }
+
     @Test
     void trimmedVoteDropsTheOutlierAndReportsAgreement() throws Exception {
-        Map<String, MaskEngine> agents = new LinkedHashMap<>();
-        agents.put("honest-a", new MagnitudeMaskEngine());
-        agents.put("honest-b", new MagnitudeMaskEngine());
-        agents.put("honest-c", new MagnitudeMaskEngine());
-        agents.put("random-d", randomPruner(1, 0.5));
+        Map<String, MaskEngine> agents = threeHonestAnd("random-d", randomPruner(1, 0.5));
         JsonNode r = runJob("trim", "sparsity: 0.5\ntrimFraction: 0.25", agents);
         assertEquals("COMPLETED", r.get("state").asString(), r.toString());
         JsonNode summary = r.get("summary");
@@ -159,11 +165,7 @@ class RobustVoteJobTest {
 
     @Test
     void theSampleCapKeepsAnInflatedSampleCountFromDictatingTheMask() throws Exception {
-        Map<String, MaskEngine> agents = new LinkedHashMap<>();
-        agents.put("honest-a", new MagnitudeMaskEngine());
-        agents.put("honest-b", new MagnitudeMaskEngine());
-        agents.put("honest-c", new MagnitudeMaskEngine());
-        agents.put("liar", invertedPruner());
+        Map<String, MaskEngine> agents = threeHonestAnd("liar", invertedPruner());
         Map<String, TaskHandlers> liar = Map.of("liar", inflatedSamples());
         JsonNode uncapped = runJob("uncapped", "sparsity: 0.5\nvoteWeighting: samples", agents, liar);
         assertEquals("COMPLETED", uncapped.get("state").asString(), uncapped.toString());

@@ -8,10 +8,7 @@ import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.round.RoundSummary;
-import dev.fedprune.proto.v1.Contribution;
-import dev.fedprune.proto.v1.ModelQuality;
 import dev.fedprune.proto.v1.SparseUpdate;
-import dev.fedprune.wire.SparseTensorWire;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -40,9 +37,9 @@ class RobustTrainingRoundTest {
         Map<String, SparseTensor> before = SparseTrainingMethodTest.decode(weights(method, artifacts, 0));
         method.openRound(0);
         for (String agent : List.of("a", "b", "c")) {
-            method.fold(0, agent, upload(before, 1.1f, 100));
+            method.fold(0, agent, SparseTrainingMethodTest.upload(before, 1.1f, 100));
         }
-        method.fold(0, "evil", upload(before, attackerFactor, attackerSamples));
+        method.fold(0, "evil", SparseTrainingMethodTest.upload(before, attackerFactor, attackerSamples));
         RoundSummary summary = method.closeRound(0, id -> null);
         return new Outcome(before, SparseTrainingMethodTest.decode(weights(method, artifacts, 1)), JSON.readTree(summary.toJson()));
     }
@@ -66,19 +63,6 @@ class RobustTrainingRoundTest {
 
     static SparseUpdate weights(SparseTrainingMethod method, ArtifactStore artifacts, int round) throws Exception {
         return SparseUpdate.parseFrom(artifacts.read(method.taskTemplate(round).getTraining().getWeightsArtifactId()));
-    }
-
-    static Contribution upload(Map<String, SparseTensor> global, float factor, long samples) {
-        SparseUpdate.Builder u = SparseUpdate.newBuilder();
-        global.forEach((name, t) -> {
-            float[] v = t.values().clone();
-            for (int i = 0; i < v.length; i++) {
-                v[i] *= factor;
-            }
-            u.addTensors(SparseTensorWire.encode(name, new SparseTensor(t.size(), t.indices(), v)));
-        });
-        return Contribution.newBuilder().setTaskId("t").setSampleCount(samples).setSparseUpdate(u)
-                .setPriorModelQuality(ModelQuality.newBuilder().setMetric("accuracy").setValue(0.5).setSamples(10)).build();
     }
 
     @Test

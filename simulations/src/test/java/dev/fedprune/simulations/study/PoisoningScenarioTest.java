@@ -2,8 +2,7 @@ package dev.fedprune.simulations.study;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static dev.fedprune.simulations.study.TrainingScenarioTest.assertRefused;
 
 import dev.fedprune.agent.image.FashionMnist;
 import dev.fedprune.agent.image.IdxWriter;
@@ -38,11 +37,6 @@ class PoisoningScenarioTest {
 
     StudyScenario voting(String yaml) throws Exception {
         return StudyScenario.load(Files.writeString(dir.resolve("v.yaml"), "model: model\ncalibration: calib.jsonl\nagents: 4\n" + yaml));
-    }
-
-    static void assertRefused(String fragment, org.junit.jupiter.api.function.Executable run) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, run);
-        assertTrue(e.getMessage().contains(fragment), e.getMessage());
     }
 
     @Test
