@@ -75,6 +75,14 @@ public record Poisoning(Attack attack, double fraction, double factor, long seed
         return attack.label() + strength + " " + Math.round(fraction * 100) + "%";
     }
 
+    /**
+     * The same setting in a run of a study seed: other agents attack under another seed (seed 0 keeps the
+     * setting's own choice).
+     */
+    public Poisoning forRun(long runSeed) {
+        return attack == Attack.NONE ? this : new Poisoning(attack, fraction, factor, seed ^ runSeed);
+    }
+
     /** Which of {@code agents} agents are malicious: {@code round(fraction × agents)} of them, a seeded choice. */
     public boolean[] malicious(int agents) {
         boolean[] out = new boolean[agents];

@@ -208,8 +208,8 @@ public final class StudyRunner {
         Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
         deleteRecursively(runDir);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
-        boolean[] malicious = poisoning.malicious(agents);
-        TaskHandlers attack = poisoning.handlers();
+        boolean[] malicious = poisoning.forRun(seed).malicious(agents);
+        TaskHandlers attack = poisoning.forRun(seed).handlers();
         VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> agentEngines, i -> failures[i],
                 f.stragglerDelaySeconds(), scenario.model(), quiet, i -> malicious[i] ? attack : null);
         long e0 = System.nanoTime();

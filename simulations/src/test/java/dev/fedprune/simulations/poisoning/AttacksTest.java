@@ -90,6 +90,9 @@ class AttacksTest {
         assertFalse(java.util.Arrays.equals(a, new Poisoning(Poisoning.Attack.SIGN_FLIP, 0.3, 1, 8).malicious(10))
                 && java.util.Arrays.equals(a, new Poisoning(Poisoning.Attack.SIGN_FLIP, 0.3, 1, 9).malicious(10)), "another seed, other agents");
         assertEquals(2, countOf(new Poisoning(Poisoning.Attack.SIGN_FLIP, 0.2, 1, 0).malicious(10)));
+        assertArrayEquals(a, p.forRun(0).malicious(10), "a study's seed 0 keeps the setting's choice");
+        assertEquals(3, countOf(p.forRun(1).malicious(10)));
+        assertEquals(Poisoning.NONE, Poisoning.NONE.forRun(5));
         assertEquals(0, countOf(Poisoning.NONE.malicious(10)));
     }
 
