@@ -4,12 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.proto.v1.PruneMethod;
+import dev.fedprune.agent.prune.MaskVoteHandler;
+import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.agent.task.MagnitudeMaskEngine;
+import dev.fedprune.agent.task.TaskContext;
+import dev.fedprune.agent.task.TaskHandler;
+import dev.fedprune.agent.task.TaskHandlers;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.DType;
 import dev.fedprune.aggregation.model.SyntheticLlama;
 import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.proto.v1.Contribution;
+import dev.fedprune.proto.v1.Task;
+import dev.fedprune.proto.v1.TaskKind;
 import dev.fedprune.coordinator.store.Records.JobRecord;
 import dev.fedprune.coordinator.store.Records.TaskRecord;
 import java.nio.file.Files;
@@ -56,10 +64,56 @@ class RobustVoteJobTest {
         };
     }
 
+    /** The honest magnitude mask, inverted: it prunes exactly the weights the others keep (the same sparsity at 0.5). */
+    static MaskEngine invertedPruner() {
+        return (request, progress) -> {
+            Map<String, BitMask> out = new LinkedHashMap<>();
+            new MagnitudeMaskEngine().computeMasks(request, progress).forEach((name, mask) -> {
+                BitMask m = new BitMask(mask.length());
+                for (long i = 0; i < mask.length(); i++) {
+                    if (!mask.get(i)) {
+                        m.set(i);
+                    }
+                }
+                out.put(name, m);
+            });
+            return out;
+        };
+    }
+
+    /** The agent's own mask-vote handler, claiming a million calibration samples. */
+    static TaskHandlers inflatedSamples() {
+        MaskVoteHandler honest = new MaskVoteHandler();
+        return TaskHandlers.of(List.of(new TaskHandler() {
+            @Override
+            public java.util.Set<TaskKind> kinds() {
+                return honest.kinds();
+            }
+
+            @Override
+            public Task.SpecCase spec() {
+                return honest.spec();
+            }
+
+            @Override
+            public Contribution handle(Task task, TaskContext context) throws java.io.IOException {
+                return honest.handle(task, context).toBuilder().setSampleCount(1_000_000).build();
+            }
+        }));
+    }
+
     JsonNode runJob(String name, String extra, Map<String, MaskEngine> enginesByAgent) throws Exception {
+        return runJob(name, extra, enginesByAgent, Map.of());
+    }
+
+    JsonNode runJob(String name, String extra, Map<String, MaskEngine> enginesByAgent, Map<String, TaskHandlers> handlers) throws Exception {
         try (Federation fed = new Federation(dir.resolve(name))) {
             for (var e : enginesByAgent.entrySet()) {
-                fed.startAgent(e.getKey(), data, dir.resolve(name + "-" + e.getKey()), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, e.getValue()));
+                AgentLoop.Options options = new AgentLoop.Options(e.getKey(), data, true, 60_000, 1);
+                if (handlers.containsKey(e.getKey())) {
+                    options = options.withHandlers(handlers.get(e.getKey()));
+                }
+                fed.startAgent(dir.resolve(name + "-" + e.getKey()), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, e.getValue()), options);
             }
             String jobId = fed.node.engine().submit(JobSpecParser.parse("""
                 model: %s
@@ -81,23 +135,50 @@ class RobustVoteJobTest {
             }
             var rounds = fed.node.store().rounds(jobId);
             out.set("summary", rounds.get(0).summary() == null ? null : JsonMapper.builder().build().readTree(rounds.get(0).summary()));
+            if (job.resultDir() != null) {
+                out.set("report", JsonMapper.builder().build().readTree(Files.readString(Path.of(job.resultDir()).resolve("report.json"))));
+            }
             return out;
         }
     }
 
+    /** Three honest magnitude pruners and one odd agent, in that order. */
+    static Map<String, MaskEngine> threeHonestAnd(String odd, MaskEngine engine) {
+        Map<String, MaskEngine> agents = new LinkedHashMap<>();
+        for (String name : List.of("honest-a", "honest-b", "honest-c")) {
+            agents.put(name, new MagnitudeMaskEngine());
+        }
+        agents.put(odd, engine);
+        return agents;
+    }
+
     @Test
     void trimmedVoteDropsTheOutlierAndReportsAgreement() throws Exception {
-        Map<String, MaskEngine> agents = new LinkedHashMap<>();
-        agents.put("honest-a", new MagnitudeMaskEngine());
-        agents.put("honest-b", new MagnitudeMaskEngine());
-        agents.put("honest-c", new MagnitudeMaskEngine());
-        agents.put("random-d", randomPruner(1, 0.5));
+        Map<String, MaskEngine> agents = threeHonestAnd("random-d", randomPruner(1, 0.5));
         JsonNode r = runJob("trim", "sparsity: 0.5\ntrimFraction: 0.25", agents);
         assertEquals("COMPLETED", r.get("state").asString(), r.toString());
         JsonNode summary = r.get("summary");
         assertEquals(List.of("random-d"), List.of(summary.get("excluded").get(0).asString()));
         assertEquals(0.0, summary.get("agreement").get("honest-a").asDouble());
         assertTrue(summary.get("agreement").get("random-d").asDouble() > 0.3, summary.toString());
+    }
+
+    @Test
+    void theSampleCapKeepsAnInflatedSampleCountFromDictatingTheMask() throws Exception {
+        Map<String, MaskEngine> agents = threeHonestAnd("liar", invertedPruner());
+        Map<String, TaskHandlers> liar = Map.of("liar", inflatedSamples());
+        JsonNode uncapped = runJob("uncapped", "sparsity: 0.5\nvoteWeighting: samples", agents, liar);
+        assertEquals("COMPLETED", uncapped.get("state").asString(), uncapped.toString());
+        assertEquals(1.0, uncapped.get("summary").get("agreement").get("honest-a").asDouble(), 1e-9, "the liar's mask won");
+        assertEquals(null, uncapped.get("summary").get("defence"));
+
+        JsonNode capped = runJob("capped", "sparsity: 0.5\nvoteWeighting: samples\nsampleCap: 2", agents, liar);
+        assertEquals("COMPLETED", capped.get("state").asString(), capped.toString());
+        assertEquals(0.0, capped.get("summary").get("agreement").get("honest-a").asDouble(), 1e-9, "the honest mask won");
+        JsonNode defence = capped.get("summary").get("defence");
+        assertEquals("[\"liar\"]", defence.get("capped").toString(), defence.toString());
+        assertEquals(4, defence.get("sampleCap").asLong(), "2 x the median report of 2 calibration samples");
+        assertEquals(defence, capped.get("report").get("rounds").get(0).get("defence"), "the job report repeats it");
     }
 
     @Test

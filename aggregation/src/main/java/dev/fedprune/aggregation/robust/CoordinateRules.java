@@ -18,11 +18,16 @@ final class CoordinateRules {
         return switch (rule) {
             case MEAN -> mean(values, weights, null, 0, values.length);
             case TRIMMED_MEAN -> {
-                int t = (int) Math.floor(trimFraction * values.length);
+                int t = trimmed(values.length, trimFraction);
                 yield mean(values, weights, order(values), t, values.length - t);
             }
             case MEDIAN -> median(values, weights, order(values));
         };
+    }
+
+    /** Values dropped at each end of a coordinate by the trimmed mean. */
+    static int trimmed(int agents, double trimFraction) {
+        return (int) Math.floor(trimFraction * agents);
     }
 
     /** Weighted mean over the sorted positions [from, to); the plain mean sums in fold order, as FedAvg does. */

@@ -54,9 +54,16 @@ public final class RobustFedAvg {
 
     /**
      * What the defences did this round, per agent: the weight used (after the cap), the update's L2 norm
-     * before clipping, and who was capped or clipped.
+     * before clipping, and who was capped or clipped; and how many agents' values the trimmed mean dropped
+     * at each end of every coordinate (0 for the other rules).
      */
-    public record Report(Map<String, Long> weights, Map<String, Double> updateNorms, List<String> capped, List<String> clipped) {
+    public record Report(Map<String, Long> weights, Map<String, Double> updateNorms, List<String> capped, List<String> clipped,
+                         int trimmedPerEnd) {
+    }
+
+    /** Agents dropped at each end of every coordinate by the trimmed mean of {@code agentCount} agents. */
+    public int trimmedPerEnd(int agentCount) {
+        return options.rule() == Rule.TRIMMED_MEAN ? CoordinateRules.trimmed(agentCount, options.trimFraction()) : 0;
     }
 
     public record Result(Map<String, float[]> model, Report report) {
@@ -110,7 +117,10 @@ public final class RobustFedAvg {
         if (agents.isEmpty()) {
             throw new IllegalStateException("no agent folded");
         }
-        Map<String, Long> weights = cappedWeights();
+        Map<String, Long> reported = new LinkedHashMap<>();
+        agents.forEach(a -> reported.put(a.id, a.samples));
+        SampleCap.Result cap = SampleCap.apply(reported, options.sampleCapFactor());
+        Map<String, Long> weights = cap.weights();
         Map<String, Double> norms = new LinkedHashMap<>();
         List<String> clipped = new ArrayList<>();
         List<Map<String, float[]>> models = new ArrayList<>();
@@ -137,24 +147,7 @@ public final class RobustFedAvg {
             }
             out.put(name, result);
         }
-        List<String> capped = agents.stream().filter(a -> weights.get(a.id) < a.samples).map(Agent::id).toList();
-        return new Result(out, new Report(weights, norms, capped, clipped));
-    }
-
-    /** Each agent's weight: its reported samples, at most {@code sampleCapFactor} times the median report. */
-    private Map<String, Long> cappedWeights() {
-        Map<String, Long> weights = new LinkedHashMap<>();
-        long cap = Long.MAX_VALUE;
-        if (options.sampleCapFactor() > 0) {
-            long[] reported = agents.stream().mapToLong(Agent::samples).sorted().toArray();
-            double median = reported.length % 2 == 1 ? reported[reported.length / 2]
-                    : (reported[reported.length / 2 - 1] + reported[reported.length / 2]) / 2.0;
-            cap = Math.max(1, (long) Math.floor(options.sampleCapFactor() * median));
-        }
-        for (Agent a : agents) {
-            weights.put(a.id, Math.min(a.samples, cap));
-        }
-        return weights;
+        return new Result(out, new Report(weights, norms, cap.capped(), clipped, trimmedPerEnd(agents.size())));
     }
 
     private double updateNorm(Map<String, float[]> model) {

@@ -12,6 +12,7 @@ import dev.fedprune.aggregation.robust.AgentAgreement;
 import dev.fedprune.aggregation.robust.LayeredVote;
 import dev.fedprune.aggregation.robust.MaskCheck;
 import dev.fedprune.aggregation.robust.NmPatternCheck;
+import dev.fedprune.aggregation.robust.SampleCap;
 import dev.fedprune.aggregation.robust.SparsityCheck;
 import dev.fedprune.aggregation.vote.SelectionSpec;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
@@ -43,7 +44,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.UnaryOperator;
 
 /**
  * FedPrLLM on the coordinator (algorithms.md section 1): agents vote with prune masks, the votes of a
@@ -269,7 +269,7 @@ public final class FedPrLlmMethod implements JobMethod {
     @Override
     public RoundSummary closeRound(int roundIndex, StoredContributions stored) throws IOException {
         if (isEvaluationRound(roundIndex)) {
-            return RoundSummary.of(evaluation.close(roundIndex).agents(), new EvaluationSummary(true));
+            return RoundSummary.of(evaluation.close(roundIndex).agents(), new VoteSummary.Evaluation(true));
         }
         if (voters.isEmpty()) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
@@ -280,6 +280,8 @@ public final class FedPrLlmMethod implements JobMethod {
         LayeredVote.Result vote;
         String maskSha;
         Path maskFile = roundDir.resolve("mask.partial");
+        // Self-reported sample counts are capped before they weigh votes (sampleCap 0: as reported).
+        SampleCap.Result cap = SampleCap.apply(voters, spec.sampleCap());
         try (RoundBallots ballots = RoundBallots.open(voters.keySet(), stored, weightsOfRound(roundIndex));
              Checkpoint original = Checkpoint.open(modelDir);
              SafetensorsWriter pruned = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries(original, roundIndex), Map.of());
@@ -288,7 +290,7 @@ public final class FedPrLlmMethod implements JobMethod {
                     spec.tieBreak(), seed);
             // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
             // removed and the mask is selected again from the others. One decoder layer in memory at a time.
-            vote = LayeredVote.run(rounds.layers(roundIndex), voters, selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
+            vote = LayeredVote.run(rounds.layers(roundIndex), cap.weights(), selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
                 for (Map.Entry<String, BitMask> e : selected.entrySet()) {
                     String name = e.getKey();
                     sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
@@ -312,25 +314,8 @@ public final class FedPrLlmMethod implements JobMethod {
         for (AgentAgreement a : vote.agreement().agents()) {
             agreement.put(a.agentId(), a.disagreement());
         }
-        return RoundSummary.of(agents, new VoteSummary(agreement, List.copyOf(vote.excluded()), maskArtifact.id(), sparsity));
-    }
-
-    /**
-     * A voting round: each agent's disagreement with the consensus, the agents whose votes were trimmed,
-     * the global mask's artifact and the sparsity of each tensor.
-     */
-    public record VoteSummary(Map<String, Double> agreement, List<String> excluded, String maskArtifact, Map<String, Double> sparsity)
-            implements RoundSummary.Detail {
-        @Override
-        public VoteSummary withAgentNames(UnaryOperator<String> nameOf) {
-            Map<String, Double> byName = new TreeMap<>();
-            agreement.forEach((id, v) -> byName.put(nameOf.apply(id), v));
-            return new VoteSummary(byName, excluded.stream().map(nameOf).toList(), maskArtifact, sparsity);
-        }
-    }
-
-    /** The evaluation round: agents only measured the final model. */
-    public record EvaluationSummary(boolean evaluation) implements RoundSummary.Detail {
+        return RoundSummary.of(agents, new VoteSummary(agreement, List.copyOf(vote.excluded()), maskArtifact.id(), sparsity,
+                VoteSummary.defence(spec, cap, vote.excluded())));
     }
 
     private List<SafetensorsWriter.Entry> entries(Checkpoint original, int roundIndex) {

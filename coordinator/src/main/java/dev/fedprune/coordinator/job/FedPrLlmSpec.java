@@ -20,6 +20,8 @@ import java.util.stream.Collectors;
  * @param sparsityTolerance    a local mask whose sparsity differs from the target by more than this is refused
  * @param weightVotesBySamples each agent's votes count as many times as its calibration samples (default: one vote each)
  * @param trimFraction         fraction of agents farthest from the consensus whose votes are dropped (0 = plain vote)
+ * @param sampleCap            with votes weighted by samples: no agent's weight exceeds this multiple of the round's median
+ *                             sample_count (0 = no cap)
  * @param evaluationSamples    when positive, every agent measures the perplexity of the global model its task starts
  *                             from on this many of its own samples, and a last evaluation round measures the final
  *                             model: the job's quality per round (0 = no evaluation)
@@ -27,14 +29,14 @@ import java.util.stream.Collectors;
 public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod localPruner, boolean localPerRow, double sparsityRatio,
                            int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling, TieBreak tieBreak,
                            int calibrationSamples, int sequenceLength, double sparsityTolerance, boolean weightVotesBySamples,
-                           double trimFraction, int evaluationSamples) implements MethodSpec {
+                           double trimFraction, int evaluationSamples, double sampleCap) implements MethodSpec {
 
     public static final String NAME = "fedprllm";
 
     /** The spec fields of this method, beside the common ones. */
     public static final Set<String> FIELDS = Set.of("model", "strategy", "localPruner", "localComparisonGroup", "sparsity",
             "pattern", "comparisonGroup", "weightScaling", "tieBreak", "calibrationSamples", "sequenceLength",
-            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples");
+            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples", "sampleCap");
 
     private static final PruneMethod[] PRUNERS = {PruneMethod.PRUNE_METHOD_MAGNITUDE, PruneMethod.PRUNE_METHOD_WANDA,
             PruneMethod.PRUNE_METHOD_SPARSEGPT};
@@ -129,8 +131,13 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
             throw new InvalidJobSpecException("trimFraction", "expected a fraction in [0, 1), got " + f.raw("trimFraction"));
         }
         int evaluation = f.integer("evaluationSamples", 0, 1_000_000, 0);
+        if (f.has("sampleCap") && !weighted) {
+            throw f.error("sampleCap", "only with voteWeighting: samples (each agent's votes then count its self-reported sample_count); "
+                    + "this job gives every agent one vote");
+        }
+        double sampleCap = RobustAggregationSpec.sampleCap(f, "sampleCap");
         return new FedPrLlmSpec(model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, samples, seqLen,
-                tolerance, weighted, trim, evaluation);
+                tolerance, weighted, trim, evaluation, sampleCap);
     }
 
     /** Writes this method's fields in canonical form, as {@link #parse} reads them. */
@@ -150,5 +157,8 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
         out.put("voteWeighting", weightVotesBySamples ? "samples" : "none");
         out.put("trimFraction", trimFraction);
         out.put("evaluationSamples", evaluationSamples);
+        if (sampleCap > 0) {
+            out.put("sampleCap", sampleCap);
+        }
     }
 }

@@ -31,12 +31,15 @@ import java.util.Set;
  * @param extrusionLambda  FedMef: {@code λ} of budget-aware extrusion in adjustment rounds (0 for every other variant)
  * @param sapGamma         FedMef: {@code γ} of scaled activation pruning, the fraction of each cached activation the agents
  *                         drop, in [0, 1) (0: no activation pruning; always 0 for fedmef_no_sap and the non-FedMef variants)
+ * @param robustAggregation how the agents' models are combined against poisoning: trimmed mean or median per coordinate,
+ *                         update clipping, a cap on sample_count weights; null for plain sample-weighted sparse FedAvg
  */
 public record SparseTrainingSpec(Variant variant, Architecture architecture, int[] channels, int width, int imageChannels,
                                  int imageSide, int classes, double density, int rounds, int localSteps, int batchSize,
                                  double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound, int blocks,
                                  int candidates, BnPooling bnPooling, int evaluationImages, double extrusionLambda,
-                                 double sapGamma, int localEpochs, double momentum, double weightDecay) implements MethodSpec {
+                                 double sapGamma, int localEpochs, double momentum, double weightDecay,
+                                 RobustAggregationSpec robustAggregation) implements MethodSpec {
 
     public static final String NAME = "sparse_training";
 
@@ -44,7 +47,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
     public static final Set<String> FIELDS = Set.of("variant", "architecture", "channels", "width", "imageChannels",
             "imageSide", "classes", "density", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha",
             "adjustInterval", "adjustStopRound", "blocks", "candidates", "bnPooling", "evaluationImages", "extrusionLambda", "sapGamma",
-            "localEpochs", "momentum", "weightDecay");
+            "localEpochs", "momentum", "weightDecay", RobustAggregationSpec.FIELD);
 
     public SparseTrainingSpec {
         channels = channels.clone();
@@ -71,7 +74,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
                 && s.bnPooling == bnPooling && s.evaluationImages == evaluationImages
                 && Double.compare(s.extrusionLambda, extrusionLambda) == 0 && Double.compare(s.sapGamma, sapGamma) == 0
                 && s.localEpochs == localEpochs && Double.compare(s.momentum, momentum) == 0
-                && Double.compare(s.weightDecay, weightDecay) == 0;
+                && Double.compare(s.weightDecay, weightDecay) == 0 && java.util.Objects.equals(s.robustAggregation, robustAggregation);
     }
 
     @Override
@@ -82,7 +85,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
     private int otherFieldsHash() {
         return java.util.Objects.hash(imageChannels, imageSide, classes, batchSize, learningRate, adjustAlpha, adjustInterval,
                 adjustStopRound, blocks, candidates, bnPooling, evaluationImages, extrusionLambda, sapGamma, localEpochs, momentum,
-                weightDecay);
+                weightDecay, robustAggregation);
     }
 
     /**
@@ -258,7 +261,7 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
         double sapGamma = sapGamma(f, variant, architecture);
         SparseTrainingSpec training = new SparseTrainingSpec(variant, architecture, channels, width, imageChannels, imageSide, classes,
                 density, rounds, localSteps, batchSize, learningRate, alpha, interval, stopRound, blocks, candidates, pooling, evaluationImages,
-                extrusionLambda, sapGamma, localEpochs, momentum, weightDecay);
+                extrusionLambda, sapGamma, localEpochs, momentum, weightDecay, RobustAggregationSpec.parse(f));
         try {
             int layers = training.layout().sparseLayers().size();
             if (training.effectiveBlocks() > layers) {
@@ -335,6 +338,9 @@ public record SparseTrainingSpec(Variant variant, Architecture architecture, int
         }
         if (variant.isFedMef()) {
             out.put("sapGamma", sapGamma);
+        }
+        if (robustAggregation != null) {
+            robustAggregation.write(out);
         }
     }
 }

@@ -14,9 +14,44 @@ import java.util.Set;
  */
 public final class SpecFields {
     private final Map<String, Object> fields;
+    /** Where these fields sit in the spec: "" at the top, {@code "robustAggregation."} inside that block. */
+    private final String prefix;
 
     SpecFields(Map<String, Object> fields) {
+        this(fields, "");
+    }
+
+    private SpecFields(Map<String, Object> fields, String prefix) {
         this.fields = new LinkedHashMap<>(fields);
+        this.prefix = prefix;
+    }
+
+    /** A refusal of one of these fields, named by its full path in the spec ({@code robustAggregation.rule}). */
+    public InvalidJobSpecException error(String key, String message) {
+        return new InvalidJobSpecException(prefix + key, message);
+    }
+
+    /**
+     * The fields of a nested block such as {@code robustAggregation: {rule: median}}, whose errors name
+     * {@code block.field}; a key outside {@code allowed} is refused. Null when the block is absent.
+     */
+    public SpecFields block(String key, Set<String> allowed) {
+        Object v = fields.get(key);
+        if (v == null) {
+            return null;
+        }
+        if (!(v instanceof Map<?, ?> map)) {
+            throw error(key, "expected a mapping of " + new java.util.TreeSet<>(allowed) + ", got '" + v + "'");
+        }
+        Map<String, Object> inner = new LinkedHashMap<>();
+        map.forEach((k, x) -> inner.put(String.valueOf(k), x));
+        SpecFields block = new SpecFields(inner, prefix + key + ".");
+        for (String name : inner.keySet()) {
+            if (!allowed.contains(name)) {
+                throw block.error(name, "unknown field; expected one of " + new java.util.TreeSet<>(allowed));
+            }
+        }
+        return block;
     }
 
     public boolean has(String key) {
@@ -38,7 +73,7 @@ public final class SpecFields {
             return fallback;
         }
         if (v instanceof Map || v instanceof Iterable) {
-            throw new InvalidJobSpecException(key, "expected a single value, got " + v);
+            throw error(key, "expected a single value, got " + v);
         }
         return String.valueOf(v);
     }
@@ -54,7 +89,7 @@ public final class SpecFields {
         try {
             return Double.parseDouble(String.valueOf(v).trim());
         } catch (NumberFormatException e) {
-            throw new InvalidJobSpecException(key, "expected a number, got '" + v + "'");
+            throw error(key, "expected a number, got '" + v + "'");
         }
     }
 
@@ -64,7 +99,7 @@ public final class SpecFields {
         }
         double v = number(key, fallback);
         if (v != Math.rint(v) || v < min || v > max) {
-            throw new InvalidJobSpecException(key, "expected a whole number in [" + min + ", " + max + "], got " + fields.get(key));
+            throw error(key, "expected a whole number in [" + min + ", " + max + "], got " + fields.get(key));
         }
         return (int) v;
     }
@@ -80,7 +115,7 @@ public final class SpecFields {
         return switch (String.valueOf(v).toLowerCase(Locale.ROOT)) {
             case "true", "on", "yes" -> true;
             case "false", "off", "no" -> false;
-            default -> throw new InvalidJobSpecException(key, "expected true or false, got '" + v + "'");
+            default -> throw error(key, "expected true or false, got '" + v + "'");
         };
     }
 
@@ -94,7 +129,7 @@ public final class SpecFields {
             for (E c : type.getEnumConstants()) {
                 allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
             }
-            throw new InvalidJobSpecException(key, "expected one of " + allowed + ", got '" + v + "'");
+            throw error(key, "expected one of " + allowed + ", got '" + v + "'");
         }
     }
 
@@ -112,7 +147,7 @@ public final class SpecFields {
             }
         }
         if (items.isEmpty()) {
-            throw new InvalidJobSpecException(key, "expected a non-empty list of whole numbers such as [16, 32, 64], got " + v);
+            throw error(key, "expected a non-empty list of whole numbers such as [16, 32, 64], got " + v);
         }
         int[] out = new int[items.size()];
         for (int i = 0; i < out.length; i++) {
@@ -121,10 +156,10 @@ public final class SpecFields {
             try {
                 d = item instanceof Number n ? n.doubleValue() : Double.parseDouble(String.valueOf(item).trim());
             } catch (NumberFormatException e) {
-                throw new InvalidJobSpecException(key + "[" + i + "]", "expected a whole number, got '" + item + "'");
+                throw error(key + "[" + i + "]", "expected a whole number, got '" + item + "'");
             }
             if (d != Math.rint(d) || d < min || d > max) {
-                throw new InvalidJobSpecException(key + "[" + i + "]", "expected a whole number in [" + min + ", " + max + "], got " + item);
+                throw error(key + "[" + i + "]", "expected a whole number in [" + min + ", " + max + "], got " + item);
             }
             out[i] = (int) d;
         }

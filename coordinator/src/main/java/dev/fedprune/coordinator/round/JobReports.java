@@ -83,7 +83,7 @@ final class JobReports {
         report.put("modelId", job.method.manifest().modelId());
         JsonNode methodFields = JSON.valueToTree(methodReport);
         methodFields.properties().forEach(e -> report.set(e.getKey(), e.getValue()));
-        report.set("rounds", JSON.valueToTree(roundReport(job)));
+        report.set("rounds", JSON.valueToTree(roundReport(job, summaryJson)));
         report.put("wallMillis", ledger.now() - job.startedAt);
         Files.writeString(resultDir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
         // The results are on disk before the job is committed as completed: a restart in between aggregates again.
@@ -98,19 +98,25 @@ final class JobReports {
         ledger.active.remove(job.id);
     }
 
-    private List<Map<String, Object>> roundReport(ActiveJob job) {
+    /** @param closingSummary the summary of the job's last round, written to the store only after the report */
+    private List<Map<String, Object>> roundReport(ActiveJob job, String closingSummary) {
         List<Map<String, Object>> rounds = new ArrayList<>();
         for (RoundRecord r : store.rounds(job.id)) {
+            String summaryJson = r.summary() != null ? r.summary()
+                    : r.roundIndex() == job.round && r.attempt() == job.attempt ? closingSummary : null;
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("round", r.roundIndex());
             m.put("state", r.state());
             m.put("attempt", r.attempt());
             m.put("folded", r.folded());
             m.put("refused", r.refused());
-            if (r.summary() != null) {
-                JsonNode quality = JSON.readTree(r.summary()).get("quality");
-                if (quality != null) {
-                    m.put("quality", quality);
+            if (summaryJson != null) {
+                JsonNode summary = JSON.readTree(summaryJson);
+                // What the round's defences against poisoning did (robust aggregation, trimmed vote, sample cap).
+                for (String field : List.of("quality", "defence")) {
+                    if (summary.has(field)) {
+                        m.put(field, summary.get(field));
+                    }
                 }
             }
             List<Map<String, Object>> tasks = new ArrayList<>();

@@ -106,6 +106,9 @@ public final class SparseTrainingMethod implements JobMethod {
                 throw new InvalidJobSpecException("density", "density " + spec.density() + " keeps " + budget + " weights for "
                         + layers.size() + " sparse layers of " + spec.architecture().label() + "; every layer needs at least one");
             }
+            if (spec.robustAggregation() != null) {
+                spec.robustAggregation().checkAgents(job.quorum());
+            }
         }
 
         @Override

@@ -3,7 +3,6 @@ package dev.fedprune.coordinator.sparsetrain;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.sparse.SparseFedAvg;
 import dev.fedprune.aggregation.sparse.SparseTensor;
 import dev.fedprune.aggregation.sparsetrain.ActiveWeightsCheck;
 import dev.fedprune.aggregation.sparsetrain.AdjustmentSchedule;
@@ -14,6 +13,7 @@ import dev.fedprune.aggregation.sparsetrain.PruneAndGrow;
 import dev.fedprune.aggregation.sparsetrain.RoundMode;
 import dev.fedprune.aggregation.sparsetrain.TopKGradientAggregator;
 import dev.fedprune.coordinator.job.SparseTrainingSpec;
+import dev.fedprune.coordinator.round.DefenceSummary;
 import dev.fedprune.coordinator.round.RoundSummary;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.ModelQuality;
@@ -22,14 +22,16 @@ import dev.fedprune.proto.v1.TrainingRoundMode;
 import dev.fedprune.proto.v1.TrainingTaskSpec;
 import dev.fedprune.wire.SparseTensorWire;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The training rounds {@code t = 0 … R−1}: sparse FedAvg of the agents' active weights, weighted by
- * sample count, and in adjustment rounds (FedTiny: one block at a time; FedMef: every layer) prune-and-grow
+ * sample count (or robust FedAvg when the job asks: {@link RoundAverage}), and in adjustment rounds (FedTiny: one block at a time; FedMef: every layer) prune-and-grow
  * of the mask from the agents' aggregated top-K gradients of inactive weights (O-11, O-12, O-13).
  */
 final class TrainingPhase {
@@ -43,8 +45,10 @@ final class TrainingPhase {
     private final List<List<Integer>> blocks;
 
     // The open round.
-    private SparseFedAvg weightSums;
+    private RoundAverage weightSums;
     private TopKGradientAggregator gradientSums;
+    /** With a sample cap, the round's top-K gradients wait for the capped weights, known only when it closes. */
+    private final List<Gradients> deferredGradients = new ArrayList<>();
     private Map<String, Integer> roundTopK = Map.of();
     private double qualitySum;
     private long qualitySamples;
@@ -106,15 +110,34 @@ final class TrainingPhase {
         qualitySum = 0;
         qualitySamples = 0;
         gradientSums = null;
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        allSizes.forEach((name, size) -> shapes.put(name, new long[] {size}));
-        weightSums = new SparseFedAvg(shapes);
+        deferredGradients.clear();
+        weightSums = new RoundAverage(allSizes, this::startingModel, spec.robustAggregation());
         roundTopK = topK(t);
         if (!roundTopK.isEmpty()) {
-            Map<String, BitMask> blockMasks = new LinkedHashMap<>();
-            roundTopK.keySet().forEach(layer -> blockMasks.put(layer, model.keep().get(layer)));
-            gradientSums = new TopKGradientAggregator(blockMasks, roundTopK);
+            gradientSums = newGradientSums();
         }
+    }
+
+    private TopKGradientAggregator newGradientSums() {
+        Map<String, BitMask> blockMasks = new LinkedHashMap<>();
+        roundTopK.keySet().forEach(layer -> blockMasks.put(layer, model.keep().get(layer)));
+        return new TopKGradientAggregator(blockMasks, roundTopK);
+    }
+
+    private boolean capsSamples() {
+        return spec.robustAggregation() != null && spec.robustAggregation().sampleCap() > 0;
+    }
+
+    /** The global model this round started from, every tensor: the reference of robust aggregation's updates. */
+    private Map<String, float[]> startingModel() {
+        Map<String, float[]> start = new LinkedHashMap<>();
+        for (String name : allSizes.keySet()) {
+            start.put(name, sparseSizes.containsKey(name) ? model.weights(name) : model.dense(name));
+        }
+        return start;
+    }
+
+    private record Gradients(String agentId, Map<String, SparseTensor> tensors) {
     }
 
     void fold(String agentId, Contribution contribution) {
@@ -146,7 +169,7 @@ final class TrainingPhase {
                         "a dense tensor must be sent in full: " + t.nonZeroCount() + " of " + t.size() + " values");
             }
         }
-        if (weightSums.agents().contains(agentId)) {
+        if (weightSums.contains(agentId)) {
             throw new InvalidContributionException("agent", "agent " + agentId + " already contributed to this round");
         }
         if (gradientSums != null) {
@@ -157,7 +180,12 @@ final class TrainingPhase {
             roundTopK.keySet().forEach(layer -> blockSizes.put(layer, sparseSizes.get(layer)));
             Map<String, SparseTensor> gradients = SparseTensorWire.decode("top_k_gradients.tensors", contribution.getTopKGradients().getTensorsList(), blockSizes);
             try {
-                gradientSums.fold(agentId, contribution.getSampleCount(), gradients);
+                if (capsSamples()) {
+                    newGradientSums().fold(agentId, 1, gradients); // checked now, folded with the capped weight at close
+                    deferredGradients.add(new Gradients(agentId, gradients));
+                } else {
+                    gradientSums.fold(agentId, contribution.getSampleCount(), gradients);
+                }
             } catch (InvalidContributionException e) {
                 throw new InvalidContributionException("top_k_gradients." + e.field().replace("gradients", "tensors"),
                         e.getMessage().substring(e.field().length() + 2));
@@ -176,12 +204,17 @@ final class TrainingPhase {
         if (weightSums.agentCount() == 0) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
+        Map<String, Long> weights = weightSums.weights();
+        for (Gradients g : deferredGradients) {
+            gradientSums.fold(g.agentId(), weights.get(g.agentId()), g.tensors());
+        }
+        RoundAverage.Closed averaged = weightSums.close(allSizes.keySet());
         Map<String, BitMask> keep = model.keep();
         Map<String, BitMask> newKeep = new LinkedHashMap<>();
         Map<String, float[]> newWeights = new LinkedHashMap<>();
         Map<String, Integer> adjusted = new LinkedHashMap<>();
         for (LayerShape l : layers) {
-            float[] avg = weightSums.average(l.name());
+            float[] avg = averaged.model().get(l.name());
             Integer k = roundTopK.get(l.name());
             if (k != null) {
                 PruneAndGrow.LayerAdjustment r = PruneAndGrow.adjust(avg, keep.get(l.name()), gradientSums.aggregated(l.name()), k,
@@ -195,7 +228,7 @@ final class TrainingPhase {
             }
         }
         Map<String, float[]> newDense = new LinkedHashMap<>();
-        denseSizes.keySet().forEach(name -> newDense.put(name, weightSums.average(name)));
+        denseSizes.keySet().forEach(name -> newDense.put(name, averaged.model().get(name)));
         boolean maskChanged = !newKeep.equals(keep);
         if (maskChanged) {
             model.install(newKeep, newWeights, newDense);
@@ -207,20 +240,29 @@ final class TrainingPhase {
         boolean adjustedAny = !adjusted.isEmpty();
         RoundSummary summary = RoundSummary.of(weightSums.agentCount(), new Summary("training", t, mode(t).name().toLowerCase(Locale.ROOT),
                 adjustedAny ? schedule.block(t) : null, adjustedAny ? adjusted : null, adjustedAny ? maskChanged : null,
-                weightSums.totalSamples(), qualitySamples == 0 ? null : qualitySum / qualitySamples, model.density(), sparsity));
+                averaged.reportedSamples(), qualitySamples == 0 ? null : qualitySum / qualitySamples, model.density(), sparsity,
+                averaged.defence()));
         weightSums = null;
         gradientSums = null;
+        deferredGradients.clear();
         return summary;
     }
 
     /**
      * A training round: its mode, in an adjustment round the block and the {@code k} of each adjusted layer and
      * whether the mask changed, the samples trained on, the accuracy agents measured of the model the round
-     * started from, and the global mask's density overall and sparsity per layer (as FedPrLLM rounds report it).
+     * started from, the global mask's density overall and sparsity per layer (as FedPrLLM rounds report it), and
+     * with robust aggregation what its defences did.
      */
     record Summary(String phase, int trainingRound, String mode, @JsonInclude(JsonInclude.Include.NON_NULL) Integer block,
                    @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, Integer> adjusted,
                    @JsonInclude(JsonInclude.Include.NON_NULL) Boolean maskChanged, long samples, Double priorAccuracy, double density,
-                   Map<String, Double> sparsity) implements RoundSummary.Detail {
+                   Map<String, Double> sparsity, @JsonInclude(JsonInclude.Include.NON_NULL) DefenceSummary defence)
+            implements RoundSummary.Detail {
+        @Override
+        public Summary withAgentNames(UnaryOperator<String> nameOf) {
+            return defence == null ? this : new Summary(phase, trainingRound, mode, block, adjusted, maskChanged, samples, priorAccuracy,
+                    density, sparsity, defence.withAgentNames(nameOf));
+        }
     }
 }

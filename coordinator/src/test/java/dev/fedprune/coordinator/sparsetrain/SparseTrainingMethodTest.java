@@ -96,8 +96,13 @@ class SparseTrainingMethodTest {
 
     /** The global weights scaled by {@code factor}, as an agent would upload them. */
     Contribution upload(int round, float factor, long samples) throws Exception {
+        return upload(decode(globalWeights(round)), factor, samples);
+    }
+
+    /** The given global weights scaled by {@code factor}, as an agent would upload them. */
+    static Contribution upload(Map<String, SparseTensor> global, float factor, long samples) {
         SparseUpdate.Builder u = SparseUpdate.newBuilder();
-        decode(globalWeights(round)).forEach((name, t) -> {
+        global.forEach((name, t) -> {
             float[] v = t.values().clone();
             for (int i = 0; i < v.length; i++) {
                 v[i] *= factor;

@@ -6,6 +6,7 @@ import dev.fedprune.agent.model.ModelCache;
 import dev.fedprune.agent.task.AgentLoop;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
+import dev.fedprune.agent.task.TaskHandlers;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
 import dev.fedprune.coordinator.node.CoordinatorNode;
@@ -57,6 +58,16 @@ public final class VirtualFederation {
     public static Result run(Path out, List<Path> slices, Map<String, Object> spec, IntFunction<Map<PruneMethod, MaskEngine>> engines,
                              IntFunction<Failure> failures, double stragglerDelaySeconds, Path localModel, PrintStream console)
             throws IOException, InterruptedException {
+        return run(out, slices, spec, engines, failures, stragglerDelaySeconds, localModel, console, i -> null);
+    }
+
+    /**
+     * @param handlers the task handlers of agent i, null for the ones on the class path (a malicious agent's
+     *                 tamper with what they compute: {@link dev.fedprune.simulations.poisoning.Poisoning})
+     */
+    public static Result run(Path out, List<Path> slices, Map<String, Object> spec, IntFunction<Map<PruneMethod, MaskEngine>> engines,
+                             IntFunction<Failure> failures, double stragglerDelaySeconds, Path localModel, PrintStream console,
+                             IntFunction<TaskHandlers> handlers) throws IOException, InterruptedException {
         Files.createDirectories(out);
         String specJson = JSON.writeValueAsString(spec);
         CoordinatorNode.Config defaults = CoordinatorNode.Config.defaults(out.resolve("coordinator"));
@@ -76,8 +87,8 @@ public final class VirtualFederation {
                         node.pki().caFingerprint(), name, site, DeviceResources.newBuilder().setCpuCores(1).setDeviceClass("virtual").build(),
                         CoordinatorClient.defaultRetry());
                 clients.add(client);
-                startAgent(name, client, slices.get(i), engines.apply(i), failures.apply(i), stragglerDelaySeconds, out, localModel,
-                        target, threads, loops, clients);
+                startAgent(name, client, slices.get(i), engines.apply(i), handlers.apply(i), failures.apply(i), stragglerDelaySeconds, out,
+                        localModel, target, threads, loops, clients);
             }
             String jobId = node.engine().submit(JobSpecParser.parse(specJson));
             JobRecord job;
@@ -108,7 +119,7 @@ public final class VirtualFederation {
     }
 
     private static void startAgent(String name, CoordinatorClient client, Path data, Map<PruneMethod, MaskEngine> engines,
-                                   Failure failure, double stragglerDelaySeconds, Path out, Path localModel, String target,
+                                   TaskHandlers handlers, Failure failure, double stragglerDelaySeconds, Path out, Path localModel, String target,
                                    List<Thread> threads, List<AgentLoop> loops, List<CoordinatorClient> clients) {
         AgentLoop[] self = new AgentLoop[1];
         Runnable onCrash = () -> {
@@ -119,12 +130,13 @@ public final class VirtualFederation {
             client.close();
             CoordinatorClient reborn = new CoordinatorClient(identity, CoordinatorClient.defaultRetry());
             clients.add(reborn);
-            startAgent(name, reborn, data, engines, Failure.NONE, 0, out, localModel, target, threads, loops, clients);
+            startAgent(name, reborn, data, engines, handlers, Failure.NONE, 0, out, localModel, target, threads, loops, clients);
         };
         Map<PruneMethod, MaskEngine> effective = failure == Failure.NONE ? engines
                 : FailureInjection.wrap(engines, failure, stragglerDelaySeconds, onCrash);
+        AgentLoop.Options options = new AgentLoop.Options(name, data, false, 0, 1);
         AgentLoop loop = new AgentLoop(client, new ModelCache(client, out.resolve("agents").resolve(name), localModel), effective,
-                new AgentLoop.Options(name, data, false, 0, 1));
+                handlers == null ? options : options.withHandlers(handlers));
         self[0] = loop;
         Thread t = new Thread(loop::run, name);
         t.setDaemon(true);

@@ -49,6 +49,7 @@ public final class StudyReport {
             m.put("ppl_by_category", r.pplByCategory());
             m.put("layer_sparsity", r.layerSparsity());
             m.put("tensor_sparsity", r.tensorSparsity());
+            m.put("poisoning", r.poisoning());
             json.add(m);
         }
         Files.writeString(out.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json));
@@ -67,14 +68,14 @@ public final class StudyReport {
                     n.path("sparsity").asDouble(), n.path("pattern").asString("unstructured"), n.path("seed").asLong(), n.path("state").asString(),
                     number(n.get("ppl")), doubles(n.path("ppl_by_category")), number(n.get("actual_sparsity")), doubles(n.path("layer_sparsity")),
                     doubles(n.path("tensor_sparsity")), n.path("bytes_per_agent").asDouble(), doubles(n.path("phase_seconds")),
-                    n.path("rounds").asInt(), longs(n.path("failures"))));
+                    n.path("rounds").asInt(), longs(n.path("failures")), n.path("poisoning").asString("none")));
         }
         return rows;
     }
 
     /**
      * {@code earlier} with {@code added} in: a row of {@code added} replaces an earlier row of the same setting
-     * (method, partition, comparison group, scaling, agents, sparsity, pattern, seed); new settings go at the end.
+     * (method, partition, comparison group, scaling, agents, sparsity, pattern, seed, poisoning); new settings go at the end.
      */
     public static List<StudyRow> merge(List<StudyRow> earlier, List<StudyRow> added) {
         Map<List<Object>, StudyRow> bySetting = new LinkedHashMap<>();
@@ -88,7 +89,8 @@ public final class StudyReport {
     }
 
     private static List<Object> setting(StudyRow r) {
-        return List.of(r.method(), r.partition(), r.comparisonGroup(), r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed());
+        return List.of(r.method(), r.partition(), r.comparisonGroup(), r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed(),
+                r.poisoning());
     }
 
     private static double number(JsonNode n) {
@@ -108,12 +110,12 @@ public final class StudyReport {
     }
 
     static String csv(List<StudyRow> rows) {
-        StringBuilder sb = new StringBuilder("method,partition,comparison_group,weight_scaling,agents,sparsity,pattern,seed,state,ppl,actual_sparsity,bytes_per_agent,rounds,seconds\n");
+        StringBuilder sb = new StringBuilder("method,partition,comparison_group,weight_scaling,agents,sparsity,pattern,seed,state,ppl,actual_sparsity,bytes_per_agent,rounds,seconds,poisoning\n");
         for (StudyRow r : rows) {
             double seconds = r.phaseSeconds().values().stream().mapToDouble(Double::doubleValue).sum();
-            sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%.4f,%s,%d,%s,%.6f,%.6f,%d,%d,%.2f%n", r.method(), r.partition(),
+            sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%d,%.4f,%s,%d,%s,%.6f,%.6f,%d,%d,%.2f,%s%n", r.method(), r.partition(),
                     r.comparisonGroup(), r.weightScaling(), r.agents(), r.sparsity(), r.pattern(), r.seed(), r.state(), r.ppl(),
-                    r.actualSparsity(), Math.round(r.bytesPerAgent()), r.rounds(), seconds));
+                    r.actualSparsity(), Math.round(r.bytesPerAgent()), r.rounds(), seconds, r.poisoning()));
         }
         return sb.toString();
     }
@@ -124,7 +126,8 @@ public final class StudyReport {
             return "centralized";
         }
         String v = variants.get(r).replace("fedprllm_", "FedPrLLM ").replace("local_only", "local-only");
-        return v + " (" + (manyPartitions ? r.partition() + ", " : "") + r.agents() + " agents)";
+        return v + " (" + (manyPartitions ? r.partition() + ", " : "") + r.agents() + " agents"
+                + (r.poisoning().equals("none") ? "" : ", " + r.poisoning() + " malicious") + ")";
     }
 
     static String html(String title, List<StudyRow> rows) {

@@ -9,9 +9,23 @@ import java.util.Map;
  * number of bytes an agent uploaded for the job.
  *
  * @param partition how the calibration data was split ({@link DataSplit#label()}); "none" for centralized
+ * @param poisoning the run's malicious agents ({@link dev.fedprune.simulations.poisoning.Poisoning#label()}; "none")
  */
 public record StudyRow(String method, String partition, String comparisonGroup, boolean weightScaling, int agents, double sparsity,
                        String pattern, long seed, String state, double ppl, Map<String, Double> pplByCategory, double actualSparsity,
                        Map<String, Double> layerSparsity, Map<String, Double> tensorSparsity, double bytesPerAgent, Map<String, Double> phaseSeconds, int rounds,
-                       Map<String, Long> failures) {
+                       Map<String, Long> failures, String poisoning) {
+
+    public StudyRow {
+        poisoning = poisoning == null ? "none" : poisoning;
+    }
+
+    /** A run without malicious agents. */
+    public StudyRow(String method, String partition, String comparisonGroup, boolean weightScaling, int agents, double sparsity,
+                    String pattern, long seed, String state, double ppl, Map<String, Double> pplByCategory, double actualSparsity,
+                    Map<String, Double> layerSparsity, Map<String, Double> tensorSparsity, double bytesPerAgent, Map<String, Double> phaseSeconds,
+                    int rounds, Map<String, Long> failures) {
+        this(method, partition, comparisonGroup, weightScaling, agents, sparsity, pattern, seed, state, ppl, pplByCategory, actualSparsity,
+                layerSparsity, tensorSparsity, bytesPerAgent, phaseSeconds, rounds, failures, "none");
+    }
 }

@@ -4,10 +4,12 @@ import dev.fedprune.agent.prune.PruneMethods;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.agent.task.MaskEngine;
 import dev.fedprune.agent.task.MaskRequest;
+import dev.fedprune.agent.task.TaskHandlers;
 import dev.fedprune.agent.task.ProgressListener;
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.SafetensorsFile;
 import dev.fedprune.aggregation.model.PrunableTensors;
+import dev.fedprune.simulations.poisoning.Poisoning;
 import dev.fedprune.simulations.scenario.HostCpuLimit;
 import dev.fedprune.simulations.scenario.Partitioner;
 import dev.fedprune.simulations.scenario.VirtualFederation;
@@ -96,8 +98,10 @@ public final class StudyRunner {
                         if (scenario.runs(StudyMethod.Kind.LOCAL_ONLY)) {
                             rows.add(report(++done, total, started, localOnly(split, slices, sparsity, seed, nm), rows));
                         }
-                        for (StudyMethod m : scenario.federatedMethods()) {
-                            rows.add(report(++done, total, started, federated(m, split, slices, sparsity, seed), rows));
+                        for (Poisoning p : scenario.poisoning()) {
+                            for (StudyMethod m : scenario.federatedMethods()) {
+                                rows.add(report(++done, total, started, federated(m, split, slices, sparsity, seed, p), rows));
+                            }
                         }
                     }
                 }
@@ -112,7 +116,7 @@ public final class StudyRunner {
 
     private int plannedRuns() {
         int perSparsity = scenario.runs(StudyMethod.Kind.CENTRALIZED) ? 1 : 0;
-        int perAgents = (scenario.runs(StudyMethod.Kind.LOCAL_ONLY) ? 1 : 0) + scenario.federatedMethods().size();
+        int perAgents = (scenario.runs(StudyMethod.Kind.LOCAL_ONLY) ? 1 : 0) + scenario.federatedMethods().size() * scenario.poisoning().size();
         return scenario.seeds().size() * scenario.sparsities().size()
                 * (perSparsity + scenario.partitions().size() * scenario.agents().size() * perAgents);
     }
@@ -190,21 +194,24 @@ public final class StudyRunner {
                 Map.of("local_prune", pruneSeconds, "evaluate", total - pruneSeconds), 0, Map.of());
     }
 
-    private StudyRow federated(StudyMethod m, DataSplit split, List<Path> slices, double sparsity, long seed)
+    private StudyRow federated(StudyMethod m, DataSplit split, List<Path> slices, double sparsity, long seed, Poisoning poisoning)
             throws IOException, InterruptedException {
         int agents = slices.size();
         StudyScenario.Failures f = scenario.failures();
         VirtualFederation.Failure[] failures = assignFailures(agents, f, seed);
         int dropouts = (int) java.util.Arrays.stream(failures).filter(x -> x == VirtualFederation.Failure.DROPOUT).count();
         String jobName = String.format(Locale.ROOT, "%s%s%s-%s-%d-s%.2f", m.name(), m.comparisonGroup().isEmpty() ? "" : "-" + m.comparisonGroup(),
-                m.jobSpec().containsKey("weightScaling") ? (m.weightScaling() ? "-scaled" : "-plain") : "", split.label(), agents, sparsity);
+                m.jobSpec().containsKey("weightScaling") ? (m.weightScaling() ? "-scaled" : "-plain") : "", split.label(), agents, sparsity)
+                + (poisoning.attack() == Poisoning.Attack.NONE ? "" : "-" + poisoning.label().replace(' ', '-').replace("%", ""));
         int deadline = dropouts > 0 ? Math.max(5, (int) Math.ceil(f.stragglerDelaySeconds()) + 5) : scenario.deadlineSeconds();
         Map<String, Object> spec = scenario.jobSpec(m, jobName, agents, agents - dropouts, deadline, sparsity, seed);
         Path runDir = out.resolve("runs").resolve(spec.get("name") + "-seed" + seed);
         deleteRecursively(runDir);
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+        boolean[] malicious = poisoning.forRun(seed).malicious(agents);
+        TaskHandlers attack = poisoning.forRun(seed).handlers();
         VirtualFederation.Result r = VirtualFederation.run(runDir, slices, spec, i -> agentEngines, i -> failures[i],
-                f.stragglerDelaySeconds(), scenario.model(), quiet);
+                f.stragglerDelaySeconds(), scenario.model(), quiet, i -> malicious[i] ? attack : null);
         long e0 = System.nanoTime();
         ModelEvaluator.Evaluation e = r.resultDir() == null ? null : evaluate(r.resultDir().resolve("model"));
         double evaluateSeconds = (System.nanoTime() - e0) / 1e9;
@@ -236,7 +243,8 @@ public final class StudyRunner {
         phases.put("evaluate", evaluateSeconds);
         return new StudyRow(m.name(), split.label(), m.comparisonGroup(), m.weightScaling(), agents, sparsity, scenario.pattern(), seed, r.state(),
                 e == null ? Double.NaN : e.perplexity(), e == null ? Map.of() : e.perCategory(),
-                report == null || !report.has("overallSparsity") ? Double.NaN : report.get("overallSparsity").asDouble(), layers, tensors, bytesPerAgent, phases, rounds, failuresSeen);
+                report == null || !report.has("overallSparsity") ? Double.NaN : report.get("overallSparsity").asDouble(), layers, tensors, bytesPerAgent, phases, rounds, failuresSeen,
+                poisoning.label());
     }
 
     /** Which agents fail how, drawn from the seed; the first agents are never all failing. */

@@ -2,6 +2,7 @@ package dev.fedprune.simulations.study;
 
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.simulations.poisoning.Poisoning;
 import dev.fedprune.simulations.scenario.Scenario;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,6 +51,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * seeds: [0]
  * failures: {dropoutFraction: 0.1, stragglerFraction: 0.1, stragglerDelaySeconds: 2, crashRejoinAgents: 1}
  * localOnlyEvaluatedAgents: 8    # local-only: evaluate this many agents' models (seeded choice); default all
+ * poisoning: [{attack: none}, {attack: inverted_masks, fraction: [0.1, 0.3]}]   # federated runs once per setting
  * </pre>
  */
 public record StudyScenario(String name, Path model, Path calibration, Path evaluation, List<Integer> agents,
@@ -57,7 +59,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
                             List<Double> sparsities, List<String> comparisonGroups, List<Boolean> weightScaling,
                             String localPruner, String localComparisonGroup, String pattern, List<Long> seeds,
                             int calibrationSamples, int sequenceLength, int deadlineSeconds, Failures failures,
-                            int localOnlyEvaluatedAgents) {
+                            int localOnlyEvaluatedAgents, List<Poisoning> poisoning) {
 
     /**
      * @param dropoutFraction       agents that do not answer in a round (the quorum must allow it)
@@ -82,7 +84,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     private static final Set<String> KEYS = Set.of("name", "model", "calibration", "data", "evaluation", "agents", "partition",
             "partitions", "methods", "sparsities", "sparsity", "comparisonGroups", "weightScaling", "localPruner", "localComparisonGroup",
             "pattern", "seeds", "seed", "calibrationSamples", "sequenceLength", "deadlineSeconds", "failures",
-            "localOnlyEvaluatedAgents");
+            "localOnlyEvaluatedAgents", "poisoning");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
     private static final Set<String> METHOD_KEYS = Set.of("name", "spec");
     private static final Set<String> FAILURE_KEYS = Set.of("dropoutFraction", "stragglerFraction", "stragglerDelaySeconds", "crashRejoinAgents");
@@ -171,7 +173,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         List<StudyMethod> methods = methods(f, file, lines, raw, groups, scaling, declaredAt);
         StudyScenario scenario = new StudyScenario(name, model, calibration, evaluation, agents, partitions, methods, sparsities,
                 groups, scaling, localPruner, localGroup, pattern, seeds, calibrationSamples, sequenceLength, deadline, failures,
-                localOnlyEvaluated);
+                localOnlyEvaluated, PoisoningSettings.parse(f, file, lines, raw, seeds.get(0)));
         scenario.checkJobSpecs(f, lines, declaredAt);
         return scenario;
     }
@@ -189,7 +191,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
                         partitionLabels, partitions.stream().map(DataSplit::label).toList()),
                 methods, subset("--sparsities", sparsities, onlySparsities), comparisonGroups, weightScaling, localPruner,
                 localComparisonGroup, pattern, subset("--seeds", seeds, onlySeeds), calibrationSamples, sequenceLength, deadlineSeconds,
-                failures, localOnlyEvaluatedAgents);
+                failures, localOnlyEvaluatedAgents, poisoning);
     }
 
     private static <T> List<T> subset(String option, List<T> all, List<T> only) {

@@ -60,6 +60,8 @@ public final class TrainingReport {
                 adjustments.add(e);
             }
             m.put("adjustments", adjustments);
+            m.put("defence", r.defence());
+            m.put("poisoning", r.poisoning());
             json.add(m);
         }
         Files.writeString(out.resolve("results.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n");
@@ -75,15 +77,15 @@ public final class TrainingReport {
         StringBuilder sb = new StringBuilder("method,density,agents,rounds,seed,state,accuracy,actual_density,bytes_up_per_agent,"
                 + "bytes_down_per_agent,agent_peak_bytes,top_k_buffer_bytes,wall_seconds,agent_seconds_per_round,"
                 + "activation_peak_bytes_max,activation_dense_bytes_max,activation_bytes_measured,prune_accuracy_before_mean,"
-                + "prune_accuracy_after_mean\n");
+                + "prune_accuracy_after_mean,defence,poisoning\n");
         for (TrainingRow r : rows) {
-            sb.append(String.format(Locale.ROOT, "%s,%.4f,%d,%d,%d,%s,%.4f,%.4f,%.0f,%.0f,%d,%d,%.1f,%.3f,%s,%s,%s,%s,%s%n", r.method(), r.density(), r.agents(),
+            sb.append(String.format(Locale.ROOT, "%s,%.4f,%d,%d,%d,%s,%.4f,%.4f,%.0f,%.0f,%d,%d,%.1f,%.3f,%s,%s,%s,%s,%s,%s,%s%n", r.method(), r.density(), r.agents(),
                     r.rounds(), r.seed(), r.state(), r.accuracy(), r.actualDensity(), r.bytesUpPerAgent(), r.bytesDownPerAgent(),
                     r.agentPeakBytes(), r.agentMemory().getOrDefault("top_k_buffer_bytes", 0L), r.wallSeconds(), r.agentSecondsPerRound(),
                     r.maxActivationPeakBytes() < 0 ? "" : Long.toString(r.maxActivationPeakBytes()),
                     r.maxActivationDenseBytes() < 0 ? "" : Long.toString(r.maxActivationDenseBytes()),
                     r.activationBytesMeasured() == null ? "" : r.activationBytesMeasured().toString(),
-                    cell(meanBeforePrune(r)), cell(meanAfterPrune(r))));
+                    cell(meanBeforePrune(r)), cell(meanAfterPrune(r)), r.defence(), r.poisoning()));
         }
         return sb.toString();
     }
@@ -136,7 +138,8 @@ public final class TrainingReport {
                     number(m, "accuracy"), perRound, number(m, "actual_density"),
                     m.hasNonNull("selected_allocation") ? m.get("selected_allocation").asString() : null, number(m, "bytes_up_per_agent"),
                     number(m, "bytes_down_per_agent"), m.hasNonNull("agent_peak_bytes") ? m.get("agent_peak_bytes").asLong() : -1, memory,
-                    number(m, "wall_seconds"), number(m, "agent_seconds_per_round"), activationPeak, activationDense, measured, adjustments));
+                    number(m, "wall_seconds"), number(m, "agent_seconds_per_round"), activationPeak, activationDense, measured, adjustments,
+                    m.path("defence").asString("none"), m.path("poisoning").asString("none")));
         }
         return rows;
     }
@@ -146,7 +149,9 @@ public final class TrainingReport {
     }
 
     static String label(TrainingRow r) {
-        return r.method().equals("dense_fedavg") ? "dense FedAvg" : String.format(Locale.ROOT, "%s d=%.2f", r.method(), r.density());
+        String label = r.method().equals("dense_fedavg") ? "dense FedAvg" : String.format(Locale.ROOT, "%s d=%.2f", r.method(), r.density());
+        boolean attacked = !r.poisoning().equals("none");
+        return label + (r.defence().equals("none") && !attacked ? "" : ", defence " + r.defence() + (attacked ? ", " + r.poisoning() : ""));
     }
 
     static String html(TrainingScenario s, List<TrainingRow> rows) {

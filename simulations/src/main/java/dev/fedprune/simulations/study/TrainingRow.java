@@ -27,18 +27,34 @@ import java.util.Map;
  *                           was an estimate from layer shapes ({@code activation_bytes_measured} 0); null when none was reported
  * @param adjustments        per adjustment round in which agents reported them, the mean over agents of the held-out accuracy
  *                           of their locally trained model before and after zeroing the weights the server prunes
+ * @param defence            the run's robust aggregation by its name in the scenario ({@code none}: plain FedAvg)
+ * @param poisoning          the run's malicious agents ({@link dev.fedprune.simulations.poisoning.Poisoning#label()}, {@code none})
  */
 public record TrainingRow(String method, double density, int agents, int rounds, long seed, String state, String failureReason,
                          double accuracy, List<Double> accuracyPerRound, double actualDensity, String selectedAllocation,
                          double bytesUpPerAgent, double bytesDownPerAgent, long agentPeakBytes, Map<String, Long> agentMemory,
                          double wallSeconds, double agentSecondsPerRound, Map<String, Long> activationPeakBytes,
-                         Map<String, Long> activationDenseBytes, Boolean activationBytesMeasured, List<Adjustment> adjustments) {
+                         Map<String, Long> activationDenseBytes, Boolean activationBytesMeasured, List<Adjustment> adjustments,
+                          String defence, String poisoning) {
 
     public TrainingRow {
+        defence = defence == null ? "none" : defence;
+        poisoning = poisoning == null ? "none" : poisoning;
         // By agent name, so that results.json is written the same way every time.
         activationPeakBytes = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(activationPeakBytes));
         activationDenseBytes = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(activationDenseBytes));
         adjustments = List.copyOf(adjustments);
+    }
+
+    /** A run without defence or malicious agents. */
+    public TrainingRow(String method, double density, int agents, int rounds, long seed, String state, String failureReason,
+                       double accuracy, List<Double> accuracyPerRound, double actualDensity, String selectedAllocation,
+                       double bytesUpPerAgent, double bytesDownPerAgent, long agentPeakBytes, Map<String, Long> agentMemory,
+                       double wallSeconds, double agentSecondsPerRound, Map<String, Long> activationPeakBytes,
+                       Map<String, Long> activationDenseBytes, Boolean activationBytesMeasured, List<Adjustment> adjustments) {
+        this(method, density, agents, rounds, seed, state, failureReason, accuracy, accuracyPerRound, actualDensity, selectedAllocation,
+                bytesUpPerAgent, bytesDownPerAgent, agentPeakBytes, agentMemory, wallSeconds, agentSecondsPerRound, activationPeakBytes,
+                activationDenseBytes, activationBytesMeasured, adjustments, "none", "none");
     }
 
     /** A run without activation or pruning-accuracy figures (methods and agents that do not report them). */

@@ -2,6 +2,8 @@ package dev.fedprune.simulations.study;
 
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpecParser;
+import dev.fedprune.coordinator.method.MethodRegistry;
+import dev.fedprune.simulations.poisoning.Poisoning;
 import dev.fedprune.simulations.study.StudyScenario.Fields;
 import dev.fedprune.simulations.study.StudyScenario.ScenarioException;
 import java.io.IOException;
@@ -42,6 +44,11 @@ import tools.jackson.databind.json.JsonMapper;
  * seed: 0
  * deadlineSeconds: 1800
  * memoryProbe: true            # measure one agent's round per run in a fresh JVM
+ * defences:                    # robust aggregation to compare (default: none, plain FedAvg); each run once per defence
+ *   - none
+ *   - {name: median, robustAggregation: {rule: median}}
+ * poisoning:                   # malicious agents (default: none); each run once per setting, see PoisoningSettings
+ *   - {attack: scaled_update, factor: 10, fraction: [0.1, 0.3]}
  * </pre>
  *
  * <p>Every agent's held-out split is a disjoint IID slice of the whole test set (10,000 Fashion-MNIST
@@ -52,12 +59,24 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
                                List<Method> methods, List<Double> densities, int[] channels, int rounds, int localSteps,
                                int batchSize, double learningRate, double adjustAlpha, int adjustInterval, int adjustStopRound,
                                int blocks, int candidates, long seed, int deadlineSeconds, boolean memoryProbe, double sapGamma,
-                               double extrusionLambda, int localEpochs, double momentum, double weightDecay) {
+                               double extrusionLambda, int localEpochs, double momentum, double weightDecay,
+                               List<Defence> defences, List<Poisoning> poisoning) {
 
     public TrainingScenario {
         channels = channels.clone();
         methods = List.copyOf(methods);
         densities = List.copyOf(densities);
+        defences = List.copyOf(defences);
+        poisoning = List.copyOf(poisoning);
+    }
+
+    /**
+     * A robust aggregation a study compares, by name.
+     *
+     * @param robustAggregation the job spec's {@code robustAggregation} block; null for plain FedAvg
+     */
+    public record Defence(String name, Map<String, Object> robustAggregation) {
+        public static final Defence NONE = new Defence("none", null);
     }
 
     @Override
@@ -115,14 +134,26 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     }
 
     /** One job of the study. */
-    public record Run(Method method, double density) {
+    public record Run(Method method, double density, Defence defence, Poisoning poisoning) {
+        /** Without defence or malicious agents. */
+        public Run(Method method, double density) {
+            this(method, density, Defence.NONE, Poisoning.NONE);
+        }
+
+        /** For run directories: {@code fedtiny-d0.10}, {@code fedtiny-d0.10-median-sign_flip-30}. */
+        public String directoryName() {
+            String base = method.label() + (method == Method.DENSE_FEDAVG ? "" : String.format(Locale.ROOT, "-d%.2f", density));
+            boolean attacked = poisoning.attack() != Poisoning.Attack.NONE;
+            return base + (defence.equals(Defence.NONE) && !attacked ? "" : "-" + defence.name()
+                    + (attacked ? "-" + poisoning.label().replace(' ', '-').replace("%", "") : ""));
+        }
     }
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final Set<String> KEYS = Set.of("name", "data", "agents", "partition", "methods", "densities", "density",
             "channels", "rounds", "localSteps", "batchSize", "learningRate", "adjustAlpha", "adjustInterval", "adjustStopRound",
             "blocks", "candidates", "seed", "deadlineSeconds", "memoryProbe", "sapGamma", "extrusionLambda",
-            "localEpochs", "momentum", "weightDecay");
+            "localEpochs", "momentum", "weightDecay", "defences", "poisoning");
     private static final Set<String> PARTITION_KEYS = Set.of("kind", "alpha", "minSamples");
     private static final String[] DATA_FILES = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
         "t10k-labels-idx1-ubyte.gz"};
@@ -133,15 +164,24 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
      * still holds complete comparisons at the first density.
      */
     public List<Run> runs() {
-        List<Run> runs = new ArrayList<>();
+        List<Run> plain = new ArrayList<>();
         for (int i = 0; i < densities.size(); i++) {
             for (Method m : methods) {
                 if (m != Method.DENSE_FEDAVG) {
-                    runs.add(new Run(m, densities.get(i)));
+                    plain.add(new Run(m, densities.get(i)));
                 }
             }
             if (i == 0 && methods.contains(Method.DENSE_FEDAVG)) {
-                runs.add(new Run(Method.DENSE_FEDAVG, 1.0));
+                plain.add(new Run(Method.DENSE_FEDAVG, 1.0));
+            }
+        }
+        // Every (method, density) under every malicious setting, each with every defence.
+        List<Run> runs = new ArrayList<>();
+        for (Run r : plain) {
+            for (Poisoning p : poisoning) {
+                for (Defence d : defences) {
+                    runs.add(new Run(r.method(), r.density(), d, p));
+                }
             }
         }
         return runs;
@@ -150,7 +190,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     /** The job spec of one run (method: sparse_training), as the coordinator's parser reads it. */
     public Map<String, Object> jobSpec(Run run) {
         Map<String, Object> spec = new java.util.LinkedHashMap<>();
-        spec.put("name", name + " " + run.method().label() + (run.method() == Method.DENSE_FEDAVG ? "" : " d=" + run.density()));
+        spec.put("name", name + " " + run.directoryName());
         spec.put("method", "sparse_training");
         spec.put("variant", run.method().label());
         spec.put("architecture", run.method().isFedMef() ? "nsconv_vgg" : "small_vgg");
@@ -184,6 +224,9 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
             spec.put("sapGamma", sapGamma);
         }
         spec.put("evaluationImages", 0); // every held-out image: the slices add up to the whole test set
+        if (run.defence().robustAggregation() != null) {
+            spec.put("robustAggregation", run.defence().robustAggregation());
+        }
         spec.put("agentsPerRound", agents);
         spec.put("quorum", agents);
         spec.put("deadlineSeconds", deadlineSeconds);
@@ -296,19 +339,53 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
             throw f.error("extrusionLambda", "expected a finite number > 0 (fedmef_no_bae is the run without extrusion), got "
                     + raw.get("extrusionLambda"));
         }
+        List<Defence> defences = defences(f, file, lines, raw);
+        List<Poisoning> poisoning = PoisoningSettings.parse(f, file, lines, raw, seed);
         TrainingScenario scenario = new TrainingScenario(name, data, agents, partition, alpha, minSamples, methods, densities, channels,
                 rounds, localSteps, batchSize, learningRate, adjustAlpha, adjustInterval, adjustStopRound, blocks, candidates, seed, deadline,
-                memoryProbe, sapGamma, extrusionLambda, localEpochs, momentum, weightDecay);
+                memoryProbe, sapGamma, extrusionLambda, localEpochs, momentum, weightDecay, defences, poisoning);
         // The coordinator's own checks (blocks per layer, image size per pooling block, ...), before anything runs.
         for (Run run : scenario.runs()) {
             try {
-                JobSpecParser.parse(JSON.writeValueAsString(scenario.jobSpec(run)));
+                MethodRegistry.checkInputs(JobSpecParser.parse(JSON.writeValueAsString(scenario.jobSpec(run))));
             } catch (InvalidJobSpecException e) {
-                String field = e.field().equals("density") ? densityKey : e.field();
-                throw f.error(KEYS.contains(field) ? field : "methods", run.method().label() + ": " + e.getMessage());
+                String field = e.field().equals("density") ? densityKey : e.field().startsWith("robustAggregation") ? "defences" : e.field();
+                throw f.error(KEYS.contains(field) ? field : "methods", run.method().label() + (field.equals("defences")
+                        ? " with defence " + run.defence().name() : "") + ": " + e.getMessage());
             }
         }
         return scenario;
+    }
+
+    /** {@code defences}: {@code none} or {@code {name, robustAggregation: {...}}} mappings, each name once; default none. */
+    private static List<Defence> defences(Fields f, Path file, Map<String, Integer> lines, Map<?, ?> raw) {
+        List<Defence> out = new ArrayList<>();
+        List<Object> values = f.list("defences", List.of("none"));
+        for (int i = 0; i < values.size(); i++) {
+            String where = raw.get("defences") instanceof List<?> ? "defences[" + i + "]" : "defences";
+            Defence d;
+            if (values.get(i) instanceof Map<?, ?> dm) {
+                Fields df = new Fields(file, lines, dm).nested(where);
+                df.checkKeys(where + ".", Set.of("name", "robustAggregation"));
+                String name = df.string("name", null);
+                if (name == null || !name.matches("[a-z0-9][a-z0-9_.-]*") || !(dm.get("robustAggregation") instanceof Map<?, ?> block)) {
+                    throw df.error(name == null || !name.matches("[a-z0-9][a-z0-9_.-]*") ? "name" : "robustAggregation",
+                            "each defence needs a name (lower-case letters, digits, '_', '-', '.') and a robustAggregation mapping, got " + dm);
+                }
+                Map<String, Object> copy = new java.util.LinkedHashMap<>();
+                block.forEach((k, v) -> copy.put(String.valueOf(k), v));
+                d = new Defence(name, copy);
+            } else if (String.valueOf(values.get(i)).equals("none")) {
+                d = Defence.NONE;
+            } else {
+                throw f.error(where, "expected none or {name: ..., robustAggregation: {...}}, got '" + values.get(i) + "'");
+            }
+            if (out.stream().anyMatch(o -> o.name().equals(d.name()))) {
+                throw f.error(where, "defence " + d.name() + " is listed twice");
+            }
+            out.add(d);
+        }
+        return out;
     }
 
     private static int whole(Fields f, Map<?, ?> raw, String key, int min, int max, int fallback) {

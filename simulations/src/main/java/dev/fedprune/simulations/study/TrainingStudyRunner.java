@@ -4,6 +4,7 @@ import dev.fedprune.agent.image.FashionMnist;
 import dev.fedprune.agent.image.IdxWriter;
 import dev.fedprune.agent.image.LabelPartitioner;
 import dev.fedprune.agent.image.LabeledImages;
+import dev.fedprune.agent.task.TaskHandlers;
 import dev.fedprune.coordinator.store.Records.RoundRecord;
 import dev.fedprune.coordinator.store.Records.TaskRecord;
 import dev.fedprune.simulations.scenario.VirtualFederation;
@@ -94,15 +95,16 @@ public final class TrainingStudyRunner {
         long started = System.nanoTime();
         for (int i = 0; i < runs.size(); i++) {
             TrainingScenario.Run run = runs.get(i);
-            String label = run.method().label() + (run.method() == TrainingScenario.Method.DENSE_FEDAVG ? "" : String.format(Locale.ROOT, " density %.2f", run.density()));
+            String label = run.directoryName();
             double elapsed = (System.nanoTime() - started) / 1e9;
             String eta = i == 0 ? "" : String.format(Locale.ROOT, ", about %.0f min left", elapsed / i * (runs.size() - i) / 60);
             console.printf(Locale.ROOT, "=== run %d/%d: %s (%d rounds x %s, %d agents; %.0f min so far%s)%n", i + 1, runs.size(), label,
                     scenario.rounds(), scenario.localTraining(), scenario.agents(), elapsed / 60, eta);
-            Path runDir = work.resolve("runs").resolve(run.method().label() + (run.method() == TrainingScenario.Method.DENSE_FEDAVG ? ""
-                    : String.format(Locale.ROOT, "-d%.2f", run.density())));
+            Path runDir = work.resolve("runs").resolve(run.directoryName());
+            boolean[] malicious = run.poisoning().malicious(slices.size());
+            TaskHandlers attack = run.poisoning().handlers();
             VirtualFederation.Result r = VirtualFederation.run(runDir, slices, scenario.jobSpec(run), a -> Map.of(),
-                    a -> VirtualFederation.Failure.NONE, 0, null, new RoundProgress(console));
+                    a -> VirtualFederation.Failure.NONE, 0, null, new RoundProgress(console), a -> malicious[a] ? attack : null);
             writeTasks(runDir, r);
             TrainingRow row = row(run, r, slices.get(0));
             rows.add(row);
@@ -174,7 +176,7 @@ public final class TrainingStudyRunner {
         return new TrainingRow(run.method().label(), run.density(), agents, scenario.rounds(), scenario.seed(), r.state(), r.failureReason(),
                 accuracy, perRound, density, allocation, (double) bytesUp / agents, bytesDown / agents, peak, memory, r.wallMillis() / 1000.0,
                 trainTasks == 0 ? Double.NaN : trainSeconds / trainTasks, activations.peak(), activations.dense(), activations.measured(),
-                activations.adjustments());
+                activations.adjustments(), run.defence().name(), run.poisoning().label());
     }
 
     /** What the agents reported about activation memory and pruning accuracy, gathered for one row. */

@@ -349,9 +349,9 @@ class TrainingScenarioTest {
 
         List<String> csv = Files.readAllLines(out.resolve("results.csv"));
         assertTrue(csv.get(0).endsWith(",agent_seconds_per_round,activation_peak_bytes_max,activation_dense_bytes_max,activation_bytes_measured,"
-                + "prune_accuracy_before_mean,prune_accuracy_after_mean"), csv.get(0));
-        assertTrue(csv.get(1).endsWith(",1500,4100,true,0.8000,0.5500"), csv.get(1));
-        assertTrue(csv.get(2).endsWith(",,,,,"), csv.get(2));
+                + "prune_accuracy_before_mean,prune_accuracy_after_mean,defence,poisoning"), csv.get(0));
+        assertTrue(csv.get(1).endsWith(",1500,4100,true,0.8000,0.5500,none,none"), csv.get(1));
+        assertTrue(csv.get(2).endsWith(",,,,,,none,none"), csv.get(2));
         assertEquals(csv.get(0).split(",", -1).length, csv.get(2).split(",", -1).length, "as many cells as columns");
 
         String html = Files.readString(out.resolve("report.html"));
