@@ -23,18 +23,20 @@ import java.util.stream.Collectors;
  * @param evaluationSamples    when positive, every agent measures the perplexity of the global model its task starts
  *                             from on this many of its own samples, and a last evaluation round measures the final
  *                             model: the job's quality per round (0 = no evaluation)
+ * @param secureAggregation    when not null, votes are aggregated securely: the coordinator sees only vote counts
  */
 public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod localPruner, boolean localPerRow, double sparsityRatio,
                            int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling, TieBreak tieBreak,
                            int calibrationSamples, int sequenceLength, double sparsityTolerance, boolean weightVotesBySamples,
-                           double trimFraction, int evaluationSamples) implements MethodSpec {
+                           double trimFraction, int evaluationSamples, SecureAggregationSpec secureAggregation) implements MethodSpec {
 
     public static final String NAME = "fedprllm";
 
     /** The spec fields of this method, beside the common ones. */
     public static final Set<String> FIELDS = Set.of("model", "strategy", "localPruner", "localComparisonGroup", "sparsity",
             "pattern", "comparisonGroup", "weightScaling", "tieBreak", "calibrationSamples", "sequenceLength",
-            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples");
+            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples", "secureAggregation",
+            "secureAggregationDegree", "secureAggregationThreshold");
 
     private static final PruneMethod[] PRUNERS = {PruneMethod.PRUNE_METHOD_MAGNITUDE, PruneMethod.PRUNE_METHOD_WANDA,
             PruneMethod.PRUNE_METHOD_SPARSEGPT};
@@ -130,7 +132,7 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
         }
         int evaluation = f.integer("evaluationSamples", 0, 1_000_000, 0);
         return new FedPrLlmSpec(model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, samples, seqLen,
-                tolerance, weighted, trim, evaluation);
+                tolerance, weighted, trim, evaluation, SecureAggregationSpec.parse(f));
     }
 
     /** Writes this method's fields in canonical form, as {@link #parse} reads them. */
@@ -150,5 +152,10 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
         out.put("voteWeighting", weightVotesBySamples ? "samples" : "none");
         out.put("trimFraction", trimFraction);
         out.put("evaluationSamples", evaluationSamples);
+        if (secureAggregation != null) {
+            secureAggregation.write(out);
+            // Canonical form: the default tolerance is implied (a secure job may not set it).
+            out.remove("sparsityTolerance");
+        }
     }
 }
