@@ -215,6 +215,65 @@ class SecureVoteJobTest {
         assertTrue(reason.contains("dropped after sharing: ["), reason);
     }
 
+    /** Holds every masked-vote task until the test lets go, then stops it without an answer. */
+    record HoldsMaskedVote(TaskHandler delegate, java.util.concurrent.atomic.AtomicBoolean released) implements TaskHandler {
+        @Override
+        public Set<TaskKind> kinds() {
+            return delegate.kinds();
+        }
+
+        @Override
+        public Task.SpecCase spec() {
+            return delegate.spec();
+        }
+
+        @Override
+        public Contribution handle(Task task, TaskContext context) throws IOException {
+            if (task.getKind() != TaskKind.TASK_KIND_SECAGG_MASKED_VOTE) {
+                return delegate.handle(task, context);
+            }
+            while (!released.get()) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            throw new dev.fedprune.agent.task.TaskCancelledException(task.getTaskId());
+        }
+    }
+
+    @Test
+    void aCoordinatorRestartDuringASecureRoundFailsTheAttemptSayingSo() throws Exception {
+        Path dataDir = dir.resolve("restart");
+        var released = new java.util.concurrent.atomic.AtomicBoolean();
+        String jobId;
+        try (Federation fed = new Federation(dataDir)) {
+            for (String agent : names("agent-a", "agent-b", "agent-c")) {
+                TaskHandlers handlers = TaskHandlers.of(List.of(new MaskVoteHandler(), new HoldsMaskedVote(new SecureVoteHandler(), released)));
+                fed.startAgent(dir.resolve("restart-" + agent), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, pruner(agent, new ConcurrentHashMap<>())),
+                        new AgentLoop.Options(agent, data, true, 60_000, 1).withHandlers(handlers));
+            }
+            jobId = fed.node.engine().submit(JobSpecParser.parse("model: %s\nlocalPruner: magnitude\nsparsity: 0.5\nagentsPerRound: 3\n"
+                    .formatted(model) + "secureAggregation: true\n"));
+            long end = System.currentTimeMillis() + 60_000;
+            while (fed.node.store().tasksOfJob(jobId).stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_MASKED_VOTE") && t.pulledAt() != null).count() < 3) {
+                assertTrue(System.currentTimeMillis() < end, fed.node.store().events(jobId).toString());
+                Thread.sleep(50);
+            }
+            released.set(true);
+        }
+        try (Federation fed = new Federation(dataDir)) {
+            JobRecord job = fed.awaitFinal(jobId, 30_000);
+            assertEquals("FAILED", job.state());
+            assertTrue(job.failureReason().startsWith("round 1: the coordinator restarted during this multi-phase round"), job.failureReason());
+            List<TaskRecord> masked = fed.node.store().tasksOfJob(jobId).stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_MASKED_VOTE")).toList();
+            assertEquals(3, masked.size());
+            assertTrue(masked.stream().allMatch(t -> t.state().equals("EXPIRED") && t.error().contains("coordinator restarted")), masked.toString());
+        }
+    }
+
     private static String prunedModel(Run run) throws IOException {
         Path file = run.dataDir().resolve("jobs").resolve(run.job().id()).resolve("result").resolve("global-mask.safetensors");
         return dev.fedprune.aggregation.format.Digests.sha256Hex(Files.readAllBytes(file)) + " "

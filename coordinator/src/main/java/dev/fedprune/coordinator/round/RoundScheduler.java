@@ -102,7 +102,7 @@ final class RoundScheduler {
         }
         String missed = "round " + (job.round + 1) + ": quorum not met, " + folded + " of " + job.spec.quorum() + " contributions "
                 + (pastDeadline ? "by the deadline" : "accepted");
-        missRound(job, (int) folded, missed, now, allAnswered);
+        missRound(job, (int) folded, missed, now, allAnswered ? "round failed" : "deadline passed");
     }
 
     /** The tasks that count now: the attempt's, or in a multi-phase round those of its current phase. */
@@ -120,7 +120,7 @@ final class RoundScheduler {
         List<String> folded = tasks.stream().filter(t -> t.state().equals("FOLDED")).map(TaskRecord::agentId).toList();
         PhaseEnd end = job.method.endPhase(job.round, folded);
         if (end.outcome() == PhaseEnd.Outcome.FAIL) {
-            missRound(job, folded.size(), "round " + (job.round + 1) + ": " + end.reason(), now, allAnswered);
+            missRound(job, folded.size(), "round " + (job.round + 1) + ": " + end.reason(), now, allAnswered ? "round failed" : "deadline passed");
             return;
         }
         if (!allAnswered) {
@@ -145,10 +145,21 @@ final class RoundScheduler {
         });
     }
 
+    /**
+     * At restart: a multi-phase round cannot go on, because what its phases built (keys, shares, the masked sum)
+     * lived in the memory of the coordinator and the agents; the attempt fails and the round opens again, with
+     * fresh keys, while attempts last.
+     */
+    void abandonPhasedRound(ActiveJob job) {
+        job.state = JobState.ROUND_OPEN;
+        missRound(job, 0, "round " + (job.round + 1) + ": the coordinator restarted during this multi-phase round, whose keys and masked"
+                + " votes were held in memory only", ledger.now(), "coordinator restarted");
+    }
+
     /** The attempt failed: the round opens again while attempts last, else the job fails; one commit. */
-    private void missRound(ActiveJob job, int folded, String missed, long now, boolean allAnswered) {
+    private void missRound(ActiveJob job, int folded, String missed, long now, String expireReason) {
         store.inTransaction(() -> {
-            store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
+            store.expireOpenTasks(job.id, job.round, now, expireReason);
             if (job.attempt < job.spec.roundAttempts()) {
                 retryRound(job, folded, missed, now);
             } else {
