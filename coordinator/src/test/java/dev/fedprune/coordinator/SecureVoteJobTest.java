@@ -89,18 +89,23 @@ class SecureVoteJobTest {
         };
     }
 
+    /** A test agent's handler around the real one: the same kinds and spec. */
+    interface Around extends TaskHandler {
+        TaskHandler delegate();
+
+        @Override
+        default Set<TaskKind> kinds() {
+            return delegate().kinds();
+        }
+
+        @Override
+        default Task.SpecCase spec() {
+            return delegate().spec();
+        }
+    }
+
     /** Computes and masks its vote like any agent, then goes away before uploading it. */
-    record DropsAfterMasking(TaskHandler delegate) implements TaskHandler {
-        @Override
-        public Set<TaskKind> kinds() {
-            return delegate.kinds();
-        }
-
-        @Override
-        public Task.SpecCase spec() {
-            return delegate.spec();
-        }
-
+    record DropsAfterMasking(TaskHandler delegate) implements Around {
         @Override
         public Contribution handle(Task task, TaskContext context) throws IOException {
             Contribution answer = delegate.handle(task, context);
@@ -111,7 +116,8 @@ class SecureVoteJobTest {
         }
     }
 
-    record Run(JobRecord job, JsonNode summary, List<TaskRecord> tasks, Path dataDir, List<String> logs, List<String> events) {
+    /** @param masks every voting round's global mask artifact, in round order */
+    record Run(JobRecord job, JsonNode summary, List<String> masks, List<TaskRecord> tasks, Path dataDir, List<String> logs, List<String> events) {
     }
 
     Run runJob(String name, List<String> agents, Set<String> dropping, String extra, Map<String, List<byte[]>> sent) throws Exception {
@@ -120,6 +126,7 @@ class SecureVoteJobTest {
         logged.start();
         root.addAppender(logged);
         Path dataDir = dir.resolve(name);
+        Run run;
         try (Federation fed = new Federation(dataDir)) {
             for (String agent : agents) {
                 TaskHandler secure = new SecureVoteHandler();
@@ -132,22 +139,32 @@ class SecureVoteJobTest {
                 model: %s
                 localPruner: magnitude
                 sparsity: 0.5
-                comparisonGroup: row
                 weightScaling: true
                 seed: 11
                 agentsPerRound: %d
                 deadlineSeconds: 60
                 %s
-                """.formatted(model, agents.size(), extra)));
+                """.formatted(model, agents.size(), extra.contains("comparisonGroup") ? extra : extra + "\ncomparisonGroup: row")));
             JobRecord job = fed.awaitFinal(jobId, 120_000);
             var rounds = fed.node.store().rounds(jobId);
             JsonNode summary = rounds.get(0).summary() == null ? null : JSON.readTree(rounds.get(0).summary());
             List<String> events = fed.node.store().events(jobId).stream().map(e -> e.message()).toList();
-            return new Run(job, summary, fed.node.store().tasksOfJob(jobId), dataDir, logged.list.stream().map(e -> e.getFormattedMessage()
-                    + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage())).toList(), events);
+            List<String> masks = new ArrayList<>();
+            for (var r : rounds) {
+                JsonNode s = r.summary() == null ? null : JSON.readTree(r.summary());
+                if (s != null && s.has("maskArtifact")) {
+                    masks.add(s.get("maskArtifact").asString());
+                }
+            }
+            run = new Run(job, summary, masks, fed.node.store().tasksOfJob(jobId), dataDir, new ArrayList<>(), events);
         } finally {
             root.detachAppender(logged);
         }
+        // Every line logged until the federation stopped; read once nothing appends any more.
+        for (ILoggingEvent e : logged.list) {
+            run.logs().add(e.getFormattedMessage() + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage()));
+        }
+        return run;
     }
 
     static List<String> names(String... names) {
@@ -189,6 +206,19 @@ class SecureVoteJobTest {
     }
 
     @Test
+    void iterativeSecureRoundsGiveTheClearMasksLayerByLayer() throws Exception {
+        List<String> agents = names("agent-a", "agent-b", "agent-c", "agent-d");
+        String spec = "strategy: iterative\ncomparisonGroup: layer\nquorum: 3";
+        Run clear = runJob("clear-iterative", agents, Set.of(), spec, new ConcurrentHashMap<>());
+        Run secure = runJob("secure-iterative", agents, Set.of(), spec + "\nsecureAggregation: true", new ConcurrentHashMap<>());
+        assertEquals("COMPLETED", clear.job().state(), clear.events().toString());
+        assertEquals("COMPLETED", secure.job().state(), secure.events().toString());
+        assertEquals(2, secure.masks().size());
+        assertEquals(clear.masks(), secure.masks());
+        assertEquals(8, secure.tasks().stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_MASKED_VOTE")).count());
+    }
+
+    @Test
     void dropoutsAfterMaskingUpToTheThresholdGiveTheClearMaskOfTheSurvivors() throws Exception {
         Map<String, List<byte[]>> sent = new ConcurrentHashMap<>();
         Run clear = runJob("clear-survivors", names("agent-a", "agent-b", "agent-c", "agent-d"), Set.of(), "", sent);
@@ -216,17 +246,7 @@ class SecureVoteJobTest {
     }
 
     /** Holds every masked-vote task until the test lets go, then stops it without an answer. */
-    record HoldsMaskedVote(TaskHandler delegate, java.util.concurrent.atomic.AtomicBoolean released) implements TaskHandler {
-        @Override
-        public Set<TaskKind> kinds() {
-            return delegate.kinds();
-        }
-
-        @Override
-        public Task.SpecCase spec() {
-            return delegate.spec();
-        }
-
+    record HoldsMaskedVote(TaskHandler delegate, java.util.concurrent.atomic.AtomicBoolean released) implements Around {
         @Override
         public Contribution handle(Task task, TaskContext context) throws IOException {
             if (task.getKind() != TaskKind.TASK_KIND_SECAGG_MASKED_VOTE) {
