@@ -287,7 +287,7 @@ class SecureVoteJobTest {
         try (Federation fed = new Federation(dataDir)) {
             JobRecord job = fed.awaitFinal(jobId, 30_000);
             assertEquals("FAILED", job.state());
-            assertTrue(job.failureReason().startsWith("round 1: the coordinator restarted during this multi-phase round"), job.failureReason());
+            assertTrue(job.failureReason().startsWith("round 1: the coordinator restarted during this multi-phase round, whose keys"), job.failureReason());
             List<TaskRecord> masked = fed.node.store().tasksOfJob(jobId).stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_MASKED_VOTE")).toList();
             assertEquals(3, masked.size());
             assertTrue(masked.stream().allMatch(t -> t.state().equals("EXPIRED") && t.error().contains("coordinator restarted")), masked.toString());

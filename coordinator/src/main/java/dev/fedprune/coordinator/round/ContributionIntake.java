@@ -80,7 +80,11 @@ final class ContributionIntake {
                             + header.getSampleCount() + " samples)");
                 });
             } catch (RuntimeException e) {
-                refoldCommitted(job);
+                if (job.method.multiPhase(job.round)) {
+                    scheduler.abandonPhasedRound(job, "a contribution's commit failed");
+                } else {
+                    refoldCommitted(job);
+                }
                 throw e;
             }
         }

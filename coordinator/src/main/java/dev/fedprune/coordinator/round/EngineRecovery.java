@@ -56,7 +56,7 @@ final class EngineRecovery {
                 }
                 if ((state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) && job.method.multiPhase(job.round)) {
                     ledger.active.put(job.id, job);
-                    scheduler.abandonPhasedRound(job);
+                    scheduler.abandonPhasedRound(job, "the coordinator restarted");
                     continue;
                 }
                 if (state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) {

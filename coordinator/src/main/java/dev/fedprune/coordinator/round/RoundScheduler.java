@@ -146,14 +146,16 @@ final class RoundScheduler {
     }
 
     /**
-     * At restart: a multi-phase round cannot go on, because what its phases built (keys, shares, the masked sum)
-     * lived in the memory of the coordinator and the agents; the attempt fails and the round opens again, with
-     * fresh keys, while attempts last.
+     * A multi-phase round cannot be folded again from the store (at restart, or after a failed commit), because
+     * what its phases built (keys, shares, the masked sum) lives in the memory of the coordinator and the agents;
+     * the attempt fails and the round opens again, with fresh keys, while attempts last.
+     *
+     * @param why what happened, for the job's events ("the coordinator restarted")
      */
-    void abandonPhasedRound(ActiveJob job) {
+    void abandonPhasedRound(ActiveJob job, String why) {
         job.state = JobState.ROUND_OPEN;
-        missRound(job, 0, "round " + (job.round + 1) + ": the coordinator restarted during this multi-phase round, whose keys and masked"
-                + " votes were held in memory only", ledger.now(), "coordinator restarted");
+        missRound(job, 0, "round " + (job.round + 1) + ": " + why + " during this multi-phase round, whose keys and masked"
+                + " votes are held in memory only", ledger.now(), why);
     }
 
     /** The attempt failed: the round opens again while attempts last, else the job fails; one commit. */
