@@ -245,6 +245,24 @@ class SecureVoteJobTest {
         assertTrue(reason.contains("dropped after sharing: ["), reason);
     }
 
+    @Test
+    void anAgentWithoutSecureAggregationLeavesTooFewKeysAndTheRoundFailsSayingSo() throws Exception {
+        Path dataDir = dir.resolve("old-agent");
+        try (Federation fed = new Federation(dataDir)) {
+            for (String agent : names("agent-a", "agent-b", "agent-old")) {
+                // An agent of an earlier version: no handler for the secure phases, it reports the task as not for it.
+                List<TaskHandler> handlers = agent.equals("agent-old") ? List.of(new MaskVoteHandler()) : List.of(new MaskVoteHandler(), new SecureVoteHandler());
+                fed.startAgent(dir.resolve("old-" + agent), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, pruner(agent, new ConcurrentHashMap<>())),
+                        new AgentLoop.Options(agent, data, true, 60_000, 1).withHandlers(TaskHandlers.of(handlers)));
+            }
+            String jobId = fed.node.engine().submit(JobSpecParser.parse("model: %s\nlocalPruner: magnitude\nsparsity: 0.5\nagentsPerRound: 3\n"
+                    .formatted(model) + "secureAggregation: true\n"));
+            JobRecord job = fed.awaitFinal(jobId, 60_000);
+            assertEquals("FAILED", job.state());
+            assertEquals("round 1: secure aggregation: only 2 agents advertised keys, need 3 (the quorum, at least 3)", job.failureReason());
+        }
+    }
+
     /** Holds every masked-vote task until the test lets go, then stops it without an answer. */
     record HoldsMaskedVote(TaskHandler delegate, java.util.concurrent.atomic.AtomicBoolean released) implements Around {
         @Override
