@@ -86,6 +86,20 @@ final class BitSlicedVotes {
         total += weight;
     }
 
+    /** Adds vote counts summed elsewhere (secure aggregation), each at most {@code maxCount}, plane by plane. */
+    void addCounts(int[] counts, long maxCount) {
+        ensureCapacity(total + maxCount);
+        long[] plane = new long[wordCount];
+        for (int p = 0; p < 64 - Long.numberOfLeadingZeros(maxCount); p++) {
+            java.util.Arrays.fill(plane, 0);
+            for (int i = 0; i < counts.length; i++) {
+                plane[i >>> 6] |= (long) (counts[i] >>> p & 1) << i;
+            }
+            addToMain(plane, p);
+        }
+        total += maxCount;
+    }
+
     private void addPending(long[] mask) {
         long[] c = pending;
         for (int w = 0, b = 0; w < mask.length; w++, b += PENDING_PLANES) {

@@ -103,6 +103,38 @@ public final class VoteAccumulator {
     }
 
     /**
+     * Folds vote counts that were summed elsewhere, one vote per voter: secure aggregation gives the
+     * coordinator the count of each weight but never a voter's mask. Selection and weight scaling then
+     * run exactly as on folded masks with the same counts. All-or-nothing; only into an empty accumulator.
+     *
+     * @param counts tensor name to the vote count of each weight, each in [0, voters]
+     */
+    public synchronized void foldCounts(java.util.Collection<String> voters, Map<String, int[]> counts) {
+        if (!agentWeights.isEmpty()) {
+            throw new IllegalStateException("vote counts go into an empty accumulator; " + agentWeights.size() + " agents already folded");
+        }
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            int[] c = counts.get(e.getKey());
+            long expected = e.getValue()[0] * e.getValue()[1];
+            if (c == null || c.length != expected) {
+                throw new InvalidContributionException("counts[" + e.getKey() + "]", (c == null ? "missing" : c.length + " counts")
+                        + ", expected " + expected);
+            }
+            for (int i = 0; i < c.length; i++) {
+                if (c[i] < 0 || c[i] > voters.size()) {
+                    throw new InvalidContributionException("counts[" + e.getKey() + "]", "weight " + i + " has " + c[i]
+                            + " votes, outside 0.." + voters.size() + " voters");
+                }
+            }
+        }
+        for (Map.Entry<String, BitSlicedVotes> e : votes.entrySet()) {
+            e.getValue().addCounts(counts.get(e.getKey()), voters.size());
+        }
+        voters.forEach(v -> agentWeights.put(v, 1L));
+        totalWeight = voters.size();
+    }
+
+    /**
      * Removes a folded agent's contribution again, given the same masks it folded (the trimmed vote's
      * second pass). All-or-nothing: rejected if the agent did not fold or if the masks set a bit where
      * the count is below the agent's weight (so they cannot be the masks it folded).

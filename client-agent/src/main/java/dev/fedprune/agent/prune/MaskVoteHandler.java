@@ -43,6 +43,28 @@ public final class MaskVoteHandler implements TaskHandler {
 
     @Override
     public Contribution handle(Task task, TaskContext context) throws IOException {
+        Vote vote = vote(task, context, task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE);
+        Contribution.Builder contribution = Contribution.newBuilder().setSampleCount(vote.sampleCount()).setMasks(MaskWire.encode(vote.masks()));
+        if (vote.quality() != null) {
+            contribution.setPriorModelQuality(vote.quality());
+        }
+        return contribution.build();
+    }
+
+    /**
+     * This agent's vote on a task's tensors: its masks, the samples behind them, and the measured quality of
+     * the model the task starts from (null when not asked).
+     */
+    public record Vote(Map<String, BitMask> masks, long sampleCount, ModelQuality quality) {
+    }
+
+    /**
+     * Computes this agent's masks for a prune task (in the clear, or before secure aggregation masks them) and
+     * records the task's timing metrics.
+     *
+     * @param iterative one decoder layer after the global masks of the earlier ones
+     */
+    public static Vote vote(Task task, TaskContext context, boolean iterative) throws IOException {
         context.checkMemory();
         long started = System.nanoTime();
         Path modelDir = context.model();
@@ -56,7 +78,6 @@ public final class MaskVoteHandler implements TaskHandler {
                 "task " + task.getTaskId() + ": this agent has no " + PruneMethods.word(method) + " pruner"));
         Map<String, BitMask> prior = PriorModel.masks(task, context);
         ModelQuality quality = PriorModel.quality(task, context, modelDir, prior);
-        boolean iterative = task.getKind() == TaskKind.TASK_KIND_LAYER_MASK_VOTE;
         Path tokens = context.data().tokensFor(task.getJobId());
         MaskRequest request = new MaskRequest(modelDir, tokens, method, spec.getSparsityRatio(),
                 spec.getLocalComparisonGroup() != ComparisonGroup.COMPARISON_GROUP_LAYER,
@@ -67,14 +88,10 @@ public final class MaskVoteHandler implements TaskHandler {
                 PruneMethods.word(method), spec.getTensorNamesCount());
         Map<String, BitMask> masks = engine.computeMasks(request, context.progress());
         long computed = System.nanoTime();
-        Contribution.Builder contribution = Contribution.newBuilder().setSampleCount(sampleCount(tokens)).setMasks(MaskWire.encode(masks));
-        if (quality != null) {
-            contribution.setPriorModelQuality(quality);
-        }
         context.metric("model_seconds", (modelReady - started) / 1e9);
         context.metric("compute_seconds", (computed - modelReady) / 1e9);
         context.metric("model_bytes_down", (double) context.modelBytesDownloaded());
-        return contribution.build();
+        return new Vote(masks, sampleCount(tokens), quality);
     }
 
     /** How many samples this agent holds: one per non-blank line of its token data. */

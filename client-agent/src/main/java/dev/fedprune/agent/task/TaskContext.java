@@ -62,6 +62,11 @@ public final class TaskContext {
         return agent.name();
     }
 
+    /** This agent's enrolled identity: its id, key and certificate, and the CA it pinned (secure aggregation signs and verifies with them). */
+    public dev.fedprune.agent.enrollment.AgentIdentity identity() {
+        return agent.client().identity();
+    }
+
     public LocalData data() {
         return agent.data();
     }

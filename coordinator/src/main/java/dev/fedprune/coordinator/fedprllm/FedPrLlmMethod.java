@@ -20,13 +20,11 @@ import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.contribution.MaskSetIndex;
 import dev.fedprune.coordinator.contribution.MaskSetWriter;
 import dev.fedprune.coordinator.job.FedPrLlmSpec;
-import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.method.HfModelDirectory;
-import dev.fedprune.coordinator.method.MethodContext;
-import dev.fedprune.coordinator.method.MethodProvider;
 import dev.fedprune.coordinator.round.EvaluationRound;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.coordinator.round.MethodReport;
+import dev.fedprune.coordinator.round.PhaseEnd;
 import dev.fedprune.coordinator.round.RoundSummary;
 import dev.fedprune.proto.v1.ComparisonGroup;
 import dev.fedprune.proto.v1.Contribution;
@@ -42,7 +40,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -78,52 +75,15 @@ public final class FedPrLlmMethod implements JobMethod {
         return header.getPriorModelQuality();
     });
     private MaskCheck maskCheck;
+    /** Secure aggregation: the job's id and quorum, and the open voting round's phases (null in the clear). */
+    private String secureJob;
+    private int quorum;
+    private SecureVoting secure;
 
-    /** Registers FedPrLLM ({@code method: fedprllm}) with the engine. */
-    public static final class Provider implements MethodProvider<FedPrLlmSpec> {
-        @Override
-        public String name() {
-            return FedPrLlmSpec.NAME;
-        }
-
-        @Override
-        public Class<FedPrLlmSpec> specType() {
-            return FedPrLlmSpec.class;
-        }
-
-        @Override
-        public Set<String> fields() {
-            return FedPrLlmSpec.FIELDS;
-        }
-
-        @Override
-        public FedPrLlmSpec parse(dev.fedprune.coordinator.job.SpecFields fields) {
-            return FedPrLlmSpec.parse(fields);
-        }
-
-        @Override
-        public void write(FedPrLlmSpec spec, Map<String, Object> out) {
-            spec.write(out);
-        }
-
-        @Override
-        public void checkInputs(JobSpec job, FedPrLlmSpec spec) {
-            HfModelDirectory.check(spec.modelPath());
-        }
-
-        @Override
-        public String describe(JobSpec job, FedPrLlmSpec spec) {
-            return "FedPrLLM " + spec.strategy().name().toLowerCase().replace('_', '-') + ", " + FedPrLlmSpec.prunerLabel(spec.localPruner())
-                    + " locally, sparsity " + spec.sparsityRatio() + " " + spec.patternLabel() + ", "
-                    + spec.comparisonGroup().name().toLowerCase() + " comparison, " + job.agentsPerRound() + " agents per round";
-        }
-
-        @Override
-        public JobMethod create(MethodContext<FedPrLlmSpec> context) throws IOException {
-            Path modelDir = Path.of(context.spec().modelPath());
-            HfModelDirectory.Loaded model = HfModelDirectory.load(modelDir, context.artifacts());
-            return new FedPrLlmMethod(context.spec(), context.job().seed(), model, modelDir, context.jobDir(), context.artifacts());
-        }
+    /** For secure rounds: the job's id, bound into every key, and its quorum of masked votes. */
+    void secureRounds(String jobId, int jobQuorum) {
+        this.secureJob = jobId;
+        this.quorum = jobQuorum;
     }
 
     public FedPrLlmMethod(FedPrLlmSpec spec, long seed, HfModelDirectory.Loaded model, Path modelDir, Path jobDir, ArtifactStore artifacts) {
@@ -190,12 +150,31 @@ public final class FedPrLlmMethod implements JobMethod {
             prune.setLayerIndex(PrunableTensors.layerIndex(tensorsOfRound(roundIndex).get(0)).orElseThrow())
                     .addAllPriorMaskArtifactIds(roundMaskArtifacts.subList(0, roundIndex));
         }
+        if (multiPhase(roundIndex) && secure != null) {
+            return Task.newBuilder().setKind(secure.kind()).setPrune(prune).setSecureAggregation(secure.taskSpec().setVoteKind(kind));
+        }
         return Task.newBuilder().setKind(kind).setPrune(prune);
+    }
+
+    /** A voting round of a job with {@code secureAggregation: true} runs in four phases ({@link SecureVoting}). */
+    @Override
+    public boolean multiPhase(int roundIndex) {
+        return spec.secureAggregation() != null && !isEvaluationRound(roundIndex);
+    }
+
+    @Override
+    public PhaseEnd endPhase(int roundIndex, List<String> folded) {
+        return secure.endPhase(folded);
     }
 
     @Override
     public void openRound(int roundIndex) {
         voters.clear();
+        secure = null;
+        if (multiPhase(roundIndex)) {
+            long weights = weightsOfRound(roundIndex).values().stream().mapToLong(Long::longValue).sum();
+            secure = new SecureVoting(spec.secureAggregation(), secureJob, seed, quorum, roundIndex, weights);
+        }
         if (isEvaluationRound(roundIndex)) {
             maskCheck = null;
             evaluation.open();
@@ -220,6 +199,10 @@ public final class FedPrLlmMethod implements JobMethod {
         Contribution header = contribution.header();
         if (isEvaluationRound(roundIndex)) {
             evaluation.fold(header);
+            return;
+        }
+        if (secure != null) {
+            secure.fold(agentId, header);
             return;
         }
         if (!contribution.hasMasks()) {
@@ -254,7 +237,11 @@ public final class FedPrLlmMethod implements JobMethod {
     @Override
     public long maxContributionBytes(int roundIndex) {
         long bytes = 64 * 1024;
-        if (!isEvaluationRound(roundIndex)) {
+        if (secure != null) {
+            // A masked vote: k bits per weight for up to agentsPerRound voters; keys, envelopes and shares grow with the degree.
+            long weights = weightsOfRound(roundIndex).values().stream().mapToLong(Long::longValue).sum();
+            return bytes + 1024L * (quorum + 64) + (weights * 32 + 7) / 8;
+        } else if (!isEvaluationRound(roundIndex)) {
             for (long weights : weightsOfRound(roundIndex).values()) {
                 bytes += (weights + 7) / 8 + 256;
             }
@@ -271,7 +258,7 @@ public final class FedPrLlmMethod implements JobMethod {
         if (isEvaluationRound(roundIndex)) {
             return RoundSummary.of(evaluation.close(roundIndex).agents(), new VoteSummary.Evaluation(true));
         }
-        if (voters.isEmpty()) {
+        if (voters.isEmpty() && secure == null) {
             throw new IllegalStateException("round " + roundIndex + " has no folded contributions");
         }
         Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
@@ -280,17 +267,15 @@ public final class FedPrLlmMethod implements JobMethod {
         LayeredVote.Result vote;
         String maskSha;
         Path maskFile = roundDir.resolve("mask.partial");
-        // Self-reported sample counts are capped before they weigh votes (sampleCap 0: as reported).
-        SampleCap.Result cap = SampleCap.apply(voters, spec.sampleCap());
-        try (RoundBallots ballots = RoundBallots.open(voters.keySet(), stored, weightsOfRound(roundIndex));
-             Checkpoint original = Checkpoint.open(modelDir);
+        SampleCap.Result cap;
+        try (Checkpoint original = Checkpoint.open(modelDir);
              SafetensorsWriter pruned = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries(original, roundIndex), Map.of());
              MaskSetWriter mask = MaskSetWriter.create(maskFile)) {
             SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
                     spec.tieBreak(), seed);
             // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
             // removed and the mask is selected again from the others. One decoder layer in memory at a time.
-            vote = LayeredVote.run(rounds.layers(roundIndex), cap.weights(), selection, spec.trimFraction(), ballots::masks, (votes, selected) -> {
+            LayeredVote.LayerSink sink = (votes, selected) -> {
                 for (Map.Entry<String, BitMask> e : selected.entrySet()) {
                     String name = e.getKey();
                     sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
@@ -298,7 +283,19 @@ public final class FedPrLlmMethod implements JobMethod {
                     pruned.write(name, ByteBuffer.wrap(Tensors.fromFloats(weights, original.info(name).dtype())));
                     mask.add(name, e.getValue());
                 }
-            });
+            };
+            if (secure != null) {
+                vote = secure.select(rounds.layers(roundIndex), weightsOfRound(roundIndex), selection, sink);
+                voters.clear();
+                secure.voters().forEach(v -> voters.put(v, 1L));
+                cap = SampleCap.apply(voters, 0); // one vote per agent: no self-reported count weighs anything
+            } else {
+                // Self-reported sample counts are capped before they weigh votes (sampleCap 0: as reported).
+                cap = SampleCap.apply(voters, spec.sampleCap());
+                try (RoundBallots ballots = RoundBallots.open(voters.keySet(), stored, weightsOfRound(roundIndex))) {
+                    vote = LayeredVote.run(rounds.layers(roundIndex), cap.weights(), selection, spec.trimFraction(), ballots::masks, sink);
+                }
+            }
             maskSha = mask.finish();
         }
         ArtifactStore.Artifact maskArtifact = artifacts.adopt(maskFile, maskSha);
@@ -310,6 +307,7 @@ public final class FedPrLlmMethod implements JobMethod {
         }
         int agents = voters.size();
         voters.clear();
+        secure = null;
         Map<String, Double> agreement = new LinkedHashMap<>();
         for (AgentAgreement a : vote.agreement().agents()) {
             agreement.put(a.agentId(), a.disagreement());

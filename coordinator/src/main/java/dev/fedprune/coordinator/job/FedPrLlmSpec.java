@@ -25,18 +25,21 @@ import java.util.stream.Collectors;
  * @param evaluationSamples    when positive, every agent measures the perplexity of the global model its task starts
  *                             from on this many of its own samples, and a last evaluation round measures the final
  *                             model: the job's quality per round (0 = no evaluation)
+ * @param secureAggregation    when not null, votes are aggregated securely: the coordinator sees only vote counts
  */
 public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod localPruner, boolean localPerRow, double sparsityRatio,
                            int nmN, int nmM, ComparisonGroup comparisonGroup, boolean weightScaling, TieBreak tieBreak,
                            int calibrationSamples, int sequenceLength, double sparsityTolerance, boolean weightVotesBySamples,
-                           double trimFraction, int evaluationSamples, double sampleCap) implements MethodSpec {
+                           double trimFraction, int evaluationSamples, double sampleCap,
+                           SecureAggregationSpec secureAggregation) implements MethodSpec {
 
     public static final String NAME = "fedprllm";
 
     /** The spec fields of this method, beside the common ones. */
     public static final Set<String> FIELDS = Set.of("model", "strategy", "localPruner", "localComparisonGroup", "sparsity",
             "pattern", "comparisonGroup", "weightScaling", "tieBreak", "calibrationSamples", "sequenceLength",
-            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples", "sampleCap");
+            "sparsityTolerance", "voteWeighting", "trimFraction", "evaluationSamples", "sampleCap", "secureAggregation",
+            "secureAggregationDegree", "secureAggregationThreshold");
 
     private static final PruneMethod[] PRUNERS = {PruneMethod.PRUNE_METHOD_MAGNITUDE, PruneMethod.PRUNE_METHOD_WANDA,
             PruneMethod.PRUNE_METHOD_SPARSEGPT};
@@ -137,7 +140,7 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
         }
         double sampleCap = RobustAggregationSpec.sampleCap(f, "sampleCap");
         return new FedPrLlmSpec(model, strategy, pruner, localPerRow, sparsity, n, m, group, scaling, tieBreak, samples, seqLen,
-                tolerance, weighted, trim, evaluation, sampleCap);
+                tolerance, weighted, trim, evaluation, sampleCap, SecureAggregationSpec.parse(f));
     }
 
     /** Writes this method's fields in canonical form, as {@link #parse} reads them. */
@@ -159,6 +162,11 @@ public record FedPrLlmSpec(String modelPath, Strategy strategy, PruneMethod loca
         out.put("evaluationSamples", evaluationSamples);
         if (sampleCap > 0) {
             out.put("sampleCap", sampleCap);
+        }
+        if (secureAggregation != null) {
+            secureAggregation.write(out);
+            // Canonical form: the default tolerance is implied (a secure job may not set it).
+            out.remove("sparsityTolerance");
         }
     }
 }

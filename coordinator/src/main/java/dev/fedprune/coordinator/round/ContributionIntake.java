@@ -80,7 +80,11 @@ final class ContributionIntake {
                             + header.getSampleCount() + " samples)");
                 });
             } catch (RuntimeException e) {
-                refoldCommitted(job);
+                if (job.method.multiPhase(job.round)) {
+                    scheduler.abandonPhasedRound(job, "a contribution's commit failed");
+                } else {
+                    refoldCommitted(job);
+                }
                 throw e;
             }
         }
@@ -101,7 +105,8 @@ final class ContributionIntake {
             ledger.checkOpen(job, task);
             long now = ledger.now();
             String failed = "round " + (job.round + 1) + ": task " + task.id() + " of agent " + agent.name() + " failed: " + reason;
-            AgentRecord spare = scheduler.spareAgent(job).orElse(null);
+            // A multi-phase round's agents hold its keys: its tasks cannot move to another agent.
+            AgentRecord spare = job.method.multiPhase(job.round) ? null : scheduler.spareAgent(job).orElse(null);
             if (spare != null) {
                 String reissued = JobLedger.newTaskId();
                 // The failed task and its replacement are one commit: the work is never lost nor held twice.

@@ -54,6 +54,11 @@ final class EngineRecovery {
                     scheduler.load(job);
                     job.method.restoreClosedRounds(job.round);
                 }
+                if ((state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) && job.method.multiPhase(job.round)) {
+                    ledger.active.put(job.id, job);
+                    scheduler.abandonPhasedRound(job, "the coordinator restarted");
+                    continue;
+                }
                 if (state == JobState.ROUND_OPEN || state == JobState.AGGREGATING) {
                     int refolded = intake.refoldCommitted(job);
                     job.state = JobState.ROUND_OPEN;

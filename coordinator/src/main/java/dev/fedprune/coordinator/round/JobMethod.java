@@ -62,6 +62,24 @@ public interface JobMethod {
         return Integer.MAX_VALUE - 64;
     }
 
+    /**
+     * Whether the round runs in phases, each a task per agent with its own deadline (secure aggregation).
+     * The engine then counts only the tasks of the current phase (the kind {@link #taskTemplate} gives now),
+     * asks {@link #endPhase} instead of checking the quorum, and gives no failed task to a spare agent (the
+     * phases' agents are fixed once keys are exchanged).
+     */
+    default boolean multiPhase(int roundIndex) {
+        return false;
+    }
+
+    /**
+     * Ends the current phase of a {@link #multiPhase} round, once every task of it has answered or its
+     * deadline has passed; {@code folded} are the agents whose answer to it was folded, in task order.
+     */
+    default PhaseEnd endPhase(int roundIndex, java.util.List<String> folded) throws IOException {
+        throw new UnsupportedOperationException("round " + roundIndex + " has a single phase");
+    }
+
     /** Writes the final artifacts into {@code resultDir}; returns the method's part of the job report. */
     MethodReport finish(Path resultDir) throws IOException;
 }

@@ -79,13 +79,17 @@ final class RoundScheduler {
 
     private void closeIfDone(ActiveJob job, long now) throws IOException {
         RoundRecord round = store.round(job.id, job.round).orElseThrow();
-        List<TaskRecord> tasks = ledger.attemptTasks(job);
+        List<TaskRecord> tasks = phaseTasks(job);
         long folded = tasks.stream().filter(t -> t.state().equals("FOLDED")).count();
         boolean allAnswered = tasks.stream().noneMatch(t -> t.state().equals("ASSIGNED") || t.state().equals("PULLED"));
         boolean pastDeadline = now >= round.deadlineAt();
         // An over-selected round needs only agentsPerRound of its contributions.
         boolean enough = job.spec.overSelectedAgents() > 0 && folded >= job.spec.agentsPerRound();
         if (!allAnswered && !pastDeadline && !enough) {
+            return;
+        }
+        if (job.method.multiPhase(job.round)) {
+            endPhase(job, tasks, now, allAnswered, pastDeadline);
             return;
         }
         if (folded >= job.spec.quorum()) {
@@ -98,13 +102,70 @@ final class RoundScheduler {
         }
         String missed = "round " + (job.round + 1) + ": quorum not met, " + folded + " of " + job.spec.quorum() + " contributions "
                 + (pastDeadline ? "by the deadline" : "accepted");
-        // The attempt's end, and the retry or the job's failure, are one commit.
+        missRound(job, (int) folded, missed, now, allAnswered ? "round failed" : "deadline passed");
+    }
+
+    /** The tasks that count now: the attempt's, or in a multi-phase round those of its current phase. */
+    private List<TaskRecord> phaseTasks(ActiveJob job) {
+        List<TaskRecord> tasks = ledger.attemptTasks(job);
+        if (!job.method.multiPhase(job.round)) {
+            return tasks;
+        }
+        String kind = job.method.taskTemplate(job.round).getKind().name();
+        return tasks.stream().filter(t -> t.kind().equals(kind)).toList();
+    }
+
+    /** A phase of a multi-phase round has ended: the method opens the next one, closes the round or fails the attempt. */
+    private void endPhase(ActiveJob job, List<TaskRecord> tasks, long now, boolean allAnswered, boolean pastDeadline) throws IOException {
+        List<String> folded = tasks.stream().filter(t -> t.state().equals("FOLDED")).map(TaskRecord::agentId).toList();
+        PhaseEnd end = job.method.endPhase(job.round, folded);
+        if (end.outcome() == PhaseEnd.Outcome.FAIL) {
+            missRound(job, folded.size(), "round " + (job.round + 1) + ": " + end.reason(), now, allAnswered ? "round failed" : "deadline passed");
+            return;
+        }
+        if (!allAnswered) {
+            store.expireOpenTasks(job.id, job.round, now, pastDeadline ? "deadline passed" : "phase ended");
+        }
+        if (end.outcome() == PhaseEnd.Outcome.CLOSE) {
+            reports.closeRound(job, tasks);
+            return;
+        }
+        long deadline = now + job.spec.deadlineSeconds() * 1000L;
+        String kind = job.method.taskTemplate(job.round).getKind().name();
+        RoundRecord round = store.round(job.id, job.round).orElseThrow();
+        // The next phase's tasks and deadline are one commit: agents never see half a phase.
         store.inTransaction(() -> {
-            store.expireOpenTasks(job.id, job.round, now, allAnswered ? "round failed" : "deadline passed");
+            store.reopenRound(job.id, job.round, job.attempt, round.openedAt(), deadline, end.agents().size());
+            for (String agent : end.agents()) {
+                store.insertTask(new TaskRecord(JobLedger.newTaskId(), job.id, job.round, agent, kind, "ASSIGNED", now, null, null, 0, null, null, null, job.attempt));
+            }
+            ledger.event(job.id, "round " + (job.round + 1) + ": " + folded.size() + " agents answered; next phase "
+                    + kind.replace("TASK_KIND_", "").toLowerCase(java.util.Locale.ROOT) + " for " + end.agents().size() + " agents, deadline "
+                    + job.spec.deadlineSeconds() + " s");
+        });
+    }
+
+    /**
+     * A multi-phase round cannot be folded again from the store (at restart, or after a failed commit), because
+     * what its phases built (keys, shares, the masked sum) lives in the memory of the coordinator and the agents;
+     * the attempt fails and the round opens again, with fresh keys, while attempts last.
+     *
+     * @param why what happened, for the job's events ("the coordinator restarted")
+     */
+    void abandonPhasedRound(ActiveJob job, String why) {
+        job.state = JobState.ROUND_OPEN;
+        missRound(job, 0, "round " + (job.round + 1) + ": " + why + " during this multi-phase round, whose keys and masked"
+                + " votes are held in memory only", ledger.now(), why);
+    }
+
+    /** The attempt failed: the round opens again while attempts last, else the job fails; one commit. */
+    private void missRound(ActiveJob job, int folded, String missed, long now, String expireReason) {
+        store.inTransaction(() -> {
+            store.expireOpenTasks(job.id, job.round, now, expireReason);
             if (job.attempt < job.spec.roundAttempts()) {
-                retryRound(job, (int) folded, missed, now);
+                retryRound(job, folded, missed, now);
             } else {
-                store.updateRound(job.id, job.round, "FAILED", now, (int) folded, ledger.refusedCount(job), null);
+                store.updateRound(job.id, job.round, "FAILED", now, folded, ledger.refusedCount(job), null);
                 ledger.finishJob(job, JobState.FAILED, missed + (job.spec.roundAttempts() > 1 ? " in attempt " + job.attempt + " of "
                         + job.spec.roundAttempts() : ""));
             }

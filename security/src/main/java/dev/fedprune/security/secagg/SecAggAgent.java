@@ -30,13 +30,43 @@ public final class SecAggAgent {
     private boolean shared;
     private boolean revealed;
 
+    /**
+     * One agent's secrets of one round: the two X25519 key pairs and the self-mask seed. Made and advertised
+     * before the roster is fixed, when the roster is formed from the agents that advertised (Bonawitz's U1).
+     */
+    public static final class RoundKeys {
+        private final X25519Keys shareKeys;
+        private final X25519Keys maskKeys;
+        private final byte[] selfMaskSeed;
+
+        private RoundKeys(SecureRandom random) {
+            this.shareKeys = X25519Keys.generate(random);
+            this.maskKeys = X25519Keys.generate(random);
+            this.selfMaskSeed = new byte[MaskPrg.SEED_BYTES];
+            random.nextBytes(selfMaskSeed);
+        }
+
+        public static RoundKeys generate(SecureRandom random) {
+            return new RoundKeys(random);
+        }
+
+        /** Phase 1: the public keys, signed with the agent's identity key. */
+        public KeyAdvertisement advertise(String jobId, int roundIndex, String agentId, PrivateKey identityKey) {
+            return KeyAdvertisement.sign(jobId, roundIndex, agentId, shareKeys.publicKey(), maskKeys.publicKey(), identityKey);
+        }
+    }
+
     public SecAggAgent(SecAggRound round, int self, SecureRandom random) {
+        this(round, self, RoundKeys.generate(random));
+    }
+
+    /** With keys already advertised (see {@link RoundKeys}). */
+    public SecAggAgent(SecAggRound round, int self, RoundKeys keys) {
         this.round = round;
         this.self = self;
-        this.shareKeys = X25519Keys.generate(random);
-        this.maskKeys = X25519Keys.generate(random);
-        this.selfMaskSeed = new byte[MaskPrg.SEED_BYTES];
-        random.nextBytes(selfMaskSeed);
+        this.shareKeys = keys.shareKeys;
+        this.maskKeys = keys.maskKeys;
+        this.selfMaskSeed = keys.selfMaskSeed;
     }
 
     public int index() {
