@@ -1,7 +1,6 @@
 package dev.fedprune.simulations.study;
 
 import dev.fedprune.simulations.poisoning.Poisoning;
-import dev.fedprune.simulations.study.StudyScenario.Fields;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +27,7 @@ final class PoisoningSettings {
     }
 
     /** The settings in the scenario's order; {@code [none]} when the key is absent. */
-    static List<Poisoning> parse(Fields f, Path file, Map<String, Integer> lines, Map<?, ?> raw, long scenarioSeed) {
+    static List<Poisoning> parse(ScenarioFields f, Path file, Map<String, Integer> lines, Map<?, ?> raw, long scenarioSeed) {
         if (!raw.containsKey("poisoning")) {
             return List.of(Poisoning.NONE);
         }
@@ -39,7 +38,7 @@ final class PoisoningSettings {
             if (!(values.get(i) instanceof Map<?, ?> pm)) {
                 throw f.error(where, "expected a mapping such as {attack: sign_flip, fraction: 0.2}, got '" + values.get(i) + "'");
             }
-            Fields pf = new Fields(file, lines, pm).nested(where);
+            ScenarioFields pf = new ScenarioFields(file, lines, pm).nested(where);
             pf.checkKeys(where + ".", KEYS);
             Poisoning.Attack attack = pf.enumValue("attack", Poisoning.Attack.class, "none");
             long seed = (long) pf.number("seed", scenarioSeed);
@@ -74,7 +73,7 @@ final class PoisoningSettings {
         return out;
     }
 
-    private static void add(List<Poisoning> out, Poisoning p, Fields f, String where) {
+    private static void add(List<Poisoning> out, Poisoning p, ScenarioFields f, String where) {
         if (out.stream().anyMatch(o -> o.label().equals(p.label()))) {
             throw f.error("attack", "the setting " + p.label() + " is listed twice");
         }

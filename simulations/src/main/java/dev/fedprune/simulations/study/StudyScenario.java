@@ -7,10 +7,7 @@ import dev.fedprune.simulations.scenario.Scenario;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,11 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
-import tools.jackson.core.JacksonException;
-import tools.jackson.core.JsonParser;
-import tools.jackson.core.JsonToken;
 import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * A research scenario: one model, calibration and evaluation data, and the grid of settings to
@@ -92,9 +85,9 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     /** Parses and validates; every error names the file, the line and the field. */
     public static StudyScenario load(Path file) throws IOException {
         String text = Files.readString(file);
-        Map<String, Integer> lines = keyLines(file, text);
-        Map<?, ?> raw = readMapping(file, text);
-        Fields f = new Fields(file, lines, raw);
+        Map<String, Integer> lines = ScenarioYaml.keyLines(file, text);
+        Map<?, ?> raw = ScenarioYaml.readMapping(file, text);
+        ScenarioFields f = new ScenarioFields(file, lines, raw);
         f.checkKeys("", KEYS);
         Path base = file.toAbsolutePath().getParent();
 
@@ -162,7 +155,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
 
         Failures failures = Failures.NONE;
         if (raw.get("failures") instanceof Map<?, ?> fm) {
-            Fields ff = new Fields(file, lines, fm).nested("failures");
+            ScenarioFields ff = new ScenarioFields(file, lines, fm).nested("failures");
             ff.checkKeys("failures.", FAILURE_KEYS);
             failures = new Failures(ff.fraction("dropoutFraction"), ff.fraction("stragglerFraction"),
                     ff.number("stragglerDelaySeconds", 0), (int) ff.number("crashRejoinAgents", 0));
@@ -248,9 +241,9 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         return spec;
     }
 
-    private static DataSplit dataSplit(Fields f, Path file, Map<String, Integer> lines, String where, Object value) {
+    private static DataSplit dataSplit(ScenarioFields f, Path file, Map<String, Integer> lines, String where, Object value) {
         if (value instanceof Map<?, ?> pm) {
-            Fields pf = new Fields(file, lines, pm).nested(where);
+            ScenarioFields pf = new ScenarioFields(file, lines, pm).nested(where);
             pf.checkKeys(where + ".", PARTITION_KEYS);
             Scenario.Partition kind = pf.enumValue("kind", Scenario.Partition.class, "iid");
             double alpha = pf.number("alpha", 0.5);
@@ -270,7 +263,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
      *
      * @param declaredAt filled with the dotted path of each method's entry, for later errors
      */
-    private static List<StudyMethod> methods(Fields f, Path file, Map<String, Integer> lines, Map<?, ?> raw, List<String> groups,
+    private static List<StudyMethod> methods(ScenarioFields f, Path file, Map<String, Integer> lines, Map<?, ?> raw, List<String> groups,
                                              List<Boolean> scaling, List<String> declaredAt) {
         List<Object> values = f.list("methods", List.of("fedprllm_oneshot"));
         List<StudyMethod> methods = new ArrayList<>();
@@ -279,7 +272,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
             String where = raw.get("methods") instanceof List<?> ? "methods[" + i + "]" : "methods";
             Object v = values.get(i);
             if (v instanceof Map<?, ?> mm) {
-                Fields mf = new Fields(file, lines, mm).nested(where);
+                ScenarioFields mf = new ScenarioFields(file, lines, mm).nested(where);
                 mf.checkKeys(where + ".", METHOD_KEYS);
                 String name = mf.string("name", null);
                 if (name == null || !METHOD_NAME.matcher(name).matches()) {
@@ -295,7 +288,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
                 spec.forEach((k, x) -> fragment.put(String.valueOf(k), x));
                 for (String key : fragment.keySet()) {
                     if (GRID_FIELDS.contains(key)) {
-                        throw new Fields(file, lines, spec).nested(where + ".spec").error(key,
+                        throw new ScenarioFields(file, lines, spec).nested(where + ".spec").error(key,
                                 "set by the study for every run (sparsities, agents, seeds, pattern); remove it from the method's spec");
                     }
                 }
@@ -334,7 +327,7 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
     }
 
     /** Every federated method's spec, at the first grid point, through the coordinator's parser: refused here, not mid-study. */
-    private void checkJobSpecs(Fields f, Map<String, Integer> lines, List<String> declaredAt) {
+    private void checkJobSpecs(ScenarioFields f, Map<String, Integer> lines, List<String> declaredAt) {
         for (int i = 0; i < methods.size(); i++) {
             StudyMethod m = methods.get(i);
             if (m.kind() != StudyMethod.Kind.FEDERATED) {
@@ -352,210 +345,10 @@ public record StudyScenario(String name, Path model, Path calibration, Path eval
         }
     }
 
-    /** The scenario file's top-level mapping, or an error naming the file when it is not valid YAML or not a mapping. */
-    static Map<?, ?> readMapping(Path file, String text) {
-        Object root;
-        try {
-            root = YAMLMapper.builder().build().readValue(text, Object.class);
-        } catch (JacksonException e) {
-            throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
-        }
-        if (!(root instanceof Map<?, ?> raw)) {
-            throw new ScenarioException(file + ": expected a mapping of fields");
-        }
-        return raw;
-    }
-
-    /**
-     * Line of every key and list entry, by path from the YAML token stream: {@code failures.dropoutFraction},
-     * {@code methods[2]}, {@code methods[2].spec.method}.
-     */
-    static Map<String, Integer> keyLines(Path file, String text) {
-        Map<String, Integer> lines = new HashMap<>();
-        Deque<Container> open = new ArrayDeque<>();
-        try (JsonParser parser = YAMLMapper.builder().build().createParser(text)) {
-            JsonToken token;
-            while ((token = parser.nextToken()) != null) {
-                int line = parser.currentTokenLocation().getLineNr();
-                switch (token) {
-                    case PROPERTY_NAME -> {
-                        Container c = open.peek();
-                        c.key = parser.currentName();
-                        lines.putIfAbsent(c.path.isEmpty() ? c.key : c.path + "." + c.key, line);
-                    }
-                    case START_OBJECT, START_ARRAY -> {
-                        String path = childPath(open.peek());
-                        if (open.peek() != null && open.peek().array) {
-                            lines.putIfAbsent(path, line);
-                        }
-                        open.push(new Container(path, token == JsonToken.START_ARRAY));
-                    }
-                    case END_OBJECT, END_ARRAY -> {
-                        open.pop();
-                        if (open.peek() != null && open.peek().array) {
-                            open.peek().index++;
-                        }
-                    }
-                    default -> {
-                        Container c = open.peek();
-                        if (c != null && c.array) {
-                            lines.putIfAbsent(childPath(c), line);
-                            c.index++;
-                        }
-                    }
-                }
-            }
-        } catch (JacksonException e) {
-            throw new ScenarioException(file + ": not valid YAML: " + e.getOriginalMessage());
-        }
-        return lines;
-    }
-
-    /** An open mapping or list while reading the token stream, with where it is and what it is at. */
-    private static final class Container {
-        final String path;
-        final boolean array;
-        String key;
-        int index;
-
-        Container(String path, boolean array) {
-            this.path = path;
-            this.array = array;
-        }
-    }
-
-    private static String childPath(Container parent) {
-        if (parent == null) {
-            return "";
-        }
-        if (parent.array) {
-            return parent.path + "[" + parent.index + "]";
-        }
-        return parent.path.isEmpty() ? parent.key : parent.path + "." + parent.key;
-    }
-
     /** A refused scenario. */
     public static final class ScenarioException extends IllegalArgumentException {
         public ScenarioException(String message) {
             super(message);
-        }
-    }
-
-    /** Typed access to one mapping of the scenario, with errors that carry file, line and field. */
-    static final class Fields {
-        private final Path file;
-        private final Map<String, Integer> lines;
-        private final Map<String, Object> values = new LinkedHashMap<>();
-        private String prefix = "";
-
-        Fields(Path file, Map<String, Integer> lines, Map<?, ?> raw) {
-            this.file = file;
-            this.lines = lines;
-            raw.forEach((k, v) -> values.put(String.valueOf(k), v));
-        }
-
-        Fields nested(String name) {
-            prefix = name + ".";
-            return this;
-        }
-
-        ScenarioException error(String field, String message) {
-            Integer line = lines.get(field.contains(".") ? field : prefix + field);
-            if (line == null && !prefix.isEmpty()) {
-                line = lines.get(prefix.substring(0, prefix.length() - 1)); // a missing key: the line of the mapping that lacks it
-            }
-            return new ScenarioException(file + (line == null ? "" : ":" + line) + ": " + (field.contains(".") ? field : prefix + field) + ": " + message);
-        }
-
-        boolean has(String key) {
-            return values.containsKey(key);
-        }
-
-        void checkKeys(String where, Set<String> allowed) {
-            for (String key : values.keySet()) {
-                if (!allowed.contains(key)) {
-                    throw error(key, "unknown key; expected one of " + new TreeSet<>(allowed));
-                }
-            }
-        }
-
-        String string(String key, String fallback) {
-            Object v = values.get(key);
-            return v == null ? fallback : String.valueOf(v);
-        }
-
-        double number(String key, double fallback) {
-            Object v = values.get(key);
-            return v == null ? fallback : doubleValue(key, v);
-        }
-
-        double fraction(String key) {
-            double v = number(key, 0);
-            if (!(v >= 0 && v < 1)) {
-                throw error(key, "must be a fraction in [0, 1), got " + v);
-            }
-            return v;
-        }
-
-        double doubleValue(String key, Object v) {
-            if (v instanceof Number n) {
-                return n.doubleValue();
-            }
-            try {
-                return Double.parseDouble(String.valueOf(v));
-            } catch (NumberFormatException e) {
-                throw error(key, "expected a number, got '" + v + "'");
-            }
-        }
-
-        int intValue(String key, Object v, int min, int max) {
-            double d = doubleValue(key, v);
-            if (d != Math.rint(d) || d < min || d > max) {
-                throw error(key, "expected a whole number in [" + min + ", " + max + "], got " + v);
-            }
-            return (int) d;
-        }
-
-        List<Object> list(String key, List<?> fallback) {
-            Object v = values.get(key);
-            if (v == null) {
-                return new ArrayList<>(fallback);
-            }
-            if (v instanceof List<?> l) {
-                if (l.isEmpty()) {
-                    throw error(key, "must not be empty");
-                }
-                return new ArrayList<>(l);
-            }
-            return new ArrayList<>(List.of(v));
-        }
-
-        Path existingPath(String key, Path base, boolean directory) {
-            Object v = values.get(key);
-            if (v == null) {
-                throw error(key, "required");
-            }
-            Path p = base.resolve(String.valueOf(v)).normalize();
-            if (directory ? !Files.isDirectory(p) : !Files.isRegularFile(p)) {
-                throw error(key, (directory ? "no directory " : "no file ") + p);
-            }
-            return p;
-        }
-
-        <E extends Enum<E>> E enumValue(String key, Class<E> type, String fallback) {
-            return parseEnum(key, string(key, fallback), type);
-        }
-
-        <E extends Enum<E>> E parseEnum(String key, String v, Class<E> type) {
-            try {
-                return Enum.valueOf(type, v.trim().toUpperCase(Locale.ROOT).replace('-', '_'));
-            } catch (IllegalArgumentException e) {
-                List<String> allowed = new ArrayList<>();
-                for (E c : type.getEnumConstants()) {
-                    allowed.add(c.name().toLowerCase(Locale.ROOT));
-                }
-                throw error(key, "expected one of " + allowed + ", got '" + v + "'");
-            }
         }
     }
 }

@@ -4,7 +4,6 @@ import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.method.MethodRegistry;
 import dev.fedprune.simulations.poisoning.Poisoning;
-import dev.fedprune.simulations.study.StudyScenario.Fields;
 import dev.fedprune.simulations.study.StudyScenario.ScenarioException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -238,9 +237,9 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     /** Parses and validates; every error names the file, the line and the field. */
     public static TrainingScenario load(Path file) throws IOException {
         String text = Files.readString(file);
-        Map<String, Integer> lines = StudyScenario.keyLines(file, text);
-        Map<?, ?> raw = StudyScenario.readMapping(file, text);
-        Fields f = new Fields(file, lines, raw);
+        Map<String, Integer> lines = ScenarioYaml.keyLines(file, text);
+        Map<?, ?> raw = ScenarioYaml.readMapping(file, text);
+        ScenarioFields f = new ScenarioFields(file, lines, raw);
         f.checkKeys("", KEYS);
         Path base = file.toAbsolutePath().getParent();
 
@@ -263,7 +262,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         int minSamples = 1;
         Object p = raw.get("partition");
         if (p instanceof Map<?, ?> pm) {
-            Fields pf = new Fields(file, lines, pm).nested("partition");
+            ScenarioFields pf = new ScenarioFields(file, lines, pm).nested("partition");
             pf.checkKeys("partition.", PARTITION_KEYS);
             partition = pf.enumValue("kind", Partition.class, "iid");
             alpha = pf.number("alpha", 0.5);
@@ -358,14 +357,14 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
     }
 
     /** {@code defences}: {@code none} or {@code {name, robustAggregation: {...}}} mappings, each name once; default none. */
-    private static List<Defence> defences(Fields f, Path file, Map<String, Integer> lines, Map<?, ?> raw) {
+    private static List<Defence> defences(ScenarioFields f, Path file, Map<String, Integer> lines, Map<?, ?> raw) {
         List<Defence> out = new ArrayList<>();
         List<Object> values = f.list("defences", List.of("none"));
         for (int i = 0; i < values.size(); i++) {
             String where = raw.get("defences") instanceof List<?> ? "defences[" + i + "]" : "defences";
             Defence d;
             if (values.get(i) instanceof Map<?, ?> dm) {
-                Fields df = new Fields(file, lines, dm).nested(where);
+                ScenarioFields df = new ScenarioFields(file, lines, dm).nested(where);
                 df.checkKeys(where + ".", Set.of("name", "robustAggregation"));
                 String name = df.string("name", null);
                 if (name == null || !name.matches("[a-z0-9][a-z0-9_.-]*") || !(dm.get("robustAggregation") instanceof Map<?, ?> block)) {
@@ -388,7 +387,7 @@ public record TrainingScenario(String name, Path data, int agents, Partition par
         return out;
     }
 
-    private static int whole(Fields f, Map<?, ?> raw, String key, int min, int max, int fallback) {
+    private static int whole(ScenarioFields f, Map<?, ?> raw, String key, int min, int max, int fallback) {
         return raw.containsKey(key) ? f.intValue(key, raw.get(key), min, max) : fallback;
     }
 }
