@@ -2,6 +2,7 @@ package dev.fedprune.agent.task;
 
 import ai.djl.Device;
 import dev.fedprune.agent.connection.CoordinatorClient;
+import dev.fedprune.agent.enrollment.AgentIdentity;
 import dev.fedprune.agent.iterative.JobStates;
 import dev.fedprune.agent.iterative.JobStatesDirectory;
 import dev.fedprune.agent.model.ModelCache;
@@ -63,7 +64,7 @@ public final class TaskContext {
     }
 
     /** This agent's enrolled identity: its id, key and certificate, and the CA it pinned (secure aggregation signs and verifies with them). */
-    public dev.fedprune.agent.enrollment.AgentIdentity identity() {
+    public AgentIdentity identity() {
         return agent.client().identity();
     }
 
