@@ -216,6 +216,21 @@ public final class Checkpoint implements AutoCloseable {
         return out;
     }
 
+    /**
+     * {@code count} consecutive elements of a tensor, from element {@code from} in row-major order, as
+     * floats: a whole tensor can be processed a slice at a time.
+     */
+    public float[] readFloats(String name, long from, int count) throws IOException {
+        Located l = locate(name);
+        if (from < 0 || count < 0 || from + count > l.info.elementCount()) {
+            throw new IndexOutOfBoundsException("elements [" + from + ", " + (from + count) + ") of tensor '" + name + "' with "
+                    + l.info.elementCount() + " elements");
+        }
+        float[] out = new float[count];
+        readFloats(l, from, out, 0, count);
+        return out;
+    }
+
     /** Selected rows of a 2-D tensor (e.g. embedding rows of the token ids in use). */
     public float[] readRows(String name, int[] rows) throws IOException {
         Located l = locate(name);

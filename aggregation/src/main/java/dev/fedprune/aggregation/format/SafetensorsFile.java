@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -185,6 +186,21 @@ public final class SafetensorsFile implements AutoCloseable {
     public float[] floats(String name) throws IOException {
         TensorInfo info = info(name);
         return Tensors.toFloats(bytes(name), info.dtype(), Math.toIntExact(info.elementCount()));
+    }
+
+    /** Copies a tensor's raw bytes to a channel without holding them in memory. */
+    public void copyRaw(String name, WritableByteChannel target) throws IOException {
+        TensorInfo info = info(name);
+        long position = dataStart + info.dataBegin();
+        long remaining = info.byteSize();
+        while (remaining > 0) {
+            long n = channel.transferTo(position, remaining, target);
+            if (n <= 0) {
+                throw new FormatException(path + ": unexpected end of file in tensor '" + name + "'");
+            }
+            position += n;
+            remaining -= n;
+        }
     }
 
     /** SHA-256 of the tensor's raw bytes. */

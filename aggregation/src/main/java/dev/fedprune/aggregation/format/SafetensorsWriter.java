@@ -162,18 +162,35 @@ public final class SafetensorsWriter implements AutoCloseable {
      * shape), file to file, without holding it in memory.
      */
     public void copy(String name, Checkpoint source) throws IOException {
+        transfer(name, source.info(name).byteSize(), source.fileOf(name), target -> source.copyRaw(name, target));
+    }
+
+    /** As {@link #copy(String, Checkpoint)}, from a single safetensors file. */
+    public void copy(String name, SafetensorsFile source) throws IOException {
+        transfer(name, source.info(name).byteSize(), source.path(), target -> source.copyRaw(name, target));
+    }
+
+    private interface RawCopy {
+        void to(FileChannel target) throws IOException;
+    }
+
+    private void transfer(String name, long size, Path from, RawCopy copy) throws IOException {
         if (next >= entries.size()) {
             failed = true;
             throw new IllegalStateException("tensor '" + name + "' was not declared; all " + entries.size() + " are written");
         }
         Entry expected = entries.get(next);
-        long size = source.info(name).byteSize();
         if (!expected.name().equals(name) || partBytesOfNext != 0 || size != expected.byteSize()) {
             failed = true;
             throw new IllegalArgumentException("expected tensor '" + expected.name() + "' of " + expected.byteSize()
-                    + " bytes next, got '" + name + "' of " + size + " bytes from " + source.fileOf(name));
+                    + " bytes next, got '" + name + "' of " + size + " bytes from " + from);
         }
-        source.copyRaw(name, channel);
+        try {
+            copy.to(channel);
+        } catch (IOException e) {
+            failed = true;
+            throw e;
+        }
         next++;
     }
 

@@ -268,6 +268,19 @@ public final class VoteAccumulator {
         return WeightPruning.prune(weights, mask, v, totalWeight, scale);
     }
 
+    /**
+     * {@link #prune(String, float[], BitMask, boolean)} for elements {@code [from, from + weights.length)}
+     * of the tensor; only that slice's vote counts are decoded.
+     */
+    public synchronized float[] prune(String tensor, long from, float[] weights, BitMask mask, boolean scale) {
+        int[] v = null;
+        if (scale) {
+            v = new int[weights.length];
+            counts(tensor).decode(from, weights.length, v, 0);
+        }
+        return WeightPruning.prune(weights, mask, from, v, totalWeight, scale);
+    }
+
     /** The seed of one tensor's random tie fill: the job's seed mixed with the tensor name. */
     static long tieSeed(SelectionSpec spec, String tensor) {
         return spec.seed() ^ (long) tensor.hashCode() * 0x9E3779B97F4A7C15L;

@@ -22,6 +22,19 @@ public final class WeightPruning {
         if (mask.length() != weights.length) {
             throw new IllegalArgumentException("mask of " + mask.length() + " bits for " + weights.length + " weights");
         }
+        return prune(weights, mask, 0, votes, m, scale);
+    }
+
+    /**
+     * The same for a slice of a tensor: {@code weights} and {@code votes} hold elements
+     * {@code [from, from + weights.length)} and {@code mask} covers the whole tensor, so a tensor larger
+     * than the heap allows is pruned a slice at a time with the same result.
+     */
+    public static float[] prune(float[] weights, BitMask mask, long from, int[] votes, long m, boolean scale) {
+        if (from < 0 || from + weights.length > mask.length()) {
+            throw new IllegalArgumentException("weights [" + from + ", " + (from + weights.length) + ") outside a mask of "
+                    + mask.length() + " bits");
+        }
         if (scale) {
             if (votes == null || votes.length != weights.length) {
                 throw new IllegalArgumentException("weight scaling needs " + weights.length + " vote counts, got "
@@ -34,7 +47,8 @@ public final class WeightPruning {
         float[] out = new float[weights.length];
         long[] words = mask.words();
         for (int i = 0; i < weights.length; i++) {
-            if ((words[i >>> 6] & (1L << i)) != 0) {
+            long bit = from + i;
+            if ((words[(int) (bit >>> 6)] & (1L << bit)) != 0) {
                 continue; // stays exactly 0
             }
             out[i] = scale ? (float) (weights[i] * ((double) (m - votes[i]) / m)) : weights[i];

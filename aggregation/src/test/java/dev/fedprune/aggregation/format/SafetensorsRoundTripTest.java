@@ -161,11 +161,41 @@ class SafetensorsRoundTripTest {
             w.copy("small", source);
         }
         assertArrayEquals(Files.readAllBytes(raw), Files.readAllBytes(copied));
+        Path fromFile = dir.resolve("from-file.safetensors");
+        try (SafetensorsFile source = SafetensorsFile.open(raw);
+             SafetensorsWriter w = SafetensorsWriter.create(fromFile, entries, Map.of("format", "pt"))) {
+            w.copy("big", source);
+            w.copy("small", source);
+        }
+        assertArrayEquals(Files.readAllBytes(raw), Files.readAllBytes(fromFile));
         Path refused = dir.resolve("refused.safetensors");
         try (Checkpoint source = Checkpoint.open(raw.getParent());
              SafetensorsWriter w = SafetensorsWriter.create(refused, entries, Map.of())) {
             assertThrows(IllegalArgumentException.class, () -> w.copy("small", source), "out of order");
         }
         assertFalse(Files.exists(refused));
+    }
+
+    @Test
+    void aRangeOfElementsReadsAsTheSameSliceOfTheWholeTensor() throws IOException {
+        float[] big = new float[(1 << 19) + 77]; // more than one 1 MiB read buffer of BF16
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) Math.cos(i) * 10;
+        }
+        Path file = Files.createDirectories(dir.resolve("ranged")).resolve(Checkpoint.SINGLE);
+        try (SafetensorsWriter w = SafetensorsWriter.create(file,
+                List.of(new SafetensorsWriter.Entry("w", DType.BF16, new long[] {big.length / 7 + 1, 7})), Map.of())) {
+            w.write("w", Arrays.copyOf(big, (big.length / 7 + 1) * 7));
+        }
+        try (Checkpoint c = Checkpoint.open(file.getParent())) {
+            float[] whole = c.readFloats("w");
+            for (long[] range : new long[][] {{0, 5}, {3, 1 << 19}, {whole.length - 9, 9}, {whole.length, 0}}) {
+                int from = (int) range[0];
+                assertArrayEquals(Arrays.copyOfRange(whole, from, from + (int) range[1]), c.readFloats("w", from, (int) range[1]),
+                        "elements from " + from);
+            }
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> c.readFloats("w", whole.length - 3, 4));
+            assertTrue(e.getMessage().contains("tensor 'w'"), e.getMessage());
+        }
     }
 }

@@ -216,4 +216,28 @@ class VoteAccumulatorContractTest {
         assertThrows(IllegalArgumentException.class, () -> WeightPruning.prune(new float[4], new BitMask(4), null, 3, true));
         assertThrows(IllegalArgumentException.class, () -> WeightPruning.prune(new float[4], new BitMask(5), null, 3, false));
     }
+
+    @Test
+    void pruningATensorSliceBySliceEqualsPruningItWhole() {
+        VoteAccumulator acc = new VoteAccumulator(shapes(), new SparsityCheck(0.5, 0.05));
+        for (int a = 0; a < 3; a++) {
+            acc.fold("agent-" + a, masks(new SplittableRandom(10 + a)));
+        }
+        BitMask mask = acc.select("q", new SelectionSpec(ComparisonGroup.ROW, 0.5, 0, 0, TieBreak.LOWEST_INDEX, 1));
+        float[] weights = new float[8 * 16];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = i - 60.5f;
+        }
+        for (boolean scale : new boolean[] {false, true}) {
+            float[] whole = acc.prune("q", weights, mask, scale);
+            float[] sliced = new float[weights.length];
+            for (int from = 0; from < weights.length; from += 37) { // slices across 64-bit mask words
+                int n = Math.min(37, weights.length - from);
+                float[] part = acc.prune("q", from, java.util.Arrays.copyOfRange(weights, from, from + n), mask, scale);
+                System.arraycopy(part, 0, sliced, from, n);
+            }
+            assertArrayEquals(whole, sliced, "scale " + scale);
+        }
+        assertThrows(IllegalArgumentException.class, () -> acc.prune("q", 120, new float[9], mask, false));
+    }
 }

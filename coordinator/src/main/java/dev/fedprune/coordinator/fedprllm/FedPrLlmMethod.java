@@ -15,6 +15,7 @@ import dev.fedprune.aggregation.robust.NmPatternCheck;
 import dev.fedprune.aggregation.robust.SampleCap;
 import dev.fedprune.aggregation.robust.SparsityCheck;
 import dev.fedprune.aggregation.vote.SelectionSpec;
+import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.contribution.MaskSetIndex;
@@ -56,6 +57,9 @@ import java.util.TreeMap;
  * With {@code evaluationSamples > 0} a last {@link EvaluationRound} measures the final model.
  */
 public final class FedPrLlmMethod implements JobMethod {
+    /** Weights pruned and written at a time when a round closes (4 MiB of floats). */
+    private static final int PRUNE_SLICE = 1 << 20;
+
     private final FedPrLlmSpec spec;
     private final long seed;
     private final ModelManifest manifest;
@@ -279,8 +283,7 @@ public final class FedPrLlmMethod implements JobMethod {
                 for (Map.Entry<String, BitMask> e : selected.entrySet()) {
                     String name = e.getKey();
                     sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
-                    float[] weights = votes.prune(name, original.readFloats(name), e.getValue(), spec.weightScaling());
-                    pruned.write(name, ByteBuffer.wrap(Tensors.fromFloats(weights, original.info(name).dtype())));
+                    writePruned(pruned, original, votes, name, e.getValue());
                     mask.add(name, e.getValue());
                 }
             };
@@ -314,6 +317,24 @@ public final class FedPrLlmMethod implements JobMethod {
         }
         return RoundSummary.of(agents, new VoteSummary(agreement, List.copyOf(vote.excluded()), maskArtifact.id(), sparsity,
                 VoteSummary.defence(spec, cap, vote.excluded())));
+    }
+
+    /**
+     * Prunes one tensor and writes it, {@link #PRUNE_SLICE} weights at a time: a 7B model's MLP matrix
+     * (45M weights) would otherwise sit in the heap three times over (read, pruned, encoded).
+     */
+    private void writePruned(SafetensorsWriter out, Checkpoint original, VoteAccumulator votes, String name, BitMask mask)
+            throws IOException {
+        TensorInfo info = original.info(name);
+        long n = info.elementCount();
+        if (n == 0) {
+            out.write(name, ByteBuffer.allocate(0));
+        }
+        for (long from = 0; from < n; from += PRUNE_SLICE) {
+            int count = (int) Math.min(PRUNE_SLICE, n - from);
+            float[] slice = votes.prune(name, from, original.readFloats(name, from, count), mask, spec.weightScaling());
+            out.writePart(name, ByteBuffer.wrap(Tensors.fromFloats(slice, info.dtype())));
+        }
     }
 
     private List<SafetensorsWriter.Entry> entries(Checkpoint original, int roundIndex) {

@@ -18,7 +18,7 @@ import java.util.Map;
  * {@code model.safetensors}, or the same shards with the same tensors in the same order, so the
  * original index still describes them), every dtype kept, and every other file of the model directory
  * (config, index, tokenizer, generation config) copied. Pruned tensors come from the rounds' files, the
- * rest from the original; one tensor is in memory at a time.
+ * rest from the original; tensors are copied file to file, never held in memory.
  */
 final class PrunedCheckpoint {
     private PrunedCheckpoint() {
@@ -50,7 +50,11 @@ final class PrunedCheckpoint {
                 try (SafetensorsWriter writer = SafetensorsWriter.create(out.resolve(shard.fileName()), entries, shard.metadata())) {
                     for (TensorInfo info : shard.tensors()) {
                         SafetensorsFile source = prunedByName.get(info.name());
-                        writer.write(info.name(), source != null ? source.bytes(info.name()) : original.readRaw(info.name()));
+                        if (source != null) {
+                            writer.copy(info.name(), source);
+                        } else {
+                            writer.copy(info.name(), original);
+                        }
                     }
                 }
             }

@@ -171,6 +171,12 @@ public final class RoundEngine implements AutoCloseable {
                 } catch (IOException | RuntimeException e) {
                     log.error("job {} failed", job.id, e);
                     ledger.finishJob(job, JobState.FAILED, "internal error: " + e.getMessage());
+                } catch (OutOfMemoryError e) {
+                    // One job's aggregation outgrew the heap; what it held is garbage now. Fail that job and
+                    // keep ticking the others rather than let the ticker die.
+                    log.error("job {} failed: out of memory (max heap {} MiB)", job.id, Runtime.getRuntime().maxMemory() >> 20, e);
+                    ledger.finishJob(job, JobState.FAILED, "out of memory in round " + job.round + " with a maximum heap of "
+                            + (Runtime.getRuntime().maxMemory() >> 20) + " MiB; restart the coordinator with a larger -Xmx and resubmit");
                 }
             }
         }
