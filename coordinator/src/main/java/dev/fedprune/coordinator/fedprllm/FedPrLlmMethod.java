@@ -23,6 +23,8 @@ import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.method.HfModelDirectory;
 import dev.fedprune.coordinator.method.MethodContext;
 import dev.fedprune.coordinator.method.MethodProvider;
+import dev.fedprune.coordinator.method.GlobalMaskFile;
+import dev.fedprune.coordinator.method.PrunedCheckpoint;
 import dev.fedprune.coordinator.round.EvaluationRound;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.coordinator.round.MethodReport;

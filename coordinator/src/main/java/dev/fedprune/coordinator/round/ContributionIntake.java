@@ -101,7 +101,8 @@ final class ContributionIntake {
             ledger.checkOpen(job, task);
             long now = ledger.now();
             String failed = "round " + (job.round + 1) + ": task " + task.id() + " of agent " + agent.name() + " failed: " + reason;
-            AgentRecord spare = scheduler.spareAgent(job).orElse(null);
+            AgentView failedAgent = AgentView.of(agent);
+            AgentRecord spare = scheduler.spareAgent(job, s -> job.method.handOver(job.round, failedAgent, AgentView.of(s))).orElse(null);
             if (spare != null) {
                 String reissued = JobLedger.newTaskId();
                 // The failed task and its replacement are one commit: the work is never lost nor held twice.
