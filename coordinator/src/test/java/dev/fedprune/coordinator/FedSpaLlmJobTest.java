@@ -37,18 +37,20 @@ import tools.jackson.databind.JsonNode;
  * exactly; agents whose memory cannot cover the model get a refusal that names the uncovered layers.
  */
 class FedSpaLlmJobTest {
-    static final tools.jackson.databind.json.JsonMapper JSON = tools.jackson.databind.json.JsonMapper.builder().build();
+    static final tools.jackson.databind.json.JsonMapper JSON = FederatedJobTest.JSON;
     /** One decoder layer of the model below on an agent: F32 weights and d_in x d_in factors of its seven matrices. */
     static final long LAYER_BYTES = 4L * ((1024 + 512 + 512 + 1024 + 2048 + 2048 + 2048) + (6 * 32 * 32 + 64 * 64));
-    @TempDir
-    static Path dir;
+    /** A generated 4-layer LLaMA (hidden 32, intermediate 64, 4 query and 2 key/value heads), written once for the class. */
     static Path model;
 
     @BeforeAll
-    static void model() throws Exception {
-        model = dir.resolve("model");
-        SyntheticLlama.write(model, new SyntheticLlama.Shape(4, 32, 64, 4, 2, 50, 32, true, DType.F32), 7);
+    static void generateModel(@TempDir Path modelDir) throws Exception {
+        SyntheticLlama.write(modelDir, new SyntheticLlama.Shape(4, 32, 64, 4, 2, 50, 32, true, DType.F32), 7);
+        model = modelDir;
     }
+
+    @TempDir
+    Path dir;
 
     static String spec(double sparsity, int minCoverage) {
         return """

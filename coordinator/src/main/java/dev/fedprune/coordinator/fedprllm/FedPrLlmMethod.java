@@ -20,11 +20,11 @@ import dev.fedprune.coordinator.contribution.MaskSetIndex;
 import dev.fedprune.coordinator.contribution.MaskSetWriter;
 import dev.fedprune.coordinator.job.FedPrLlmSpec;
 import dev.fedprune.coordinator.job.JobSpec;
+import dev.fedprune.coordinator.method.GlobalMaskFile;
 import dev.fedprune.coordinator.method.HfModelDirectory;
 import dev.fedprune.coordinator.method.MethodContext;
-import dev.fedprune.coordinator.method.MethodProvider;
-import dev.fedprune.coordinator.method.GlobalMaskFile;
 import dev.fedprune.coordinator.method.PrunedCheckpoint;
+import dev.fedprune.coordinator.method.SpecProvider;
 import dev.fedprune.coordinator.round.EvaluationRound;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.coordinator.round.MethodReport;
@@ -43,7 +43,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 
@@ -82,30 +81,9 @@ public final class FedPrLlmMethod implements JobMethod {
     private MaskCheck maskCheck;
 
     /** Registers FedPrLLM ({@code method: fedprllm}) with the engine. */
-    public static final class Provider implements MethodProvider<FedPrLlmSpec> {
-        @Override
-        public String name() {
-            return FedPrLlmSpec.NAME;
-        }
-
-        @Override
-        public Class<FedPrLlmSpec> specType() {
-            return FedPrLlmSpec.class;
-        }
-
-        @Override
-        public Set<String> fields() {
-            return FedPrLlmSpec.FIELDS;
-        }
-
-        @Override
-        public FedPrLlmSpec parse(dev.fedprune.coordinator.job.SpecFields fields) {
-            return FedPrLlmSpec.parse(fields);
-        }
-
-        @Override
-        public void write(FedPrLlmSpec spec, Map<String, Object> out) {
-            spec.write(out);
+    public static final class Provider extends SpecProvider<FedPrLlmSpec> {
+        public Provider() {
+            super(FedPrLlmSpec.NAME, FedPrLlmSpec.class, FedPrLlmSpec.FIELDS, FedPrLlmSpec::parse, FedPrLlmSpec::write);
         }
 
         @Override

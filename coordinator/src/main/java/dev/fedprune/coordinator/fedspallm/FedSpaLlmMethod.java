@@ -5,14 +5,13 @@ import dev.fedprune.aggregation.format.ModelManifest;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.aggregation.spallm.LayerPlan;
 import dev.fedprune.coordinator.contribution.ContributionFile;
-import dev.fedprune.coordinator.method.GlobalMaskFile;
 import dev.fedprune.coordinator.job.FedSpaLlmSpec;
 import dev.fedprune.coordinator.job.JobSpec;
-import dev.fedprune.coordinator.job.SpecFields;
+import dev.fedprune.coordinator.method.GlobalMaskFile;
 import dev.fedprune.coordinator.method.HfModelDirectory;
 import dev.fedprune.coordinator.method.MethodContext;
-import dev.fedprune.coordinator.method.MethodProvider;
 import dev.fedprune.coordinator.method.PrunedCheckpoint;
+import dev.fedprune.coordinator.method.SpecProvider;
 import dev.fedprune.coordinator.round.AgentView;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.coordinator.round.MethodReport;
@@ -30,7 +29,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 import tools.jackson.databind.json.JsonMapper;
@@ -58,30 +56,9 @@ public final class FedSpaLlmMethod implements JobMethod {
     private L0Round round;
 
     /** Registers FedSpaLLM ({@code method: fedspallm}) with the engine. */
-    public static final class Provider implements MethodProvider<FedSpaLlmSpec> {
-        @Override
-        public String name() {
-            return FedSpaLlmSpec.NAME;
-        }
-
-        @Override
-        public Class<FedSpaLlmSpec> specType() {
-            return FedSpaLlmSpec.class;
-        }
-
-        @Override
-        public Set<String> fields() {
-            return FedSpaLlmSpec.FIELDS;
-        }
-
-        @Override
-        public FedSpaLlmSpec parse(SpecFields fields) {
-            return FedSpaLlmSpec.parse(fields);
-        }
-
-        @Override
-        public void write(FedSpaLlmSpec spec, Map<String, Object> out) {
-            spec.write(out);
+    public static final class Provider extends SpecProvider<FedSpaLlmSpec> {
+        public Provider() {
+            super(FedSpaLlmSpec.NAME, FedSpaLlmSpec.class, FedSpaLlmSpec.FIELDS, FedSpaLlmSpec::parse, FedSpaLlmSpec::write);
         }
 
         @Override
