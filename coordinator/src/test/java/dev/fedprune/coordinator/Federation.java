@@ -68,8 +68,13 @@ final class Federation implements AutoCloseable {
     }
 
     CoordinatorClient enrolledClient(String name) {
+        return enrolledClient(name, DeviceResources.newBuilder().setCpuCores(1).build());
+    }
+
+    /** An agent enrolled reporting these resources (its memory sizes a FedSpaLLM agent's share of the layers). */
+    CoordinatorClient enrolledClient(String name, DeviceResources resources) {
         CoordinatorClient client = CoordinatorClient.enroll(target(), token(), caFingerprint(), name, "test-site",
-                DeviceResources.newBuilder().setCpuCores(1).build(), CoordinatorClient.defaultRetry());
+                resources, CoordinatorClient.defaultRetry());
         clients.add(client);
         return client;
     }

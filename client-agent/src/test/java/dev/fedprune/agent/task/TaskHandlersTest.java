@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fedprune.agent.eval.LlmEvaluationHandler;
 import dev.fedprune.agent.prune.MaskVoteHandler;
+import dev.fedprune.agent.prune.SparseLayersHandler;
 import dev.fedprune.agent.train.BnCandidateScoresHandler;
 import dev.fedprune.agent.train.CnnEvaluationHandler;
 import dev.fedprune.agent.train.SparseUpdateHandler;
@@ -38,6 +39,7 @@ class TaskHandlersTest {
         assertEquals(MaskVoteHandler.class, handlerOf(handlers, prune(TaskKind.TASK_KIND_MASK_VOTE)));
         assertEquals(MaskVoteHandler.class, handlerOf(handlers, prune(TaskKind.TASK_KIND_LAYER_MASK_VOTE)));
         assertEquals(LlmEvaluationHandler.class, handlerOf(handlers, prune(TaskKind.TASK_KIND_EVALUATION)));
+        assertEquals(SparseLayersHandler.class, handlerOf(handlers, prune(TaskKind.TASK_KIND_SPARSE_LAYERS)));
         assertEquals(SparseUpdateHandler.class, handlerOf(handlers, training(TaskKind.TASK_KIND_SPARSE_UPDATE)));
         assertEquals(TopKGradientsHandler.class, handlerOf(handlers, training(TaskKind.TASK_KIND_TOP_K_GRADIENTS)));
         assertEquals(BnCandidateScoresHandler.class, handlerOf(handlers, training(TaskKind.TASK_KIND_BN_CANDIDATE_SCORES)));

@@ -2,41 +2,17 @@ package dev.fedprune.coordinator.fedprllm;
 
 import dev.fedprune.coordinator.job.FedPrLlmSpec;
 import dev.fedprune.coordinator.job.JobSpec;
-import dev.fedprune.coordinator.job.SpecFields;
 import dev.fedprune.coordinator.method.HfModelDirectory;
 import dev.fedprune.coordinator.method.MethodContext;
-import dev.fedprune.coordinator.method.MethodProvider;
+import dev.fedprune.coordinator.method.SpecProvider;
 import dev.fedprune.coordinator.round.JobMethod;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Set;
 
 /** Registers FedPrLLM ({@code method: fedprllm}) with the engine. */
-public final class FedPrLlmProvider implements MethodProvider<FedPrLlmSpec> {
-    @Override
-    public String name() {
-        return FedPrLlmSpec.NAME;
-    }
-
-    @Override
-    public Class<FedPrLlmSpec> specType() {
-        return FedPrLlmSpec.class;
-    }
-
-    @Override
-    public Set<String> fields() {
-        return FedPrLlmSpec.FIELDS;
-    }
-
-    @Override
-    public FedPrLlmSpec parse(SpecFields fields) {
-        return FedPrLlmSpec.parse(fields);
-    }
-
-    @Override
-    public void write(FedPrLlmSpec spec, Map<String, Object> out) {
-        spec.write(out);
+public final class FedPrLlmProvider extends SpecProvider<FedPrLlmSpec> {
+    public FedPrLlmProvider() {
+        super(FedPrLlmSpec.NAME, FedPrLlmSpec.class, FedPrLlmSpec.FIELDS, FedPrLlmSpec::parse, FedPrLlmSpec::write);
     }
 
     @Override

@@ -106,7 +106,9 @@ final class ContributionIntake {
             long now = ledger.now();
             String failed = "round " + (job.round + 1) + ": task " + task.id() + " of agent " + agent.name() + " failed: " + reason;
             // A multi-phase round's agents hold its keys: its tasks cannot move to another agent.
-            AgentRecord spare = job.method.multiPhase(job.round) ? null : scheduler.spareAgent(job).orElse(null);
+            AgentView failedAgent = AgentView.of(agent);
+            AgentRecord spare = job.method.multiPhase(job.round) ? null
+                    : scheduler.spareAgent(job, s -> job.method.handOver(job.round, failedAgent, AgentView.of(s))).orElse(null);
             if (spare != null) {
                 String reissued = JobLedger.newTaskId();
                 // The failed task and its replacement are one commit: the work is never lost nor held twice.

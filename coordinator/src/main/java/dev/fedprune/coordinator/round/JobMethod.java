@@ -5,6 +5,7 @@ import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.proto.v1.Task;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The coordinator-side half of a federated method (the agent-side half computes contributions): what
@@ -25,8 +26,38 @@ public interface JobMethod {
     /** The method-specific part of a round's tasks (kind and spec); the engine adds ids and deadline. */
     Task.Builder taskTemplate(int roundIndex);
 
-    /** Starts a fresh accumulator for the round. */
+    /**
+     * The task of one agent in a round, built when the engine hands it the task: a method that gives
+     * agents different work (layers sized to their memory) overrides it. The default is the round's task.
+     */
+    default Task.Builder taskTemplate(int roundIndex, AgentView agent) {
+        return taskTemplate(roundIndex);
+    }
+
+    /**
+     * Starts a fresh accumulator for the round. Also called on its own to fold an open round again (after a
+     * restart, or a fold whose commit failed): whatever {@link #openRound(int, List)} planned must survive it.
+     */
     void openRound(int roundIndex);
+
+    /**
+     * Opens the round for the agents the engine selected, before any task exists: a method that plans work
+     * over the round's agents does it here. The default opens the round as {@link #openRound(int)} does.
+     *
+     * @throws RoundRefusedException when these agents cannot do the round, saying why; the job fails with it
+     */
+    default void openRound(int roundIndex, List<AgentView> agents) {
+        openRound(roundIndex);
+    }
+
+    /**
+     * An agent failed its task and {@code spare} is online and free: may the spare take the work over? A
+     * method that planned per-agent work moves the failed agent's part to the spare and says yes, or says no
+     * (changing nothing) when the spare cannot do it; the engine then asks the next spare. Default: yes.
+     */
+    default boolean handOver(int roundIndex, AgentView failed, AgentView spare) {
+        return true;
+    }
 
     /**
      * Validates and folds one agent's contribution, completely or not at all. The contribution is on

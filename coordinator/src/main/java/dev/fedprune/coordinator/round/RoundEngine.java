@@ -205,7 +205,7 @@ public final class RoundEngine implements AutoCloseable {
                     if (job.state == JobState.ROUND_OPEN && job.round == task.roundIndex()) {
                         RoundRecord round = store.round(job.id, job.round).orElseThrow();
                         store.markTaskPulled(task.id(), clock.getAsLong());
-                        Task wire = job.method.taskTemplate(job.round).setTaskId(task.id()).setJobId(job.id)
+                        Task wire = job.method.taskTemplate(job.round, AgentView.of(agent)).setTaskId(task.id()).setJobId(job.id)
                                 .setRoundIndex(job.round).setDeadlineUnixMillis(round.deadlineAt()).setModel(job.method.wireManifest()).build();
                         return response.setTask(wire).build();
                     }

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Moves a job through its rounds: starts its method, waits for enough online agents, opens a round with a
@@ -186,7 +187,13 @@ final class RoundScheduler {
         List<AgentRecord> selected = candidates.subList(0, Math.min(candidates.size(), job.spec.agentsPerRound() + job.spec.overSelectedAgents()));
         long now = ledger.now();
         long deadline = now + job.spec.deadlineSeconds() * 1000L;
-        job.method.openRound(job.round);
+        try {
+            job.method.openRound(job.round, selected.stream().map(AgentView::of).toList());
+        } catch (RoundRefusedException e) {
+            ledger.finishJob(job, JobState.FAILED, "round " + (job.round + 1) + " cannot open with "
+                    + selected.stream().map(AgentRecord::name).toList() + ": " + e.getMessage());
+            return;
+        }
         job.state = JobState.ROUND_OPEN;
         String kind = job.method.taskTemplate(job.round).getKind().name();
         // The round, its tasks and the job's state are committed together: agents never see half a round.
@@ -235,13 +242,16 @@ final class RoundScheduler {
         });
     }
 
-    /** An online agent free to take over a task of this attempt, or none; the same online agents give the same choice. */
-    Optional<AgentRecord> spareAgent(ActiveJob job) {
+    /**
+     * An online agent free to take over a task of this attempt that {@code accepts} (the job's method agrees
+     * to hand it the work), or none; the same online agents give the same choice.
+     */
+    Optional<AgentRecord> spareAgent(ActiveJob job, Predicate<AgentRecord> accepts) {
         Set<String> taken = new HashSet<>();
         ledger.attemptTasks(job).forEach(t -> taken.add(t.agentId()));
         List<AgentRecord> candidates = new ArrayList<>(agents.onlineAgents().stream().filter(a -> !taken.contains(a.id())).toList());
         candidates.sort(Comparator.comparing(AgentRecord::name).thenComparing(AgentRecord::id));
         Collections.shuffle(candidates, selectionRandom(job.spec.seed(), job.round, job.attempt));
-        return candidates.stream().filter(a -> store.openTaskOf(a.id()).isEmpty()).findFirst();
+        return candidates.stream().filter(a -> store.openTaskOf(a.id()).isEmpty()).filter(accepts).findFirst();
     }
 }

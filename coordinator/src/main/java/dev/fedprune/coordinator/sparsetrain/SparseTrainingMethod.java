@@ -16,9 +16,8 @@ import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.job.InvalidJobSpecException;
 import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.job.SparseTrainingSpec;
-import dev.fedprune.coordinator.job.SpecFields;
 import dev.fedprune.coordinator.method.MethodContext;
-import dev.fedprune.coordinator.method.MethodProvider;
+import dev.fedprune.coordinator.method.SpecProvider;
 import dev.fedprune.coordinator.round.EvaluationRound;
 import dev.fedprune.coordinator.round.JobMethod;
 import dev.fedprune.coordinator.round.MethodReport;
@@ -38,7 +37,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -71,30 +69,9 @@ public final class SparseTrainingMethod implements JobMethod {
     private Double finalAccuracy;
 
     /** Registers federated sparse training ({@code method: sparse_training}) with the engine. */
-    public static final class Provider implements MethodProvider<SparseTrainingSpec> {
-        @Override
-        public String name() {
-            return SparseTrainingSpec.NAME;
-        }
-
-        @Override
-        public Class<SparseTrainingSpec> specType() {
-            return SparseTrainingSpec.class;
-        }
-
-        @Override
-        public Set<String> fields() {
-            return SparseTrainingSpec.FIELDS;
-        }
-
-        @Override
-        public SparseTrainingSpec parse(SpecFields fields) {
-            return SparseTrainingSpec.parse(fields);
-        }
-
-        @Override
-        public void write(SparseTrainingSpec spec, Map<String, Object> out) {
-            spec.write(out);
+    public static final class Provider extends SpecProvider<SparseTrainingSpec> {
+        public Provider() {
+            super(SparseTrainingSpec.NAME, SparseTrainingSpec.class, SparseTrainingSpec.FIELDS, SparseTrainingSpec::parse, SparseTrainingSpec::write);
         }
 
         /** Refuses, naming the field, a density that leaves a sparse layer of the CNN without any weight. */

@@ -47,7 +47,7 @@ class JobSpecParserTest {
         assertRejected("model: /m\nsparsity: 0.6\npattern: 2:4", "sparsity", "0.5");
         assertRejected("model: /m\nsparsity: 0.5\nagentsPerRound: 2\nquorum: 3", "quorum", "[1, 2]");
         assertRejected("model: /m\nsparsity: 0.5\nspeed: fast", "speed", "unknown field");
-        assertRejected("model: /m\nsparsity: 0.5\nmethod: fedavg", "method", "fedprllm or sparse_training");
+        assertRejected("model: /m\nsparsity: 0.5\nmethod: fedavg", "method", "fedprllm, fedspallm or sparse_training");
         assertRejected("model: /m\nsparsity: 0.5\nvariant: fedtiny", "variant", "only for method: sparse_training");
         assertRejected("model: [unclosed", "spec", "not valid YAML");
         assertRejected("- a\n- b", "spec", "mapping");
@@ -289,8 +289,38 @@ class JobSpecParserTest {
 
     @Test
     void methodsAreFoundOnTheClassPathAndAFieldOfAnotherMethodIsNamedAsSuch() {
-        assertEquals(java.util.List.of("fedprllm", "sparse_training"), dev.fedprune.coordinator.method.MethodRegistry.names());
+        assertEquals(java.util.List.of("fedprllm", "fedspallm", "sparse_training"), dev.fedprune.coordinator.method.MethodRegistry.names());
         assertRejected(SPARSE + "density: 0.1\nlocalPruner: wanda", "localPruner", "only for method: fedprllm");
         assertRejected("model: /m\nsparsity: 0.5\nlocalPruner: obs", "localPruner", "expected one of magnitude, wanda, sparsegpt, got 'obs'");
+    }
+
+    static final String SPALLM = "method: fedspallm\nmodel: /m\n";
+
+    @Test
+    void readsAFedSpaLlmSpecWithItsDefaultsAndWritesItBack() {
+        JobSpec job = JobSpecParser.parse(SPALLM + "sparsity: 0.6\nagentsPerRound: 4\nseed: 3");
+        FedSpaLlmSpec spec = job.method(FedSpaLlmSpec.class);
+        assertEquals(new FedSpaLlmSpec("/m", 0.6, ComparisonGroup.LAYER, 1, 0, 0, 0.05), spec);
+        assertEquals(job, JobSpecParser.parse(JobSpecParser.toJson(job)));
+        JobSpec full = JobSpecParser.parse(SPALLM + "sparsity: 0.5\nlocalPruner: sparsegpt\npattern: unstructured\ncomparisonGroup: row\n"
+                + "minLayerCoverage: 2\ncalibrationSamples: 16\nsequenceLength: 64\nsparsityTolerance: 0.1");
+        assertEquals(new FedSpaLlmSpec("/m", 0.5, ComparisonGroup.ROW, 2, 16, 64, 0.1), full.method(FedSpaLlmSpec.class));
+        assertEquals(full, JobSpecParser.parse(JobSpecParser.toJson(full)));
+    }
+
+    @Test
+    void refusesBadFedSpaLlmFieldsByNameWithWhatWasExpected() {
+        assertRejected("method: fedspallm\nsparsity: 0.5", "model", "required: the model directory");
+        assertRejected(SPALLM, "sparsity", "required, a fraction in [0, 1), got null");
+        assertRejected(SPALLM + "sparsity: 1", "sparsity", "a fraction in [0, 1), got 1");
+        assertRejected(SPALLM + "sparsity: 0.5\nlocalPruner: wanda", "localPruner", "expected sparsegpt");
+        assertRejected(SPALLM + "sparsity: 0.5\npattern: 2:4", "pattern", "expected unstructured");
+        assertRejected(SPALLM + "sparsity: 0.5\ncomparisonGroup: block", "comparisonGroup", "expected one of layer, row, column, got 'block'");
+        assertRejected(SPALLM + "sparsity: 0.5\nminLayerCoverage: 0", "minLayerCoverage", "expected a whole number in [1, 100000], got 0");
+        assertRejected(SPALLM + "sparsity: 0.5\ncalibrationSamples: -1", "calibrationSamples", "expected a whole number in [0, 1000000]");
+        assertRejected(SPALLM + "sparsity: 0.5\nsparsityTolerance: 2", "sparsityTolerance", "expected a fraction in [0, 1], got 2");
+        assertRejected(SPALLM + "sparsity: 0.5\nstrategy: iterative", "strategy", "only for method: fedprllm");
+        assertRejected(SPALLM + "sparsity: 0.5\nevaluationSamples: 8", "evaluationSamples", "only for method: fedprllm");
+        assertRejected(SPALLM + "sparsity: 0.5\ndensity: 0.1", "density", "only for method: sparse_training");
     }
 }

@@ -1,4 +1,4 @@
-package dev.fedprune.coordinator.fedprllm;
+package dev.fedprune.coordinator.method;
 
 import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.SafetensorsFile;
@@ -17,14 +17,16 @@ import java.util.Map;
  * Writes the pruned model beside the original's layout: the same weights files (one
  * {@code model.safetensors}, or the same shards with the same tensors in the same order, so the
  * original index still describes them), every dtype kept, and every other file of the model directory
- * (config, index, tokenizer, generation config) copied. Pruned tensors come from the rounds' files, the
- * rest from the original; tensors are copied file to file, never held in memory.
+ * (config, index, tokenizer, generation config) copied. Pruned tensors come from the given safetensors
+ * files (the rounds' output of an LLM pruning method), the rest from the original; tensors are copied
+ * file to file, never held in memory. Shared by the LLM methods, beside {@link HfModelDirectory} which
+ * reads their input.
  */
-final class PrunedCheckpoint {
+public final class PrunedCheckpoint {
     private PrunedCheckpoint() {
     }
 
-    static void write(Path modelDir, List<Path> prunedFiles, Path out) throws IOException {
+    public static void write(Path modelDir, List<Path> prunedFiles, Path out) throws IOException {
         Files.createDirectories(out);
         try (var files = Files.list(modelDir)) {
             for (Path f : files.sorted().toList()) {

@@ -1,4 +1,4 @@
-package dev.fedprune.coordinator.fedprllm;
+package dev.fedprune.coordinator.method;
 
 import dev.fedprune.aggregation.format.BitMask;
 import dev.fedprune.aggregation.format.DType;
