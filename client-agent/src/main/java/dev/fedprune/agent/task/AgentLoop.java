@@ -6,25 +6,16 @@ import dev.fedprune.agent.engine.EngineSelfCheck;
 import dev.fedprune.agent.iterative.JobStatesDirectory;
 import dev.fedprune.agent.eval.LlmQualityEvaluator;
 import dev.fedprune.agent.model.ModelCache;
-import dev.fedprune.aggregation.format.Digests;
 import dev.fedprune.proto.v1.AgentState;
-import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.PullTaskResponse;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.security.SignatureRejectedException;
 import io.grpc.StatusRuntimeException;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -96,6 +87,7 @@ public final class AgentLoop {
     private final Set<String> refusedTasks = new HashSet<>();
     /** Tasks the coordinator's heartbeat answer called off: their work stops and nothing of them is uploaded. */
     private final Set<String> cancelledTasks = ConcurrentHashMap.newKeySet();
+    private final ContributionSender sender;
     private EngineSelfCheck.Report engineCheck;
     private int tasksDone;
     /** Tasks that failed here one after the other: the back-off before the next pull grows with it. */
@@ -121,6 +113,7 @@ public final class AgentLoop {
         this.agent = new TaskContext.Agent(options.name(), client, models, options.data(), engines, evaluator, device,
                 options.memoryLimit(), new AgentScope(),
                 new JobStatesDirectory(models.directory().resolve("calibration-states")));
+        this.sender = new ContributionSender(options.name(), client, models.directory().resolve("uploads"), cancelledTasks::contains);
     }
 
     public void stop() {
@@ -143,7 +136,7 @@ public final class AgentLoop {
         boolean sawJob = false;
         // Files kept by an earlier run may be of a job that ended meanwhile, and of another engine build.
         agent.jobStates().clear("left by an earlier run of this agent");
-        dropUnsentContributions();
+        sender.dropUnsent();
         try {
             while (!stopped.get()) {
                 PullTaskResponse response;
@@ -271,7 +264,8 @@ public final class AgentLoop {
             // No message says that a job has ended: a task of another job says that the kept one is over here.
             agent.jobStates().dropAllBut(task.getJobId(), "this agent now works on another job");
             TaskContext context = new TaskContext(agent, task, () -> cancelledTasks.contains(task.getTaskId()));
-            send(task, handler.handle(task, context), context);
+            sender.send(task, handler.handle(task, context), context.metrics());
+            tasksDone++;
             return true;
         } catch (StatusRuntimeException e) {
             if (stopped.get() || Thread.currentThread().isInterrupted()) {
@@ -313,55 +307,6 @@ public final class AgentLoop {
                 TaskHandlers.specName(task.getSpecCase()), options.handlers().describe());
         return new IllegalArgumentException("task " + task.getTaskId() + " of kind " + task.getKind() + " with a "
                 + TaskHandlers.specName(task.getSpecCase()) + " spec is not supported by this agent version");
-    }
-
-    /**
-     * Sends a handler's contribution: written to a file in the work directory (a large one is never copied
-     * into one array), uploaded from it (signed by the client) under an id derived from the task and the
-     * payload, so that a retry of the same bytes resumes the same upload, unless the coordinator has called the
-     * task off meanwhile; then the handler's metrics, with the upload's, are reported.
-     */
-    private void send(Task task, Contribution contribution, TaskContext context) throws IOException {
-        Path directory = Files.createDirectories(agent.models().directory().resolve("uploads"));
-        Path file = Files.createTempFile(directory, "contribution-", ".pb");
-        try {
-            MessageDigest sha = Digests.sha256();
-            try (OutputStream out = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 20), sha)) {
-                contribution.toBuilder().setTaskId(task.getTaskId()).build().writeTo(out);
-            }
-            String digest = Digests.hex(sha.digest());
-            long bytes = Files.size(file);
-            long started = System.nanoTime();
-            if (cancelledTasks.contains(task.getTaskId())) {
-                throw new TaskCancelledException(task.getTaskId());
-            }
-            client.upload(task, task.getTaskId() + "-" + digest.substring(0, 16), file, digest);
-            tasksDone++;
-            Map<String, Double> metrics = new LinkedHashMap<>(context.metrics());
-            metrics.put("upload_seconds", (System.nanoTime() - started) / 1e9);
-            metrics.put("bytes_up", (double) bytes);
-            Double computeSeconds = metrics.get("compute_seconds");
-            log.info("{}: task {} folded ({} bytes up{})", options.name(), task.getTaskId(), bytes,
-                    computeSeconds == null ? "" : String.format(Locale.ROOT, ", %.0f ms compute", computeSeconds * 1000));
-            client.reportMetrics(task, metrics);
-        } finally {
-            Files.deleteIfExists(file);
-        }
-    }
-
-    /** Contribution files an earlier run left when it was killed mid-upload: their task is handed out again, and computed anew. */
-    private void dropUnsentContributions() {
-        Path directory = agent.models().directory().resolve("uploads");
-        if (!Files.isDirectory(directory)) {
-            return;
-        }
-        try (var files = Files.list(directory)) {
-            for (Path file : files.filter(f -> f.getFileName().toString().startsWith("contribution-")).toList()) {
-                Files.deleteIfExists(file);
-            }
-        } catch (IOException e) {
-            log.warn("{}: cannot clear {}: {}", options.name(), directory, e.getMessage());
-        }
     }
 
     /**
