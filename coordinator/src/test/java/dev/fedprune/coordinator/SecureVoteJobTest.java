@@ -25,6 +25,11 @@ import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.PruneMethod;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
+import dev.fedprune.security.pki.CertificateAuthority;
+import dev.fedprune.security.pki.KeyPairs;
+import dev.fedprune.security.pki.Pem;
+import dev.fedprune.security.secagg.KeyAdvertisement;
+import dev.fedprune.wire.SecAggWire;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -120,7 +125,36 @@ class SecureVoteJobTest {
     record Run(JobRecord job, JsonNode summary, List<String> masks, List<TaskRecord> tasks, Path dataDir, List<String> logs, List<String> events) {
     }
 
+    /**
+     * Attaches a certificate the coordinator never issued to its keys: one for the same agent id from a CA
+     * of the same name but another key, the keys signed with that certificate's key.
+     */
+    record ForgesItsCertificate(TaskHandler delegate) implements Around {
+        @Override
+        public Contribution handle(Task task, TaskContext context) throws IOException {
+            Contribution answer = delegate.handle(task, context);
+            if (task.getKind() != TaskKind.TASK_KIND_SECAGG_KEYS) {
+                return answer;
+            }
+            KeyAdvertisement genuine = SecAggWire.advertisement(answer.getSecaggKeys());
+            java.time.Instant now = java.time.Instant.now();
+            CertificateAuthority rogue = CertificateAuthority.create("FedPrune coordinator CA", now, java.time.Duration.ofDays(1));
+            java.security.KeyPair key = KeyPairs.generate();
+            String agentId = context.identity().agentId();
+            KeyAdvertisement forged = KeyAdvertisement.sign(task.getJobId(), task.getRoundIndex(), agentId, genuine.sharePublicKey(),
+                    genuine.maskPublicKey(), key.getPrivate());
+            String pem = Pem.write(rogue.issueAgent(key.getPublic(), agentId, now, java.time.Duration.ofHours(1)));
+            return Contribution.newBuilder().setSecaggKeys(SecAggWire.keys(forged, pem)).build();
+        }
+    }
+
     Run runJob(String name, List<String> agents, Set<String> dropping, String extra, Map<String, List<byte[]>> sent) throws Exception {
+        return runJob(name, agents, (agent, secure) -> dropping.contains(agent) ? new DropsAfterMasking(secure) : secure, extra, sent);
+    }
+
+    /** @param wrap each agent's secure-aggregation handler, by agent name */
+    Run runJob(String name, List<String> agents, java.util.function.BiFunction<String, TaskHandler, TaskHandler> wrap, String extra,
+               Map<String, List<byte[]>> sent) throws Exception {
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         ListAppender<ILoggingEvent> logged = new ListAppender<>();
         logged.start();
@@ -129,9 +163,8 @@ class SecureVoteJobTest {
         Run run;
         try (Federation fed = new Federation(dataDir)) {
             for (String agent : agents) {
-                TaskHandler secure = new SecureVoteHandler();
                 TaskHandlers handlers = TaskHandlers.of(List.of(new MaskVoteHandler(), new LlmEvaluationHandler(),
-                        dropping.contains(agent) ? new DropsAfterMasking(secure) : secure));
+                        wrap.apply(agent, new SecureVoteHandler())));
                 fed.startAgent(dir.resolve(name + "-" + agent), Map.of(PruneMethod.PRUNE_METHOD_MAGNITUDE, pruner(agent, sent)),
                         new AgentLoop.Options(agent, data, true, 60_000, 1).withHandlers(handlers));
             }
@@ -231,6 +264,26 @@ class SecureVoteJobTest {
         assertEquals(prunedModel(clear), prunedModel(secure));
         assertEquals(3, secure.tasks().stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_MASKED_VOTE") && t.state().equals("FAILED")).count());
         assertEquals(4, secure.tasks().stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_UNMASK") && t.state().equals("FOLDED")).count());
+    }
+
+    @Test
+    void keysWithACertificateTheCoordinatorNeverIssuedAreRefusedBeforeAnyPeerSeesThem() throws Exception {
+        Map<String, List<byte[]>> sent = new ConcurrentHashMap<>();
+        Run clear = runJob("clear-honest", names("agent-a", "agent-b", "agent-c"), Set.of(), "", sent);
+        Run secure = runJob("secure-forged", names("agent-a", "agent-b", "agent-c", "agent-d"),
+                (agent, handler) -> agent.equals("agent-d") ? new ForgesItsCertificate(handler) : handler,
+                "secureAggregation: true\nquorum: 3", sent);
+        assertEquals("COMPLETED", secure.job().state(), secure.events().toString());
+        List<TaskRecord> keys = secure.tasks().stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_KEYS")).toList();
+        List<TaskRecord> refused = keys.stream().filter(t -> t.state().equals("REFUSED")).toList();
+        assertEquals(1, refused.size(), keys.toString());
+        assertTrue(refused.get(0).error().contains("secagg_keys.certificate_pem")
+                && refused.get(0).error().contains("does not verify with this coordinator's CA key"), refused.get(0).error());
+        // Only the three honest agents' keys were relayed, and their vote is the clear vote of the three.
+        List<TaskRecord> shares = secure.tasks().stream().filter(t -> t.kind().equals("TASK_KIND_SECAGG_SHARES")).toList();
+        assertEquals(3, shares.size(), shares.toString());
+        assertTrue(shares.stream().noneMatch(t -> t.agentId().equals(refused.get(0).agentId())), shares.toString());
+        assertEquals(clear.summary().get("maskArtifact").asString(), secure.summary().get("maskArtifact").asString());
     }
 
     @Test

@@ -21,6 +21,7 @@ import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.contribution.MaskSetIndex;
 import dev.fedprune.coordinator.contribution.MaskSetWriter;
 import dev.fedprune.coordinator.job.FedPrLlmSpec;
+import dev.fedprune.coordinator.method.CertificateIdentity;
 import dev.fedprune.coordinator.method.GlobalMaskFile;
 import dev.fedprune.coordinator.method.HfModelDirectory;
 import dev.fedprune.coordinator.method.PrunedCheckpoint;
@@ -84,12 +85,17 @@ public final class FedPrLlmMethod implements JobMethod {
     /** Secure aggregation: the job's id and quorum, and the open voting round's phases (null in the clear). */
     private String secureJob;
     private int quorum;
+    private CertificateIdentity certificates = CertificateIdentity.NONE;
     private SecureVoting secure;
 
-    /** For secure rounds: the job's id, bound into every key, and its quorum of masked votes. */
-    void secureRounds(String jobId, int jobQuorum) {
+    /**
+     * For secure rounds: the job's id, bound into every key, its quorum of masked votes, and the PKI that
+     * checks the certificate each agent attaches to its keys before it is passed to the agent's neighbours.
+     */
+    void secureRounds(String jobId, int jobQuorum, CertificateIdentity agentCertificates) {
         this.secureJob = jobId;
         this.quorum = jobQuorum;
+        this.certificates = agentCertificates;
     }
 
     public FedPrLlmMethod(FedPrLlmSpec spec, long seed, HfModelDirectory.Loaded model, Path modelDir, Path jobDir, ArtifactStore artifacts) {
@@ -179,7 +185,7 @@ public final class FedPrLlmMethod implements JobMethod {
         secure = null;
         if (multiPhase(roundIndex)) {
             long weights = weightsOfRound(roundIndex).values().stream().mapToLong(Long::longValue).sum();
-            secure = new SecureVoting(spec.secureAggregation(), secureJob, seed, quorum, roundIndex, weights);
+            secure = new SecureVoting(spec.secureAggregation(), secureJob, seed, quorum, roundIndex, weights, certificates);
         }
         if (isEvaluationRound(roundIndex)) {
             maskCheck = null;

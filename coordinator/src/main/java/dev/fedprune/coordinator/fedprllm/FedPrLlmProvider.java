@@ -33,7 +33,7 @@ public final class FedPrLlmProvider extends SpecProvider<FedPrLlmSpec> {
         HfModelDirectory.Loaded model = HfModelDirectory.load(modelDir, context.artifacts());
         FedPrLlmMethod method = new FedPrLlmMethod(context.spec(), context.job().seed(), model, modelDir, context.jobDir(), context.artifacts());
         // The job's directory is named after its id (the engine's job ledger), which secure rounds bind into every key.
-        method.secureRounds(context.jobDir().getFileName().toString(), context.job().quorum());
+        method.secureRounds(context.jobDir().getFileName().toString(), context.job().quorum(), context.certificates());
         return method;
     }
 }

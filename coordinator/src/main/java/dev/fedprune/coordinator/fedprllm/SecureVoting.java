@@ -7,6 +7,7 @@ import dev.fedprune.aggregation.robust.LayeredVote;
 import dev.fedprune.aggregation.vote.SelectionSpec;
 import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.job.SecureAggregationSpec;
+import dev.fedprune.coordinator.method.CertificateIdentity;
 import dev.fedprune.coordinator.round.PhaseEnd;
 import dev.fedprune.proto.v1.Contribution;
 import dev.fedprune.proto.v1.MaskedVote;
@@ -60,6 +61,7 @@ final class SecureVoting {
     private final int quorum;
     private final int roundIndex;
     private final int weights;
+    private final CertificateIdentity certificates;
     private Phase phase = Phase.KEYS;
     private final Map<String, SecAggKeys> keys = new TreeMap<>();
     private SecAggRound round;
@@ -72,8 +74,11 @@ final class SecureVoting {
     /**
      * @param quorum  masked votes needed (the job's quorum)
      * @param weights the length of the round's vote vector: its tensors' weights together
+     * @param certificates the coordinator's PKI: an agent's keys come with its certificate, accepted only if
+     *                     the coordinator issued it to that agent and it is valid and not revoked
      */
-    SecureVoting(SecureAggregationSpec spec, String jobId, long seed, int quorum, int roundIndex, long weights) {
+    SecureVoting(SecureAggregationSpec spec, String jobId, long seed, int quorum, int roundIndex, long weights,
+                 CertificateIdentity certificates) {
         if (weights > Integer.MAX_VALUE - 64) {
             throw new IllegalArgumentException("round " + (roundIndex + 1) + " votes on " + weights + " weights; a secure round takes at most "
                     + (Integer.MAX_VALUE - 64) + ": use strategy: iterative (one decoder layer per round)");
@@ -84,6 +89,7 @@ final class SecureVoting {
         this.quorum = quorum;
         this.roundIndex = roundIndex;
         this.weights = (int) weights;
+        this.certificates = certificates;
     }
 
     TaskKind kind() {
@@ -133,6 +139,16 @@ final class SecureVoting {
             if (!CertificateVerifier.commonName(certificate).equals(agentId)) {
                 throw new InvalidContributionException("secagg_keys.certificate_pem", "is the certificate of "
                         + CertificateVerifier.commonName(certificate) + ", not of " + agentId);
+            }
+            // Peers check it too, but a certificate this coordinator did not issue is refused here, before it is relayed.
+            String identified;
+            try {
+                identified = certificates.agentOf(certificate);
+            } catch (RuntimeException e) {
+                throw new InvalidContributionException("secagg_keys.certificate_pem", e.getMessage());
+            }
+            if (!identified.equals(agentId)) {
+                throw new InvalidContributionException("secagg_keys.certificate_pem", "identifies " + identified + ", not " + agentId);
             }
             SecAggWire.advertisement(ad).verify(jobId, certificate.getPublicKey());
         } catch (InvalidContributionException e) {

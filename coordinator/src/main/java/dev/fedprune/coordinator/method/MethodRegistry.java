@@ -66,8 +66,8 @@ public final class MethodRegistry {
         return describeTyped(of(job.method()), job);
     }
 
-    public static JobMethod create(JobSpec job, Path jobDir, ArtifactStore artifacts) throws IOException {
-        return createTyped(of(job.method()), job, jobDir, artifacts);
+    public static JobMethod create(JobSpec job, Path jobDir, ArtifactStore artifacts, CertificateIdentity certificates) throws IOException {
+        return createTyped(of(job.method()), job, jobDir, artifacts, certificates);
     }
 
     private static MethodProvider<?> of(MethodSpec spec) {
@@ -91,7 +91,7 @@ public final class MethodRegistry {
     }
 
     private static <S extends MethodSpec> JobMethod createTyped(MethodProvider<S> p, JobSpec job, Path jobDir,
-                                                                ArtifactStore artifacts) throws IOException {
-        return p.create(new MethodContext<>(job, p.specType().cast(job.method()), jobDir, artifacts));
+                                                                ArtifactStore artifacts, CertificateIdentity certificates) throws IOException {
+        return p.create(new MethodContext<>(job, p.specType().cast(job.method()), jobDir, artifacts, certificates));
     }
 }

@@ -136,10 +136,10 @@ public final class CoordinatorNode implements AutoCloseable {
         this.store = new CoordinatorStore(dataSource);
         this.agents = new AgentRegistry(store, System::currentTimeMillis, config.agentTimeoutSeconds() * 1000L);
         this.artifacts = new ArtifactStore(config.dataDir().resolve("artifacts"));
-        this.engine = new RoundEngine(store, agents, artifacts, config.dataDir(), System::currentTimeMillis, listener);
         this.securityStore = new SecurityStore(dataSource);
         this.audit = new AuditLog(securityStore, System::currentTimeMillis);
         this.pki = new AgentPki(keys, securityStore, System::currentTimeMillis, security.agentCertificateValidity());
+        this.engine = new RoundEngine(store, agents, artifacts, pki::identify, config.dataDir(), System::currentTimeMillis, listener);
         this.enrollment = new EnrollmentService(securityStore, agents, pki, audit, System::currentTimeMillis);
         AgentServiceImpl service = new AgentServiceImpl(agents, engine, artifacts, store, System::currentTimeMillis, config.heartbeatIntervalSeconds(),
                 pki, enrollment, new ReplayGuard(securityStore), audit);

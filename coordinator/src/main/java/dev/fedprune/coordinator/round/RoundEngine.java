@@ -8,6 +8,7 @@ import dev.fedprune.coordinator.error.RoundClosedException;
 import dev.fedprune.coordinator.job.JobSpec;
 import dev.fedprune.coordinator.job.JobSpecParser;
 import dev.fedprune.coordinator.job.JobState;
+import dev.fedprune.coordinator.method.CertificateIdentity;
 import dev.fedprune.coordinator.method.MethodRegistry;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Jdbc;
@@ -64,14 +65,21 @@ public final class RoundEngine implements AutoCloseable {
     private volatile long tickRunningSince = -1;
     private volatile String lastTickFailure;
 
+    /** An engine without a PKI: methods that must check an agent's certificate refuse it (tests of other parts). */
     public RoundEngine(CoordinatorStore store, AgentRegistry agents, ArtifactStore artifacts, Path dataDir, LongSupplier clock,
                        EngineListener listener) {
+        this(store, agents, artifacts, CertificateIdentity.NONE, dataDir, clock, listener);
+    }
+
+    /** @param certificates the coordinator's PKI, for methods that check certificates agents pass to each other */
+    public RoundEngine(CoordinatorStore store, AgentRegistry agents, ArtifactStore artifacts, CertificateIdentity certificates, Path dataDir,
+                       LongSupplier clock, EngineListener listener) {
         this.store = store;
         this.agents = agents;
         this.clock = clock;
         this.ledger = new JobLedger(store, clock, listener, dataDir.resolve("jobs"));
         this.active = ledger.active;
-        this.scheduler = new RoundScheduler(ledger, agents, artifacts, new JobReports(ledger, artifacts));
+        this.scheduler = new RoundScheduler(ledger, agents, artifacts, certificates, new JobReports(ledger, artifacts));
         this.intake = new ContributionIntake(ledger, artifacts, scheduler);
         EngineRecovery.recover(ledger, scheduler, intake);
     }

@@ -4,6 +4,7 @@ import dev.fedprune.aggregation.format.ModelManifest;
 import dev.fedprune.coordinator.agent.AgentRegistry;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.job.JobState;
+import dev.fedprune.coordinator.method.CertificateIdentity;
 import dev.fedprune.coordinator.method.MethodRegistry;
 import dev.fedprune.coordinator.store.CoordinatorStore;
 import dev.fedprune.coordinator.store.Records.AgentRecord;
@@ -35,13 +36,15 @@ final class RoundScheduler {
     private final CoordinatorStore store;
     private final AgentRegistry agents;
     private final ArtifactStore artifacts;
+    private final CertificateIdentity certificates;
     private final JobReports reports;
 
-    RoundScheduler(JobLedger ledger, AgentRegistry agents, ArtifactStore artifacts, JobReports reports) {
+    RoundScheduler(JobLedger ledger, AgentRegistry agents, ArtifactStore artifacts, CertificateIdentity certificates, JobReports reports) {
         this.ledger = ledger;
         this.store = ledger.store;
         this.agents = agents;
         this.artifacts = artifacts;
+        this.certificates = certificates;
         this.reports = reports;
     }
 
@@ -176,7 +179,7 @@ final class RoundScheduler {
     /** Creates the job's method from its spec (reading the model, publishing the initial artifacts). */
     void load(ActiveJob job) throws IOException {
         Files.createDirectories(ledger.jobDir(job.id));
-        job.method = MethodRegistry.create(job.spec, ledger.jobDir(job.id), artifacts);
+        job.method = MethodRegistry.create(job.spec, ledger.jobDir(job.id), artifacts, certificates);
         store.setTotalRounds(job.id, job.method.totalRounds());
     }
 
