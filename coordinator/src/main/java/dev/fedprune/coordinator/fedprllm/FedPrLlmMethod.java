@@ -2,11 +2,7 @@ package dev.fedprune.coordinator.fedprllm;
 
 import dev.fedprune.aggregation.InvalidContributionException;
 import dev.fedprune.aggregation.format.BitMask;
-import dev.fedprune.aggregation.format.Checkpoint;
 import dev.fedprune.aggregation.format.ModelManifest;
-import dev.fedprune.aggregation.format.SafetensorsWriter;
-import dev.fedprune.aggregation.format.TensorInfo;
-import dev.fedprune.aggregation.format.Tensors;
 import dev.fedprune.aggregation.model.PrunableTensors;
 import dev.fedprune.aggregation.robust.AgentAgreement;
 import dev.fedprune.aggregation.robust.LayeredVote;
@@ -15,11 +11,9 @@ import dev.fedprune.aggregation.robust.NmPatternCheck;
 import dev.fedprune.aggregation.robust.SampleCap;
 import dev.fedprune.aggregation.robust.SparsityCheck;
 import dev.fedprune.aggregation.vote.SelectionSpec;
-import dev.fedprune.aggregation.vote.VoteAccumulator;
 import dev.fedprune.coordinator.artifact.ArtifactStore;
 import dev.fedprune.coordinator.contribution.ContributionFile;
 import dev.fedprune.coordinator.contribution.MaskSetIndex;
-import dev.fedprune.coordinator.contribution.MaskSetWriter;
 import dev.fedprune.coordinator.job.FedPrLlmSpec;
 import dev.fedprune.coordinator.method.CertificateIdentity;
 import dev.fedprune.coordinator.method.GlobalMaskFile;
@@ -37,7 +31,6 @@ import dev.fedprune.proto.v1.SparsityPattern;
 import dev.fedprune.proto.v1.Task;
 import dev.fedprune.proto.v1.TaskKind;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -60,9 +53,6 @@ import java.util.TreeMap;
  * With {@code evaluationSamples > 0} a last {@link EvaluationRound} measures the final model.
  */
 public final class FedPrLlmMethod implements JobMethod {
-    /** Weights pruned and written at a time when a round closes (4 MiB of floats). */
-    private static final int PRUNE_SLICE = 1 << 20;
-
     private final FedPrLlmSpec spec;
     private final long seed;
     private final ModelManifest manifest;
@@ -275,26 +265,17 @@ public final class FedPrLlmMethod implements JobMethod {
         }
         Path roundDir = jobDir.resolve("rounds").resolve(Integer.toString(roundIndex));
         Files.createDirectories(roundDir);
-        Map<String, Double> sparsity = new LinkedHashMap<>();
+        Map<String, Double> sparsity;
         LayeredVote.Result vote;
         String maskSha;
         Path maskFile = roundDir.resolve("mask.partial");
         SampleCap.Result cap;
-        try (Checkpoint original = Checkpoint.open(modelDir);
-             SafetensorsWriter pruned = SafetensorsWriter.create(roundDir.resolve("pruned.safetensors"), entries(original, roundIndex), Map.of());
-             MaskSetWriter mask = MaskSetWriter.create(maskFile)) {
+        // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
+        // removed and the mask is selected again from the others. One decoder layer in memory at a time.
+        try (RoundOutput sink = RoundOutput.open(modelDir, tensorsOfRound(roundIndex), roundDir.resolve("pruned.safetensors"), maskFile,
+                spec.weightScaling())) {
             SelectionSpec selection = new SelectionSpec(spec.comparisonGroup(), spec.sparsityRatio(), spec.nmN(), spec.nmM(),
                     spec.tieBreak(), seed);
-            // Every agent is measured against the consensus; with trimming, the farthest agents' votes are
-            // removed and the mask is selected again from the others. One decoder layer in memory at a time.
-            LayeredVote.LayerSink sink = (votes, selected) -> {
-                for (Map.Entry<String, BitMask> e : selected.entrySet()) {
-                    String name = e.getKey();
-                    sparsity.put(name, (double) e.getValue().cardinality() / e.getValue().length());
-                    writePruned(pruned, original, votes, name, e.getValue());
-                    mask.add(name, e.getValue());
-                }
-            };
             if (secure != null) {
                 vote = secure.select(rounds.layers(roundIndex), weightsOfRound(roundIndex), selection, sink);
                 voters.clear();
@@ -307,7 +288,8 @@ public final class FedPrLlmMethod implements JobMethod {
                     vote = LayeredVote.run(rounds.layers(roundIndex), cap.weights(), selection, spec.trimFraction(), ballots::masks, sink);
                 }
             }
-            maskSha = mask.finish();
+            maskSha = sink.finishMasks();
+            sparsity = sink.sparsity();
         }
         ArtifactStore.Artifact maskArtifact = artifacts.adopt(maskFile, maskSha);
         Files.writeString(roundDir.resolve("mask.artifact"), maskArtifact.id());
@@ -325,33 +307,6 @@ public final class FedPrLlmMethod implements JobMethod {
         }
         return RoundSummary.of(agents, new VoteSummary(agreement, List.copyOf(vote.excluded()), maskArtifact.id(), sparsity,
                 VoteSummary.defence(spec, cap, vote.excluded())));
-    }
-
-    /**
-     * Prunes one tensor and writes it, {@link #PRUNE_SLICE} weights at a time: a 7B model's MLP matrix
-     * (45M weights) would otherwise sit in the heap three times over (read, pruned, encoded).
-     */
-    private void writePruned(SafetensorsWriter out, Checkpoint original, VoteAccumulator votes, String name, BitMask mask)
-            throws IOException {
-        TensorInfo info = original.info(name);
-        long n = info.elementCount();
-        if (n == 0) {
-            out.write(name, ByteBuffer.allocate(0));
-        }
-        for (long from = 0; from < n; from += PRUNE_SLICE) {
-            int count = (int) Math.min(PRUNE_SLICE, n - from);
-            float[] slice = votes.prune(name, from, original.readFloats(name, from, count), mask, spec.weightScaling());
-            out.writePart(name, ByteBuffer.wrap(Tensors.fromFloats(slice, info.dtype())));
-        }
-    }
-
-    private List<SafetensorsWriter.Entry> entries(Checkpoint original, int roundIndex) {
-        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
-        for (String name : tensorsOfRound(roundIndex)) {
-            TensorInfo info = original.info(name);
-            entries.add(new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
-        }
-        return entries;
     }
 
     @Override
