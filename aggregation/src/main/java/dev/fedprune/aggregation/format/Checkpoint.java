@@ -358,16 +358,8 @@ public final class Checkpoint implements AutoCloseable {
     /** Copies a tensor's raw bytes to a channel without holding it in memory. */
     public void copyRaw(String name, WritableByteChannel target) throws IOException {
         Located l = locate(name);
-        long position = l.shard.dataStart + l.info.dataBegin();
-        long remaining = l.info.byteSize();
-        while (remaining > 0) {
-            long n = l.shard.channel.transferTo(position, remaining, target);
-            if (n <= 0) {
-                throw new IOException(l.shard.header.path() + ": could not copy tensor '" + name + "'");
-            }
-            position += n;
-            remaining -= n;
-        }
+        FileChannels.transferFully(l.shard.channel, l.shard.dataStart + l.info.dataBegin(), l.info.byteSize(), target,
+                l.shard.header.path() + ": tensor '" + name + "'");
     }
 
     @Override

@@ -1,8 +1,10 @@
 package dev.fedprune.aggregation.format;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * {@link FileChannel} reads and writes of at most {@value #MAX_BYTES} bytes per call. A read into (or a write
@@ -36,6 +38,23 @@ public final class FileChannels {
             return channel.read(dst);
         } finally {
             dst.limit(limit);
+        }
+    }
+
+    /**
+     * Copies {@code size} bytes from {@code position} of {@code source} to {@code target} with
+     * {@link FileChannel#transferTo} (file to file: no buffer in the heap, none cached);
+     * {@code what} names the bytes when the source ends early.
+     */
+    public static void transferFully(FileChannel source, long position, long size, WritableByteChannel target, String what)
+            throws IOException {
+        long done = 0;
+        while (done < size) {
+            long n = source.transferTo(position + done, size - done, target);
+            if (n <= 0) {
+                throw new EOFException(what + ": unexpected end of file after " + done + " of " + size + " bytes");
+            }
+            done += n;
         }
     }
 

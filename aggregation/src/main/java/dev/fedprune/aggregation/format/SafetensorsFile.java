@@ -191,16 +191,7 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Copies a tensor's raw bytes to a channel without holding them in memory. */
     public void copyRaw(String name, WritableByteChannel target) throws IOException {
         TensorInfo info = info(name);
-        long position = dataStart + info.dataBegin();
-        long remaining = info.byteSize();
-        while (remaining > 0) {
-            long n = channel.transferTo(position, remaining, target);
-            if (n <= 0) {
-                throw new FormatException(path + ": unexpected end of file in tensor '" + name + "'");
-            }
-            position += n;
-            remaining -= n;
-        }
+        FileChannels.transferFully(channel, dataStart + info.dataBegin(), info.byteSize(), target, path + ": tensor '" + name + "'");
     }
 
     /** SHA-256 of the tensor's raw bytes. */

@@ -187,7 +187,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         try {
             copy.to(channel);
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             failed = true;
             throw e;
         }

@@ -21,6 +21,24 @@ class FileChannelsTest {
     Path dir;
 
     @Test
+    void transferCopiesTheRangeFileToFileAndNamesWhatEndedEarly() throws IOException {
+        byte[] data = new byte[2 * FileChannels.MAX_BYTES + 77];
+        new Random(11).nextBytes(data);
+        Path source = Files.write(dir.resolve("source.bin"), data);
+        Path copy = dir.resolve("copy.bin");
+        try (FileChannel in = FileChannel.open(source);
+             FileChannel out = FileChannel.open(copy, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            FileChannels.transferFully(in, 5, data.length - 10, out, "range");
+            java.io.EOFException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.EOFException.class,
+                    () -> FileChannels.transferFully(in, data.length - 3, 8, out, "tensor 'w'"));
+            assertEquals("tensor 'w': unexpected end of file after 3 of 8 bytes", e.getMessage());
+        }
+        byte[] copied = Files.readAllBytes(copy);
+        assertArrayEquals(java.util.Arrays.copyOfRange(data, 5, data.length - 5), java.util.Arrays.copyOf(copied, data.length - 10));
+        assertEquals(data.length - 10 + 3, copied.length, "what was there before the source ended is copied");
+    }
+
+    @Test
     void largeBuffersMoveInCallsOfAtMostOneMebibyteAndArriveWhole() throws IOException {
         byte[] data = new byte[3 * FileChannels.MAX_BYTES + 12_345];
         new Random(7).nextBytes(data);
