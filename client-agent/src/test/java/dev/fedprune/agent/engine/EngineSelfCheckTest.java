@@ -33,7 +33,8 @@ class EngineSelfCheckTest {
      * Reproduces the oneDNN 3.7.1 fault inside libtorch 2.7.1: its blocked direct convolution returns
      * wrong input gradients (backward-data, jit:avx512_core and jit:avx2) when a convolution's output
      * channels are not a multiple of the instruction set's channel block (16 with AVX-512, 8 with AVX2):
-     * 4 and 12 are neither. Each case runs three times, since the garbage differs from run to run.
+     * 4 and 12 are neither. Each case runs three times, since the garbage differs from run to run, and the
+ * whole check up to five times, since on some runs it does not show at all.
      * Where the fault shows depends on more than the instruction set (the kernels' blocking follows the
      * cache sizes oneDNN reads, and AVX2 machines of earlier CI runs passed tests it breaks here), so
      * this test asserts it only on the processor family it was reported and measured on, AMD family 26
@@ -50,15 +51,21 @@ class EngineSelfCheckTest {
             cases.add(new Conv(new ConvShape(16, 4, 14, 14, 12, 3, 1, 1)));
         }
         TorchSettings.apply(); // first, or run() would apply it and turn oneDNN off again
-        Report report;
+        Report report = null;
         try {
             TorchSettings.setOneDnnEnabled(true);
-            report = new EngineSelfCheck(cases, 7).run();
+            // The fault is intermittent (once in a CI run of 3 December 2026 all six cases came out right):
+            // up to five self-checks, and the test is skipped, saying so, if the fault never shows.
+            for (int attempt = 0; attempt < 5 && (report == null || report.passed()); attempt++) {
+                report = new EngineSelfCheck(cases, 7 + attempt).run();
+                assertTrue(report.oneDnn());
+            }
         } finally {
             TorchSettings.setOneDnnEnabled(false);
         }
-        assertTrue(report.oneDnn());
-        assertFalse(report.passed(), "oneDNN's backward-data convolution was right this time on " + report.cpu().describe());
+        Report last = report;
+        Assumptions.assumeFalse(last.passed(), () -> "SKIPPED: oneDNN's backward-data convolution was right in 5 self-checks of 6 cases on "
+                + last.cpu().describe() + "; the refusal itself is tested deterministically below");
         assertTrue(report.findings().stream().anyMatch(f -> f.op().startsWith("conv2d") && f.tensor().equals("input gradient")),
                 report.findings().toString());
         assertTrue(report.summary().contains(report.cpu().describe()) && report.summary().contains("conv2d"), report.summary());
