@@ -277,22 +277,6 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** A tensor's raw little-endian bytes, read into the heap (not mapped). */
-    public ByteBuffer readRaw(String name) throws IOException {
-        Located l = locate(name);
-        if (l.info.byteSize() > Integer.MAX_VALUE - 8) {
-            throw new FormatException(fileOf(name) + ": tensor '" + name + "' has " + l.info.byteSize() + " bytes, more than one buffer holds");
-        }
-        ByteBuffer out = ByteBuffer.allocate((int) l.info.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
-        long position = l.shard.dataStart + l.info.dataBegin();
-        while (out.hasRemaining()) {
-            if (FileChannels.read(l.shard.channel, out, position + out.position()) < 0) {
-                throw new FormatException(fileOf(name) + ": unexpected end of file in tensor '" + name + "'");
-            }
-        }
-        return out.flip();
-    }
-
     /** SHA-256 of a tensor's raw bytes, read through a 1 MiB buffer. */
     public String sha256(String name) throws IOException {
         Located l = locate(name);
